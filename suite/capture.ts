@@ -1,0 +1,112 @@
+/**
+ * Bounded output capture. A subject may flood its output; the harness keeps a hash and the length of
+ * everything, the first `cap` bytes for evidence, and, when it knows what to expect, compares
+ * incrementally so that the first differing offset is known without keeping the whole stream.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { ByteComparison } from './types.js';
+
+export interface CaptureOptions {
+  /** Bytes kept for evidence; the rest is hashed and counted only. */
+  cap: number;
+  /** When given, the capture tracks the first offset where the stream departs from it. */
+  expected?: Uint8Array;
+}
+
+export class OutputCapture {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  private total = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private mismatch: number | null = null;
+
+  constructor(private readonly options: CaptureOptions) {}
+
+  push(chunk: Uint8Array): void {
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const expected = this.options.expected;
+    if (expected && this.mismatch === null) {
+      const n = Math.min(buf.length, Math.max(0, expected.length - this.total));
+      for (let i = 0; i < n; i++) {
+        if (buf[i] !== expected[this.total + i]) {
+          this.mismatch = this.total + i;
+          break;
+        }
+      }
+      if (this.mismatch === null && n < buf.length) this.mismatch = expected.length;
+    }
+    this.hash.update(buf);
+    if (this.kept < this.options.cap) {
+      const take = buf.subarray(0, this.options.cap - this.kept);
+      this.chunks.push(Buffer.from(take));
+      this.kept += take.length;
+    }
+    this.total += buf.length;
+  }
+
+  get length(): number {
+    return this.total;
+  }
+
+  /** Whether bytes were dropped from what is kept. */
+  get truncated(): boolean {
+    return this.total > this.kept;
+  }
+
+  /** The kept bytes (at most `cap`). */
+  head(): Buffer {
+    return Buffer.concat(this.chunks, this.kept);
+  }
+
+  text(): string {
+    const s = this.head().toString('utf8');
+    return this.truncated ? `${s}\n[... ${this.total - this.kept} more bytes not kept]` : s;
+  }
+
+  sha256(): string {
+    return this.hash.copy().digest('hex');
+  }
+
+  /** Compares the whole stream with the expected bytes given at construction. */
+  compare(): ByteComparison {
+    const expected = this.options.expected;
+    if (!expected) throw new Error('OutputCapture.compare: no expected bytes were given');
+    let first = this.mismatch;
+    if (first === null && this.total < expected.length) first = this.total;
+    const comparison: ByteComparison = {
+      expectedLength: expected.length,
+      actualLength: this.total,
+      expectedSha256: createHash('sha256').update(expected).digest('hex'),
+      actualSha256: this.sha256(),
+      firstDifference: first,
+    };
+    if (first !== null) {
+      const from = Math.max(0, first - 8);
+      comparison.expectedContext = describeBytes(expected.subarray(from, first + 8), from);
+      const head = this.head();
+      comparison.actualContext =
+        first < head.length || from < head.length
+          ? describeBytes(head.subarray(from, first + 8), from)
+          : `(offset ${from} is past the ${head.length} bytes kept)`;
+    }
+    return comparison;
+  }
+}
+
+/** A few bytes for evidence: printable ASCII as is, the rest escaped, prefixed by the start offset. */
+export function describeBytes(bytes: Uint8Array, offset = 0): string {
+  if (bytes.length === 0) return `@${offset}: (no bytes)`;
+  return `@${offset}: "${escapeBytes(bytes)}"`;
+}
+
+export function escapeBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) {
+    if (b === 0x5c) out += '\\\\';
+    else if (b === 0x22) out += '\\"';
+    else if (b === 0x0a) out += '\\n';
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return out;
+}

@@ -1,0 +1,318 @@
+/**
+ * The harness a property's check talks to: a private temp dir per case, servers started and waited on
+ * until listening, clients run to completion, all under the case deadline. Properties never name an
+ * implementation; they ask the CaseContext to start "the server" and "the client" of the pairing.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
+import { dir as tmpDir } from 'tmp-promise';
+import { OutputCapture } from './capture.js';
+import { spawnProcess } from './process.js';
+import { waitListening, type ReadyOutcome } from './readiness.js';
+import type { CommandTemplate, Implementation, Pairing, ProcessSummary } from './types.js';
+import { Unsupported } from './types.js';
+
+/** Stdout bytes kept for evidence; beyond this only the hash, length and first difference are kept. */
+export const STDOUT_CAP = 2 * 1024 * 1024;
+export const DEFAULT_CASE_DEADLINE_MS = 15_000;
+
+export type RunMode = 'auto' | 'process' | 'in-process';
+
+export interface ServerHandle {
+  /** The path as the server was given it. */
+  path: string;
+  ready: ReadyOutcome;
+  /** Resolves when the server has finished (never rejects). */
+  exited: Promise<ProcessSummary>;
+  /** Kills a process server's group with SIGKILL (in-process servers are aborted). */
+  kill: () => void;
+  /** A process server's stdout (fd-passing servers report on it); empty for in-process servers. */
+  stdout: OutputCapture;
+}
+
+export interface ClientResult {
+  summary: ProcessSummary;
+  stdout: OutputCapture;
+}
+
+export interface ClientHandle {
+  stdout: OutputCapture;
+  /** Resolves when the client has finished (never rejects). */
+  exited: Promise<ProcessSummary>;
+  kill: () => void;
+}
+
+export interface StartServerOptions {
+  /** Socket path, relative to the case dir or absolute. */
+  path: string;
+  /** Bytes for the server to send; undefined asks for the fixed message (no {payload} argument). */
+  payload?: Uint8Array;
+  mode?: RunMode;
+  /** Arguments appended to a process server's command (fd-passing options). Forces process mode. */
+  extraArgs?: string[];
+}
+
+export interface RunClientOptions {
+  path: string;
+  /** When given, stdout is compared incrementally against it. */
+  expected?: Uint8Array;
+  mode?: RunMode;
+  /** Arguments appended to a process client's command (fd-passing options). Forces process mode. */
+  extraArgs?: string[];
+  /** Run the client process as this uid/gid (privilege drop). */
+  uid?: number;
+  gid?: number;
+}
+
+let nameCounter = 0;
+
+export class CaseContext {
+  private readonly cleanups: Array<() => Promise<void> | void> = [];
+
+  private constructor(
+    readonly pairing: Pairing,
+    /** The case's private temp dir (mode 0700), removed after the case. */
+    readonly dir: string,
+    /** Aborted at the case deadline; every wait in the case observes it. */
+    readonly signal: AbortSignal,
+  ) {}
+
+  /** Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. */
+  static async with<T>(pairing: Pairing, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>): Promise<T> {
+    const tmp = await tmpDir({ prefix: 'udsc-', mode: 0o700, unsafeCleanup: true });
+    const controller = new AbortController();
+    const deadline = setTimeout(
+      () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
+      deadlineMs,
+    );
+    const ctx = new CaseContext(pairing, tmp.path, controller.signal);
+    try {
+      return await fn(ctx);
+    } finally {
+      clearTimeout(deadline);
+      controller.abort(new Error('case finished'));
+      for (const cleanup of ctx.cleanups.reverse()) await cleanup();
+      await tmp.cleanup();
+    }
+  }
+
+  get server(): Implementation {
+    if (!this.pairing.server) throw new Error('this property has no server in its pairing');
+    return this.pairing.server;
+  }
+
+  get client(): Implementation {
+    if (!this.pairing.client) throw new Error('this property has no client in its pairing');
+    return this.pairing.client;
+  }
+
+  /**
+   * A short socket name, unique among live cases, relative to the case dir. It is short because the
+   * seed's server binds only 14 bytes of its path (sizeof(struct sockaddr) - 2): every role runs with
+   * its cwd in the case dir, so a short relative name works for every implementation.
+   */
+  socketName(): string {
+    nameCounter = (nameCounter + 1) % 36 ** 4;
+    return `s${process.pid.toString(36).slice(-4)}${nameCounter.toString(36)}`;
+  }
+
+  /** Absolute form of a case path, as the in-process roles (which share the harness's cwd) need it. */
+  resolve(path: string): string {
+    return isAbsolute(path) ? path : resolve(this.dir, path);
+  }
+
+  async writePayloadFile(payload: Uint8Array): Promise<string> {
+    // Payload files live in a subdirectory: generated socket names start with a letter, digit or
+    // non-ASCII character, so they can never collide with it.
+    await mkdir(resolve(this.dir, '_p'), { recursive: true });
+    const file = resolve(this.dir, '_p', `payload-${++nameCounter}.bin`);
+    await writeFile(file, payload);
+    return file;
+  }
+
+  /**
+   * Leaves a stale socket at path: a socket inode nobody listens on, exactly what a SIGKILLed server
+   * leaves behind. Made in-process (bind and listen under a temporary name, rename it over path, close:
+   * libuv then unlinks only the temporary name, which no longer exists), so no extra process is needed.
+   */
+  async makeStaleSocket(path: string): Promise<void> {
+    const target = this.resolve(path);
+    const temporary = resolve(this.dir, `_stale${++nameCounter}`);
+    const server = net.createServer();
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail);
+      server.listen(temporary, () => ok());
+    });
+    await rename(temporary, target);
+    await new Promise<void>((ok) => server.close(() => ok()));
+  }
+
+  /** Starts the pairing's server and waits until its socket is listening (or it failed to get there). */
+  async startServer(options: StartServerOptions, impl: Implementation = this.server): Promise<ServerHandle> {
+    const spec = impl.server;
+    if (!spec) throw new Unsupported(`${impl.name} has no server role`);
+    const payload = spec.payload ? options.payload : undefined;
+    if (this.useInProcess(spec, options)) {
+      return this.startInProcessServer(impl, options.path, payload);
+    }
+    const vars: Record<string, string> = { path: options.path, dir: this.dir };
+    if (payload !== undefined) vars.payload = await this.writePayloadFile(payload);
+    const argv = [...expand(spec.command!, vars), ...(options.extraArgs ?? [])];
+    const stdout = new OutputCapture({ cap: 256 * 1024 });
+    const child = spawnProcess(argv, {
+      cwd: spec.command!.cwd ?? this.dir,
+      env: commandEnv(spec.command!, vars),
+      signal: this.signal,
+      stdout,
+    });
+    this.cleanups.push(async () => {
+      child.kill();
+      await child.exited;
+    });
+    const ready = await waitListening({
+      path: options.path,
+      cwd: spec.command!.cwd ?? this.dir,
+      pid: child.pid,
+      exited: child.exited,
+      signal: this.signal,
+    });
+    return { path: options.path, ready, exited: child.exited, kill: child.kill, stdout };
+  }
+
+  /** Runs the pairing's client to completion and returns its summary and captured stdout. */
+  async runClient(options: RunClientOptions, impl: Implementation = this.client): Promise<ClientResult> {
+    const client = this.startClient(options, impl);
+    return { stdout: client.stdout, summary: await client.exited };
+  }
+
+  /** Starts the pairing's client; the caller decides how long to wait for it. */
+  startClient(options: RunClientOptions, impl: Implementation = this.client): ClientHandle {
+    const spec = impl.client;
+    if (!spec) throw new Unsupported(`${impl.name} has no client role`);
+    const stdout = new OutputCapture({ cap: STDOUT_CAP, expected: options.expected });
+    if (this.useInProcess(spec, options)) {
+      const controller = new AbortController();
+      const onCaseAbort = (): void => controller.abort();
+      this.signal.addEventListener('abort', onCaseAbort, { once: true });
+      const stderr: string[] = [];
+      const started = performance.now();
+      const exited = spec.inProcess!({
+        path: this.resolve(options.path),
+        signal: controller.signal,
+        stdout: (chunk) => stdout.push(chunk),
+        stderr: (text) => void stderr.push(text),
+      })
+        .catch((err: unknown) => {
+          stderr.push(`uncaught: ${String(err)}\n`);
+          return 1;
+        })
+        .then((code) => {
+          this.signal.removeEventListener('abort', onCaseAbort);
+          return inProcessSummary(code, stderr, stdout.length, started, controller.signal);
+        });
+      this.cleanups.push(async () => {
+        controller.abort();
+        await exited;
+      });
+      return { stdout, exited, kill: () => controller.abort() };
+    }
+    const vars = { path: options.path, dir: this.dir };
+    const argv = [...expand(spec.command!, vars), ...(options.extraArgs ?? [])];
+    const child = spawnProcess(argv, {
+      cwd: spec.command!.cwd ?? this.dir,
+      env: commandEnv(spec.command!, vars),
+      signal: this.signal,
+      stdout,
+      uid: options.uid,
+      gid: options.gid,
+    });
+    this.cleanups.push(async () => {
+      child.kill();
+      await child.exited;
+    });
+    return { stdout, exited: child.exited, kill: child.kill };
+  }
+
+  private useInProcess(
+    spec: { command?: CommandTemplate; inProcess?: unknown },
+    options: { path: string; mode?: RunMode; extraArgs?: string[]; uid?: number },
+  ): boolean {
+    const mode = options.extraArgs || options.uid !== undefined ? 'process' : (options.mode ?? 'auto');
+    if (mode === 'process' || (mode === 'auto' && !spec.inProcess)) {
+      if (!spec.command) throw new Unsupported('this role cannot run as a process');
+      return false;
+    }
+    if (!spec.inProcess) throw new Unsupported('this role cannot run in-process');
+    return true;
+  }
+
+  private async startInProcessServer(impl: Implementation, path: string, payload: Uint8Array | undefined): Promise<ServerHandle> {
+    const controller = new AbortController();
+    const onCaseAbort = (): void => controller.abort();
+    this.signal.addEventListener('abort', onCaseAbort, { once: true });
+    const stderr: string[] = [];
+    const started = performance.now();
+    let listening!: () => void;
+    const listened = new Promise<void>((r) => (listening = r));
+    const exited = impl.server!.inProcess!({
+      path: this.resolve(path),
+      payload,
+      signal: controller.signal,
+      onListening: () => listening(),
+      stderr: (text) => void stderr.push(text),
+    })
+      .catch((err: unknown) => {
+        stderr.push(`uncaught: ${String(err)}\n`);
+        return 1;
+      })
+      .then((code) => {
+        this.signal.removeEventListener('abort', onCaseAbort);
+        return inProcessSummary(code, stderr, 0, started, controller.signal);
+      });
+    this.cleanups.push(async () => {
+      controller.abort();
+      await exited;
+    });
+    const aborted = new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
+    const first = await Promise.race([listened.then(() => 'ready' as const), exited.then(() => 'exited' as const), aborted.then(() => 'deadline' as const)]);
+    const waitedMs = performance.now() - started;
+    const ready: ReadyOutcome =
+      first === 'ready'
+        ? { ready: true, inode: 0, waitedMs }
+        : first === 'exited'
+          ? { ready: false, reason: 'exited', detail: 'server finished before listening', waitedMs }
+          : { ready: false, reason: 'deadline', detail: 'the case deadline passed before the server was listening', waitedMs };
+    return { path, ready, exited, kill: () => controller.abort(), stdout: new OutputCapture({ cap: 0 }) };
+  }
+}
+
+/** Expands {path}, {payload} and {dir}; an argument that is exactly "{payload}" is dropped when there is no payload. */
+export function expand(template: CommandTemplate, vars: Record<string, string>): string[] {
+  const out: string[] = [];
+  for (const arg of template.command) {
+    if (arg === '{payload}' && vars.payload === undefined) continue;
+    out.push(arg.replace(/\{(path|payload|dir)\}/g, (whole, name: string) => vars[name] ?? whole));
+  }
+  return out;
+}
+
+/** A subject's environment: the harness's own (PATH and friends) plus the template's, expanded. */
+function commandEnv(template: CommandTemplate, vars: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(template.env ?? {})) env[k] = v.replace(/\{(path|payload|dir)\}/g, (w, n: string) => vars[n] ?? w);
+  return env;
+}
+
+function inProcessSummary(code: number, stderr: string[], stdoutLength: number, started: number, signal: AbortSignal): ProcessSummary {
+  return {
+    how: 'in-process',
+    exitCode: code,
+    signal: null,
+    timedOut: signal.aborted && code !== 0,
+    stderr: stderr.join('').slice(0, 16 * 1024),
+    stdoutLength,
+    durationMs: performance.now() - started,
+  };
+}

@@ -1,0 +1,21 @@
+/** Every conformance property, in report order. Each area lives in its own file. */
+import type { Property } from '../types.js';
+import { cleanupPathRemoved, stalePathReplaced } from './cleanup.js';
+import { connectEconnrefused, connectEnoent } from './connect.js';
+import { deliveryDefaultMessage, deliveryPayload } from './delivery.js';
+import { eofExitZero, eofSilentServer } from './eof.js';
+import { pathForms } from './paths.js';
+
+export function allProperties(): Property<any>[] {
+  return [
+    deliveryPayload,
+    deliveryDefaultMessage,
+    eofExitZero,
+    eofSilentServer,
+    cleanupPathRemoved,
+    stalePathReplaced,
+    connectEnoent,
+    connectEconnrefused,
+    pathForms,
+  ];
+}

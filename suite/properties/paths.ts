@@ -1,0 +1,46 @@
+/** Path forms: any pathname that fits sun_path works, relative or absolute, with any characters. */
+import { FIXED_MESSAGE } from '../../fixtures/corpora/payloads.js';
+import { EDGE_PATH_LENGTHS } from '../../fixtures/corpora/paths.js';
+import { materializePath, socketPathArb, type PathSpec } from '../arbitraries.js';
+import { CheckFailure, type Property } from '../types.js';
+import { exitText, requireReady, session, sides } from './session.js';
+
+export const pathForms: Property<PathSpec> = {
+  id: 'path.forms',
+  level: 'MUST',
+  category: 'paths',
+  scope: 'pairing',
+  requirement: 'Absolute and relative socket paths of 1 to 107 bytes, including spaces and non-ASCII bytes, work for server and client alike.',
+  reference: 'unix(7): sun_path is 108 bytes including the NUL; a relative path counts as given (uds-semantics A5, A6)',
+  arbitrary: socketPathArb,
+  examples: [
+    ...EDGE_PATH_LENGTHS.map((length): PathSpec => ({ form: 'relative', length, chars: ['a', 'é', ' ', 'b'] })),
+    { form: 'absolute', length: 107, chars: ['p', '中', 'q'] },
+  ],
+  maxRuns: 30,
+  async check(spec, ctx) {
+    const path = materializePath(spec, ctx.dir);
+    // A relative path must reach the implementation as given, so in-process roles (which share the
+    // harness's cwd) cannot take it: those cases run the role as a process in the case dir.
+    const mode = spec.form === 'relative' ? 'process' : 'auto';
+    const outcome = await session(ctx, { path, mode, expected: FIXED_MESSAGE });
+    const shown = { path, bytes: Buffer.byteLength(path) };
+    try {
+      requireReady(outcome, path);
+    } catch (err) {
+      if (err instanceof CheckFailure) err.evidence.details = { ...err.evidence.details, ...shown };
+      throw err;
+    }
+    const bytes = outcome.stdout.compare();
+    if (outcome.client.exitCode !== 0 || bytes.firstDifference !== null) {
+      throw new CheckFailure({
+        message: `with the ${shown.bytes}-byte path ${JSON.stringify(path)} the client ended with ${exitText(outcome.client)} after ${bytes.actualLength} bytes`,
+        expected: 'exit 0 and "Server Message\\n"',
+        actual: `${exitText(outcome.client)}, ${bytes.actualContext ?? 'the message'}`,
+        bytes,
+        ...sides(outcome),
+        details: shown,
+      });
+    }
+  },
+};

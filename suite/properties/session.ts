@@ -1,0 +1,98 @@
+/**
+ * Small helpers shared by the properties, in the spirit of gVisor's TransferTest/SendSingleFD: run one
+ * session of the pairing and describe what happened, so that each property only states its requirement.
+ */
+import { lstat } from 'node:fs/promises';
+import type { OutputCapture } from '../capture.js';
+import type { CaseContext, RunMode } from '../harness.js';
+import type { ReadyOutcome } from '../readiness.js';
+import { CheckFailure, type Evidence, type ProcessSummary } from '../types.js';
+
+/** How long a client may keep running after its server has closed the connection and exited. */
+export const EOF_GRACE_MS = 2000;
+/** How long a server may keep running after its client has finished. */
+export const SERVER_GRACE_MS = 2000;
+
+export interface SessionOptions {
+  path: string;
+  payload?: Uint8Array;
+  /** What the client's stdout is compared against as it streams. */
+  expected?: Uint8Array;
+  mode?: RunMode;
+}
+
+export interface SessionOutcome {
+  ready: ReadyOutcome;
+  server: ProcessSummary;
+  client?: ProcessSummary;
+  stdout?: OutputCapture;
+  /** The client was still running EOF_GRACE_MS after the server exited, and was killed. */
+  clientHung: boolean;
+  /** The server was still running SERVER_GRACE_MS after the client exited, and was killed. */
+  serverHung: boolean;
+}
+
+/** Resolves to true if p settles within ms, false otherwise (the timer is a deadline, not a delay). */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
+  return Promise.race([p.then(() => true), deadline]).finally(() => clearTimeout(timer));
+}
+
+/** One session: start the server, wait until it listens, run the client, wait for both to finish. */
+export async function session(ctx: CaseContext, options: SessionOptions): Promise<SessionOutcome> {
+  const server = await ctx.startServer({ path: options.path, payload: options.payload, mode: options.mode });
+  if (!server.ready.ready) {
+    server.kill();
+    return { ready: server.ready, server: await server.exited, clientHung: false, serverHung: false };
+  }
+  const client = ctx.startClient({ path: options.path, expected: options.expected, mode: options.mode });
+  const first = await Promise.race([server.exited.then(() => 'server' as const), client.exited.then(() => 'client' as const)]);
+  let clientHung = false;
+  let serverHung = false;
+  if (first === 'server') {
+    clientHung = !(await within(client.exited, EOF_GRACE_MS));
+    if (clientHung) client.kill();
+  } else {
+    serverHung = !(await within(server.exited, SERVER_GRACE_MS));
+    if (serverHung) server.kill();
+  }
+  return { ready: server.ready, server: await server.exited, client: await client.exited, stdout: client.stdout, clientHung, serverHung };
+}
+
+/** Fails the check unless the server reached the listening state. */
+export function requireReady(outcome: SessionOutcome, path: string): asserts outcome is SessionOutcome & { client: ProcessSummary; stdout: OutputCapture } {
+  if (outcome.ready.ready) return;
+  throw new CheckFailure({
+    message: `server never listened at ${JSON.stringify(path)}: ${outcome.ready.detail}`,
+    expected: `a socket listening at ${JSON.stringify(path)}`,
+    actual: outcome.ready.reason === 'wrong-path' ? `listening at ${JSON.stringify(outcome.ready.boundPath)}` : outcome.ready.detail,
+    server: outcome.server,
+  });
+}
+
+/** The processes' summaries, for evidence. */
+export function sides(outcome: SessionOutcome): Pick<Evidence, 'server' | 'client'> {
+  return { server: outcome.server, client: outcome.client };
+}
+
+export function exitText(p: ProcessSummary | undefined): string {
+  if (!p) return 'not run';
+  if (p.signal) return `killed by ${p.signal}${p.timedOut ? ' (deadline)' : ''}`;
+  return `exit ${p.exitCode}`;
+}
+
+/** What is at path now: 'nothing' or the file type, for cleanup evidence. */
+export async function whatIsAt(path: string): Promise<string> {
+  try {
+    const st = await lstat(path);
+    if (st.isSocket()) return 'a socket';
+    if (st.isFile()) return 'a regular file';
+    if (st.isDirectory()) return 'a directory';
+    if (st.isSymbolicLink()) return 'a symlink';
+    return 'a special file';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'nothing';
+    throw err;
+  }
+}

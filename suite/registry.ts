@@ -1,0 +1,66 @@
+/**
+ * The implementation registry: every implementation the suite knows, with the roles it plays, how each
+ * role starts (a command template and/or an in-process function), whether its server takes a payload,
+ * and the properties it is known to fail. Built-ins are listed here; mutants and subjects are added by
+ * their own modules.
+ */
+import { join } from 'node:path';
+import { runClient as tsNetClient } from '../fixtures/ts-net/client.js';
+import { runServer as tsNetServer } from '../fixtures/ts-net/server.js';
+import { C_BIN, distPath } from './paths.js';
+import type { Implementation } from './types.js';
+
+const nodeScript = (relative: string, ...args: string[]): string[] => [process.execPath, distPath(relative), ...args];
+
+export const cOriginal: Implementation = {
+  name: 'c-original',
+  kind: 'builtin',
+  description: "The seed's server.c and client.c, faithfully (path from argv[1]); see c-reference/original/NOTES.md.",
+  server: { command: { command: [join(C_BIN, 'original-server'), '{path}'] }, payload: false },
+  client: { command: { command: [join(C_BIN, 'original-client'), '{path}'] } },
+  features: [],
+  expectations: {
+    'delivery.payload': {
+      status: 'fail',
+      role: 'client',
+      reason: 'The seed client prints each chunk with fputs, so output stops at the first NUL byte of every read.',
+    },
+    'path.forms': {
+      status: 'fail',
+      role: 'server',
+      reason:
+        'The seed server binds with sizeof(struct sockaddr), so only the first 14 bytes of the path are bound and clients of the full path get ENOENT.',
+    },
+  },
+};
+
+export const cReference: Implementation = {
+  name: 'c-reference',
+  kind: 'builtin',
+  description: 'The corrected C server and client of the seed protocol; the suite\'s oracle peer.',
+  server: { command: { command: [join(C_BIN, 'reference-server'), '{path}', '{payload}'] }, payload: true },
+  client: { command: { command: [join(C_BIN, 'reference-client'), '{path}'] } },
+  features: ['payload'],
+  expectations: {},
+};
+
+export const tsNet: Implementation = {
+  name: 'ts-net',
+  kind: 'builtin',
+  description: 'TypeScript on node:net; runs in-process (fast path) or as a process (fixtures/ts-net/cli.ts).',
+  server: {
+    command: { command: nodeScript('fixtures/ts-net/cli.js', 'server', '{path}', '{payload}') },
+    inProcess: tsNetServer,
+    payload: true,
+  },
+  client: {
+    command: { command: nodeScript('fixtures/ts-net/cli.js', 'client', '{path}') },
+    inProcess: tsNetClient,
+  },
+  features: ['payload'],
+  expectations: {},
+};
+
+export function builtinImplementations(): Implementation[] {
+  return [cOriginal, cReference, tsNet];
+}

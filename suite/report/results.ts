@@ -1,0 +1,84 @@
+/**
+ * results.json, schema version 1 (documented in the README). Later versions add fields; the ones here
+ * are kept.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../paths.js';
+import { STATUSES, type Implementation, type Property, type ResultEntry, type Role, type Status } from '../types.js';
+
+export const SCHEMA_VERSION = 1;
+
+export interface RunReport {
+  schemaVersion: 1;
+  tool: { name: string; version: string };
+  seed: number;
+  runs: number;
+  startedAt: string;
+  durationMs: number;
+  implementations: Array<{ name: string; roles: Role[]; kind: Implementation['kind']; payload: boolean; features: string[]; description: string }>;
+  properties: Array<{ id: string; level: Property['level']; category: string; scope: Property['scope']; requirement: string; reference: string }>;
+  results: ResultEntry[];
+  summary: Record<Status, number>;
+}
+
+let toolVersion: string | undefined;
+export async function readToolVersion(): Promise<string> {
+  toolVersion ??= (JSON.parse(await readFile(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return toolVersion;
+}
+
+export function summarize(results: ResultEntry[]): Record<Status, number> {
+  const summary = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
+  for (const r of results) summary[r.status]++;
+  return summary;
+}
+
+export async function buildReport(input: {
+  seed: number;
+  runs: number;
+  startedAt: Date;
+  durationMs: number;
+  implementations: Implementation[];
+  properties: Property<any>[];
+  results: ResultEntry[];
+}): Promise<RunReport> {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'uds-conformance', version: await readToolVersion() },
+    seed: input.seed,
+    runs: input.runs,
+    startedAt: input.startedAt.toISOString(),
+    durationMs: Math.round(input.durationMs),
+    implementations: input.implementations.map((i) => ({
+      name: i.name,
+      roles: (['server', 'client'] as const).filter((r) => i[r] !== undefined),
+      kind: i.kind,
+      payload: i.server?.payload ?? false,
+      features: [...i.features],
+      description: i.description,
+    })),
+    properties: input.properties.map((p) => ({
+      id: p.id,
+      level: p.level,
+      category: p.category,
+      scope: p.scope,
+      requirement: p.requirement,
+      reference: p.reference,
+    })),
+    results: input.results,
+    summary: summarize(input.results),
+  };
+}
+
+export async function writeResults(report: RunReport, outDir: string): Promise<string> {
+  await mkdir(outDir, { recursive: true });
+  const file = join(outDir, 'results.json');
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
+/** Unexpected outcomes: the ones that make a run exit 1. */
+export function unexpected(results: ResultEntry[]): ResultEntry[] {
+  return results.filter((r) => r.status === 'fail' || r.status === 'unexpected-pass' || r.status === 'error');
+}

@@ -1,0 +1,75 @@
+/**
+ * The readable matrix printed at the end of a run: one row per pairing, one column per property,
+ * then the details of everything unexpected (and of expected failures, briefly).
+ */
+import type { RunReport } from './results.js';
+import type { ResultEntry, Status } from '../types.js';
+import { unexpected } from './results.js';
+
+export const STATUS_MARK: Record<Status, string> = {
+  pass: 'ok',
+  fail: 'FAIL',
+  'expected-fail': 'xfail',
+  'unexpected-pass': 'XPASS',
+  unsupported: 'n/a',
+  error: 'ERROR',
+};
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+export function renderMatrix(report: RunReport): string {
+  const props = report.properties.filter((p) => report.results.some((r) => r.property === p.id));
+  const rows = new Map<string, Map<string, ResultEntry>>();
+  for (const r of report.results) {
+    const key = `${r.server} × ${r.client}`;
+    if (!rows.has(key)) rows.set(key, new Map());
+    rows.get(key)!.set(r.property, r);
+  }
+  const labelWidth = Math.max(18, ...[...rows.keys()].map((k) => k.length)) + 2;
+  const colWidth = 7;
+  const lines: string[] = [];
+  lines.push('Properties:');
+  props.forEach((p, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${pad(p.id, 26)} ${p.level}`));
+  lines.push('');
+  lines.push(pad('server × client', labelWidth) + props.map((_, i) => pad(String(i + 1).padStart(3), colWidth)).join(''));
+  for (const [key, cells] of rows) {
+    lines.push(pad(key, labelWidth) + props.map((p) => pad(cells.has(p.id) ? STATUS_MARK[cells.get(p.id)!.status] : '', colWidth)).join(''));
+  }
+  lines.push('');
+  lines.push('ok pass · FAIL fail · xfail expected fail · XPASS unexpected pass · n/a unsupported · ERROR harness error');
+  return lines.join('\n');
+}
+
+function renderFailure(r: ResultEntry, requirement: string | undefined): string {
+  const out = [`${STATUS_MARK[r.status]}  ${r.property}  ${r.server} × ${r.client}`];
+  if (requirement) out.push(`  requirement: ${requirement}`);
+  if (r.message) out.push(`  ${r.message}`);
+  if (r.reason && r.status !== 'unsupported') out.push(`  known: ${r.reason}`);
+  const ev = r.evidence;
+  if (ev?.expected !== undefined) out.push(`  expected: ${ev.expected}`);
+  if (ev?.actual !== undefined) out.push(`  actual:   ${ev.actual}`);
+  if (ev?.client?.stderr) out.push(`  client stderr: ${JSON.stringify(ev.client.stderr.slice(0, 200))}`);
+  if (ev?.server?.stderr) out.push(`  server stderr: ${JSON.stringify(ev.server.stderr.slice(0, 200))}`);
+  if (r.counterexample) out.push(`  counterexample: ${JSON.stringify(r.counterexample.input)} (after ${r.counterexample.numShrinks} shrinks)`);
+  if (r.replay) out.push(`  replay: ${r.replay}`);
+  return out.join('\n');
+}
+
+export function renderDetails(report: RunReport, options: { expectedToo: boolean }): string {
+  const req = new Map(report.properties.map((p) => [p.id, p.requirement]));
+  const bad = unexpected(report.results);
+  const sections: string[] = [];
+  if (bad.length) sections.push(`Unexpected results (${bad.length}):\n\n${bad.map((r) => renderFailure(r, req.get(r.property))).join('\n\n')}`);
+  if (options.expectedToo) {
+    const xf = report.results.filter((r) => r.status === 'expected-fail');
+    if (xf.length) sections.push(`Expected failures (${xf.length}):\n${xf.map((r) => `  ${r.property}  ${r.server} × ${r.client}: ${r.message}`).join('\n')}`);
+  }
+  return sections.join('\n\n');
+}
+
+export function renderSummary(report: RunReport): string {
+  const s = report.summary;
+  return `${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s: ${s.pass} pass, ${s.fail} fail, ${s['expected-fail']} expected-fail, ${s['unexpected-pass']} unexpected-pass, ${s.unsupported} unsupported, ${s.error} error (seed ${report.seed}, ${report.runs} runs)`;
+}

@@ -1,0 +1,177 @@
+/**
+ * The suite's vocabulary: implementations and their roles, properties, verdicts and results.
+ * Everything a property, the runner and the reporters share is declared here so that no module
+ * needs to know another's internals.
+ */
+import type fc from 'fast-check';
+
+export type Role = 'server' | 'client';
+export type Level = 'MUST' | 'SHOULD' | 'MAY';
+export type Status = 'pass' | 'fail' | 'expected-fail' | 'unexpected-pass' | 'unsupported' | 'error';
+export const STATUSES: readonly Status[] = ['pass', 'fail', 'expected-fail', 'unexpected-pass', 'unsupported', 'error'];
+
+/** Capabilities an implementation may have beyond the seed protocol. */
+export type Feature = 'payload' | 'fd-passing';
+
+/**
+ * How a role is started as a process. Placeholders: {path} (socket path), {payload} (file holding the
+ * bytes a server must send) and {dir} (the case's private temp dir). Relative executables are resolved
+ * by the registry before a command reaches the harness.
+ */
+export interface CommandTemplate {
+  command: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** An in-process server: resolves when it has served one client (or failed). */
+export interface InProcessServerOptions {
+  path: string;
+  /** Bytes to send; undefined means the fixed "Server Message\n". */
+  payload?: Uint8Array;
+  signal: AbortSignal;
+  /** Called once the socket is listening (after listen(2) returned). */
+  onListening: () => void;
+  stderr: (text: string) => void;
+}
+export interface InProcessClientOptions {
+  path: string;
+  signal: AbortSignal;
+  stdout: (chunk: Uint8Array) => void;
+  stderr: (text: string) => void;
+}
+/** What an in-process role returns: the exit code it would have had as a process. */
+export type InProcessRun<O> = (options: O) => Promise<number>;
+
+export interface RoleSpec<O> {
+  /** Start as a process. */
+  command?: CommandTemplate;
+  /** Start in-process: the fast path, used when a property does not need a separate process. */
+  inProcess?: InProcessRun<O>;
+}
+export interface ServerSpec extends RoleSpec<InProcessServerOptions> {
+  /** Whether the server sends a payload given to it; if false it always sends the fixed message. */
+  payload: boolean;
+}
+export type ClientSpec = RoleSpec<InProcessClientOptions>;
+
+/** A property the implementation is known to fail, and why. */
+export interface Expectation {
+  status: 'fail';
+  reason: string;
+  link?: string;
+  /** The role whose behaviour fails it; absent means whichever role(s) this implementation plays. */
+  role?: Role;
+}
+
+export interface Implementation {
+  name: string;
+  kind: 'builtin' | 'mutant' | 'command' | 'driver';
+  description: string;
+  server?: ServerSpec;
+  client?: ClientSpec;
+  features: Feature[];
+  expectations: Record<string, Expectation>;
+}
+
+/** The pairing a case runs on. For client-scoped properties the server is absent, and vice versa. */
+export interface Pairing {
+  server?: Implementation;
+  client?: Implementation;
+}
+
+export type PropertyScope = 'pairing' | 'server' | 'client';
+
+/** What a failed check reports: h2spec's expected-against-actual, plus anything else that helps. */
+export interface Evidence {
+  message: string;
+  expected?: string;
+  actual?: string;
+  /** Byte comparison of stdout against the expected payload, when one was made. */
+  bytes?: ByteComparison;
+  server?: ProcessSummary;
+  client?: ProcessSummary;
+  details?: Record<string, unknown>;
+}
+
+export interface ByteComparison {
+  expectedLength: number;
+  actualLength: number;
+  expectedSha256: string;
+  actualSha256: string;
+  /** First offset where the two differ, or null when equal. */
+  firstDifference: number | null;
+  expectedContext?: string;
+  actualContext?: string;
+}
+
+export interface ProcessSummary {
+  how: 'process' | 'in-process';
+  command?: string[];
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stderr: string;
+  stdoutLength: number;
+  durationMs: number;
+}
+
+/** Thrown by a check when the requirement does not hold; the runner turns it into a failure. */
+export class CheckFailure extends Error {
+  constructor(readonly evidence: Evidence) {
+    super(evidence.message);
+    this.name = 'CheckFailure';
+  }
+}
+
+/** Thrown when the case cannot be run on this pairing (a missing feature, not a bug). */
+export class Unsupported extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'Unsupported';
+  }
+}
+
+export interface Property<T = unknown> {
+  id: string;
+  level: Level;
+  category: string;
+  scope: PropertyScope;
+  /** One line, quoted in every report. */
+  requirement: string;
+  /** Where the requirement comes from: the seed, unix(7), uds-semantics.md row, ... */
+  reference: string;
+  /** Features the pairing must have; missing ones make the result `unsupported`. */
+  requires?: { server?: Feature[]; client?: Feature[] };
+  arbitrary: fc.Arbitrary<T>;
+  /** Inputs always tried first (the corpora's edge cases). */
+  examples?: T[];
+  /** Upper bound on generated runs, for properties whose case is expensive. */
+  maxRuns?: number;
+  /** A short JSON-able view of an input for reports (large payloads summarised). */
+  describe?: (input: T) => unknown;
+  /** Resolves when the requirement holds; throws CheckFailure when it does not. */
+  check: (input: T, ctx: import('./harness.js').CaseContext) => Promise<void>;
+}
+
+export interface Counterexample {
+  input: unknown;
+  seed: number;
+  path: string;
+  numShrinks: number;
+}
+
+export interface ResultEntry {
+  server: string;
+  client: string;
+  property: string;
+  status: Status;
+  runs: number;
+  durationMs: number;
+  message?: string;
+  counterexample?: Counterexample;
+  evidence?: Evidence;
+  replay?: string;
+  /** Why the case counts as expected-fail, or why it is unsupported. */
+  reason?: string;
+}
