@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import tmp from 'tmp-promise';
+import { sweepCaseDirs } from './harness.js';
 import { installSignalHandlers, killAllLive } from './process.js';
 import { allProperties } from './properties/index.js';
 import { builtinImplementations } from './registry.js';
@@ -135,7 +136,7 @@ async function run(args: string[]): Promise<number> {
   const startedAt = new Date();
   const t0 = performance.now();
   const interactive = process.stderr.isTTY && process.env.CI !== 'true';
-  let lastLine = 0;
+  let lastLine = -Infinity;
   config.onResult = (r, done, total) => {
     const now = performance.now();
     if (interactive) process.stderr.write(`\r${done}/${total} ${r.property} ${r.server} × ${r.client}`.padEnd(79).slice(0, 79));
@@ -184,7 +185,8 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   tmp.setGracefulCleanup();
-  installSignalHandlers(async () => undefined);
+  installSignalHandlers(async () => sweepCaseDirs());
+  process.on('exit', sweepCaseDirs);
   try {
     if (command === 'run') return await run(rest);
     if (command === 'replay') return await replay(rest);

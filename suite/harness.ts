@@ -3,9 +3,11 @@
  * until listening, clients run to completion, all under the case deadline. Properties never name an
  * implementation; they ask the CaseContext to start "the server" and "the client" of the pairing.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { isAbsolute, resolve } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { OutputCapture } from './capture.js';
 import { spawnProcess } from './process.js';
@@ -67,6 +69,21 @@ export interface RunClientOptions {
 
 let nameCounter = 0;
 
+/** Case dirs are named udsc-<harness pid>-<random> (tmp-promise adds the pid). */
+export const CASE_DIR_PREFIX = 'udsc';
+
+/**
+ * Removes every case dir of this harness process, synchronously: for exit paths (Ctrl-C) where a case's
+ * own cleanup cannot run, and where a dir being created in the thread pool was not yet registered.
+ */
+export function sweepCaseDirs(): void {
+  const marker = `${CASE_DIR_PREFIX}-${process.pid}-`;
+  const tmp = os.tmpdir();
+  for (const name of readdirSync(tmp)) {
+    if (name.startsWith(marker)) rmSync(join(tmp, name), { recursive: true, force: true });
+  }
+}
+
 export class CaseContext {
   private readonly cleanups: Array<() => Promise<void> | void> = [];
 
@@ -80,7 +97,7 @@ export class CaseContext {
 
   /** Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. */
   static async with<T>(pairing: Pairing, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>): Promise<T> {
-    const tmp = await tmpDir({ prefix: 'udsc-', mode: 0o700, unsafeCleanup: true });
+    const tmp = await tmpDir({ prefix: CASE_DIR_PREFIX, mode: 0o700, unsafeCleanup: true });
     const controller = new AbortController();
     const deadline = setTimeout(
       () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
@@ -177,6 +194,12 @@ export class CaseContext {
       exited: child.exited,
       signal: this.signal,
     });
+    if (!ready.ready && ready.boundPath !== undefined) {
+      // A truncating bind can put the socket anywhere (even outside the case dir, e.g. /tmp/udsc-12):
+      // remove what this server created once it is dead, so no socket file outlives the case.
+      const stray = resolve(spec.command!.cwd ?? this.dir, ready.boundPath);
+      this.cleanups.unshift(() => removeSocketFile(stray));
+    }
     return { path: options.path, ready, exited: child.exited, kill: child.kill, stdout };
   }
 
@@ -284,6 +307,14 @@ export class CaseContext {
           ? { ready: false, reason: 'exited', detail: 'server finished before listening', waitedMs }
           : { ready: false, reason: 'deadline', detail: 'the case deadline passed before the server was listening', waitedMs };
     return { path, ready, exited, kill: () => controller.abort(), stdout: new OutputCapture({ cap: 0 }) };
+  }
+}
+
+async function removeSocketFile(path: string): Promise<void> {
+  try {
+    if ((await lstat(path)).isSocket()) await unlink(path);
+  } catch {
+    // already gone
   }
 }
 

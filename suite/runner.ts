@@ -132,7 +132,8 @@ export async function runUnit(unit: Unit, config: RunConfig): Promise<ResultEntr
     numRuns,
     seed,
     path: config.replayPath,
-    examples: config.replayPath ? [] : (unit.property.examples ?? []).map((e) => [e] as [unknown]),
+    // The same examples on replay: a recorded path counts them.
+    examples: (unit.property.examples ?? []).map((e) => [e] as [unknown]),
     endOnFailure: config.shrink === false,
   });
   const durationMs = Math.round(performance.now() - started);

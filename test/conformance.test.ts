@@ -1,0 +1,57 @@
+/**
+ * The main job over the built-ins: the seed's known deviations are found by the properties themselves
+ * (expected-fail, with their counterexamples), and everything else passes.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { dir as tmpDir } from 'tmp-promise';
+import { expect, it } from 'vitest';
+import { distPath } from '../suite/paths.js';
+import type { RunReport } from '../suite/report/results.js';
+import { leftoversOf } from './support/leftovers.js';
+
+it('finds every c-original deviation, and only those', async () => {
+  const out = await tmpDir({ unsafeCleanup: true });
+  try {
+    const child = execa(process.execPath, [distPath('suite/cli.js'), 'run', '--runs', '15', '--seed', '42', '--out', out.path], {
+      reject: false,
+      timeout: 110_000,
+      env: { CI: 'true' },
+    });
+    const r = await child;
+    expect(leftoversOf(child.pid!)).toEqual({ dirs: [], sockets: [], processes: [] });
+    expect(r.exitCode, r.stdout).toBe(0);
+    const report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
+    const byStatus = (s: string) => report.results.filter((x) => x.status === s).map((x) => `${x.property} ${x.server} × ${x.client}`).sort();
+
+    expect(byStatus('expected-fail')).toEqual([
+      'delivery.payload c-reference × c-original',
+      'delivery.payload ts-net × c-original',
+      'path.forms c-original × c-original',
+      'path.forms c-original × c-reference',
+      'path.forms c-original × ts-net',
+    ]);
+    for (const x of report.results.filter((y) => y.status === 'expected-fail')) {
+      expect(x.counterexample).toBeDefined();
+      expect(x.replay).toMatch(/^npx uds-conformance replay /);
+      expect(x.reason).toBeTruthy();
+    }
+    const nul = report.results.find((x) => x.property === 'delivery.payload' && x.client === 'c-original' && x.server === 'c-reference')!;
+    expect(nul.evidence!.bytes!.firstDifference).toBe(0);
+    const truncated = report.results.find((x) => x.property === 'path.forms' && x.server === 'c-original')!;
+    expect(truncated.message).toMatch(/server is listening at .* instead of/);
+    // The seed server keeps 14 bytes of the path: the shrunk path is the shortest that breaks it.
+    expect((truncated.evidence!.details as { bytes: number }).bytes).toBe(15);
+
+    // A fixed-message server cannot take a payload: unsupported, with the reason, never a failure.
+    expect(byStatus('unsupported')).toEqual(
+      ['delivery.payload', 'eof.silent-server'].flatMap((p) => ['c-original', 'c-reference', 'ts-net'].map((c) => `${p} c-original × ${c}`)).sort(),
+    );
+    expect(byStatus('fail')).toEqual([]);
+    expect(byStatus('error')).toEqual([]);
+    expect(byStatus('unexpected-pass')).toEqual([]);
+  } finally {
+    await out.cleanup();
+  }
+});

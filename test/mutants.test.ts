@@ -1,0 +1,66 @@
+/**
+ * Self-test: every property must be shown to catch a bug. Each mutant (one bug each) is paired with the
+ * oracle peer (c-reference) and every property it is meant to fail is run on it; the same property on
+ * c-reference × c-reference is the control that must pass.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { mutants } from '../fixtures/mutants/index.js';
+import { liveProcessCount } from '../suite/process.js';
+import { allProperties } from '../suite/properties/index.js';
+import { cReference } from '../suite/registry.js';
+import { planUnits, runUnits, type RunConfig } from '../suite/runner.js';
+import { leftoversOf } from './support/leftovers.js';
+
+const properties = allProperties();
+const config = (overrides: Partial<RunConfig>): RunConfig => ({
+  implementations: [],
+  properties,
+  runs: 25,
+  seed: 20261123,
+  shrink: false,
+  caseDeadlineMs: 10_000,
+  ...overrides,
+});
+
+afterAll(() => {
+  expect(liveProcessCount()).toBe(0);
+  expect(leftoversOf(process.pid)).toEqual({ dirs: [], sockets: [], processes: [] });
+});
+
+describe('every mutant is caught by the property meant to catch it', () => {
+  const all = mutants();
+  it('covers every property of the core set with at least one mutant', () => {
+    const caught = new Set(all.flatMap((m) => m.caughtBy));
+    const untested = properties.map((p) => p.id).filter((id) => !caught.has(id));
+    expect(untested).toEqual([]);
+  });
+
+  for (const mutant of all) {
+    const role = mutant.implementation.server ? 'server' : 'client';
+    it.concurrent(`${mutant.implementation.name} (${mutant.bug})`, async () => {
+      const impls = [mutant.implementation, cReference];
+      const units = planUnits(
+        config({
+          implementations: impls,
+          propertyPatterns: mutant.caughtBy,
+          servers: [role === 'server' ? mutant.implementation.name : cReference.name],
+          clients: [role === 'client' ? mutant.implementation.name : cReference.name],
+        }),
+      );
+      expect(units.length).toBe(mutant.caughtBy.length);
+      const results = await runUnits(units, config({ implementations: impls, concurrency: 2 }));
+      for (const r of results) {
+        expect({ property: r.property, status: r.status }).toEqual({ property: r.property, status: 'fail' });
+        expect(r.evidence?.message).toBeTruthy();
+        expect(r.replay).toContain(`--property ${r.property}`);
+      }
+    });
+  }
+
+  it('the same properties pass on c-reference × c-reference (the control)', async () => {
+    const ids = [...new Set(all.flatMap((m) => m.caughtBy))];
+    const cfg = config({ implementations: [cReference], propertyPatterns: ids });
+    const results = await runUnits(planUnits(cfg), cfg);
+    expect(results.map((r) => [r.property, r.status])).toEqual(results.map((r) => [r.property, 'pass']));
+  });
+});
