@@ -123,9 +123,10 @@ export async function runUnit(unit: Unit, config: RunConfig): Promise<ResultEntr
   const pairing = { server: unit.server, client: unit.client };
   const deadline = config.caseDeadlineMs ?? DEFAULT_CASE_DEADLINE_MS;
   let runs = 0;
+  let observed: Record<string, unknown> | undefined;
   const predicate = fc.asyncProperty(unit.property.arbitrary, async (input: unknown) => {
     runs++;
-    await CaseContext.with(pairing, deadline, (ctx) => unit.property.check(input, ctx));
+    observed = (await CaseContext.with(pairing, deadline, (ctx) => unit.property.check(input, ctx))) ?? observed;
   });
   const numRuns = Math.min(config.runs, unit.property.maxRuns ?? config.runs);
   const details = await fc.check(predicate, {
@@ -145,6 +146,7 @@ export async function runUnit(unit: Unit, config: RunConfig): Promise<ResultEntr
       status,
       runs,
       durationMs,
+      ...(observed ? { observed } : {}),
       ...(expectation ? { reason: expectation.reason, message: `known failure did not happen: ${expectation.reason}` } : {}),
     };
   }

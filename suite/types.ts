@@ -150,8 +150,11 @@ export interface Property<T = unknown> {
   maxRuns?: number;
   /** A short JSON-able view of an input for reports (large payloads summarised). */
   describe?: (input: T) => unknown;
-  /** Resolves when the requirement holds; throws CheckFailure when it does not. */
-  check: (input: T, ctx: import('./harness.js').CaseContext) => Promise<void>;
+  /**
+   * Resolves when the requirement holds (optionally with what it observed, kept in the result as
+   * evidence of a pass); throws CheckFailure when it does not.
+   */
+  check: (input: T, ctx: import('./harness.js').CaseContext) => Promise<void | Record<string, unknown>>;
 }
 
 export interface Counterexample {
@@ -174,4 +177,6 @@ export interface ResultEntry {
   replay?: string;
   /** Why the case counts as expected-fail, or why it is unsupported. */
   reason?: string;
+  /** What the last passing run observed, for properties that report it (e.g. the uid a client ran as). */
+  observed?: Record<string, unknown>;
 }

@@ -1,8 +1,12 @@
 /* Corrected reference client of the seed protocol: copy everything the server sends to stdout,
- * binary-safe, until EOF.   usage: reference-client PATH */
+ * binary-safe, until EOF.   usage: reference-client PATH
+ * With an option (--fds ...) it runs the fd-passing mode of docs/fd-passing.md (fdmode_client.c). */
 #include "common.h"
+#include "fdmode.h"
 
 int main(int argc, char **argv) {
+    if (fd_mode_requested(argc, argv))
+        return fd_client_main(argc, argv);
     const char *path = argc > 1 ? argv[1] : "/tmp/my_sock";
     struct sockaddr_un addr;
     socklen_t addrlen = make_address(&addr, path);

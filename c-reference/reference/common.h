@@ -8,19 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 /* Every failure is reported the same way: "<what>: <strerror>" on stderr, exit status 1. */
-static void die(const char *what) {
+static inline void die(const char *what) {
     fprintf(stderr, "%s: %s\n", what, strerror(errno));
     exit(1);
 }
 
 /* Fills addr for a pathname socket and returns the exact address length.
  * A path that does not fit sun_path with its NUL is refused, never truncated. */
-static socklen_t make_address(struct sockaddr_un *addr, const char *path) {
+static inline socklen_t make_address(struct sockaddr_un *addr, const char *path) {
     size_t len = strlen(path);
     memset(addr, 0, sizeof *addr);
     addr->sun_family = AF_UNIX;
@@ -38,7 +39,7 @@ static socklen_t make_address(struct sockaddr_un *addr, const char *path) {
 }
 
 /* Writes all of buf, resuming after short writes and EINTR. Returns 0, or -1 with errno set. */
-static int write_all(int fd, const void *buf, size_t len) {
+static inline int write_all(int fd, const void *buf, size_t len) {
     const char *p = buf;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -51,6 +52,14 @@ static int write_all(int fd, const void *buf, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* Remove a socket left by a dead server, but never another kind of file: a regular file at the
+ * path is someone's data, and bind() then fails with EADDRINUSE as it should. */
+static inline void remove_stale_socket(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0 && errno != ENOENT)
+        die("unlink stale socket");
 }
 
 #endif

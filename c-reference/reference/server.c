@@ -1,19 +1,13 @@
 /* Corrected reference server of the seed protocol: serve one client, send the payload, clean up.
- * usage: reference-server PATH [PAYLOAD-FILE]   (no payload file: "Server Message\n") */
+ * usage: reference-server PATH [PAYLOAD-FILE]   (no payload file: "Server Message\n")
+ * With an option (--pass ...) it runs the fd-passing mode of docs/fd-passing.md (fdmode_server.c). */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include "common.h"
+#include "fdmode.h"
 
 static const char default_message[] = "Server Message\n";
-
-/* Remove a socket left by a dead server, but never another kind of file: a regular file at the
- * path is someone's data, and bind() then fails with EADDRINUSE as it should. */
-static void remove_stale_socket(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0 && errno != ENOENT)
-        die("unlink stale socket");
-}
 
 static void send_payload(int connfd, const char *payload_file) {
     if (payload_file == NULL) {
@@ -41,6 +35,8 @@ static void send_payload(int connfd, const char *payload_file) {
 }
 
 int main(int argc, char **argv) {
+    if (fd_mode_requested(argc, argv))
+        return fd_server_main(argc, argv);
     const char *path = argc > 1 ? argv[1] : "/tmp/my_sock";
     const char *payload_file = argc > 2 ? argv[2] : NULL;
     struct sockaddr_un addr;

@@ -4,6 +4,8 @@ import { cleanupPathRemoved, stalePathReplaced } from './cleanup.js';
 import { connectEconnrefused, connectEnoent } from './connect.js';
 import { deliveryDefaultMessage, deliveryPayload } from './delivery.js';
 import { eofExitZero, eofSilentServer } from './eof.js';
+import { fdCapability, fdKinds, fdManyInOrder, fdSameDescription, fdScmMax } from './fd-identity.js';
+import { fdCloexec, fdCtruncClosesExcess, fdFirstByteOnly, fdNeedsDataByte, fdPlainReadDiscards } from './fd-stream.js';
 import { pathForms } from './paths.js';
 
 export function allProperties(): Property<any>[] {
@@ -17,5 +19,15 @@ export function allProperties(): Property<any>[] {
     connectEnoent,
     connectEconnrefused,
     pathForms,
+    fdSameDescription,
+    fdManyInOrder,
+    fdScmMax,
+    fdKinds,
+    fdFirstByteOnly,
+    fdCtruncClosesExcess,
+    fdPlainReadDiscards,
+    fdCloexec,
+    fdNeedsDataByte,
+    fdCapability,
   ];
 }

@@ -19,6 +19,14 @@ export interface SessionOptions {
   /** What the client's stdout is compared against as it streams. */
   expected?: Uint8Array;
   mode?: RunMode;
+  /** Extra arguments for a process server / client (fd-passing mode); they force process mode. */
+  serverArgs?: string[];
+  clientArgs?: string[];
+  /** Run the client as this uid/gid (privilege drop). */
+  clientUid?: number;
+  clientGid?: number;
+  /** Runs between the server's readiness and the client's start (e.g. to open up permissions). */
+  beforeClient?: (path: string) => Promise<void>;
 }
 
 export interface SessionOutcome {
@@ -26,6 +34,8 @@ export interface SessionOutcome {
   server: ProcessSummary;
   client?: ProcessSummary;
   stdout?: OutputCapture;
+  /** What a process server printed (fd-passing servers report on stdout). */
+  serverStdout?: OutputCapture;
   /** The client was still running EOF_GRACE_MS after the server exited, and was killed. */
   clientHung: boolean;
   /** The server was still running SERVER_GRACE_MS after the client exited, and was killed. */
@@ -41,12 +51,20 @@ function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 
 /** One session: start the server, wait until it listens, run the client, wait for both to finish. */
 export async function session(ctx: CaseContext, options: SessionOptions): Promise<SessionOutcome> {
-  const server = await ctx.startServer({ path: options.path, payload: options.payload, mode: options.mode });
+  const server = await ctx.startServer({ path: options.path, payload: options.payload, mode: options.mode, extraArgs: options.serverArgs });
   if (!server.ready.ready) {
     server.kill();
-    return { ready: server.ready, server: await server.exited, clientHung: false, serverHung: false };
+    return { ready: server.ready, server: await server.exited, serverStdout: server.stdout, clientHung: false, serverHung: false };
   }
-  const client = ctx.startClient({ path: options.path, expected: options.expected, mode: options.mode });
+  await options.beforeClient?.(options.path);
+  const client = ctx.startClient({
+    path: options.path,
+    expected: options.expected,
+    mode: options.mode,
+    extraArgs: options.clientArgs,
+    uid: options.clientUid,
+    gid: options.clientGid,
+  });
   const first = await Promise.race([server.exited.then(() => 'server' as const), client.exited.then(() => 'client' as const)]);
   let clientHung = false;
   let serverHung = false;
@@ -57,7 +75,15 @@ export async function session(ctx: CaseContext, options: SessionOptions): Promis
     serverHung = !(await within(server.exited, SERVER_GRACE_MS));
     if (serverHung) server.kill();
   }
-  return { ready: server.ready, server: await server.exited, client: await client.exited, stdout: client.stdout, clientHung, serverHung };
+  return {
+    ready: server.ready,
+    server: await server.exited,
+    client: await client.exited,
+    stdout: client.stdout,
+    serverStdout: server.stdout,
+    clientHung,
+    serverHung,
+  };
 }
 
 /** Fails the check unless the server reached the listening state. */
