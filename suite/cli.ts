@@ -7,16 +7,23 @@
  */
 import { realpathSync } from 'node:fs';
 import os from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import tmp from 'tmp-promise';
 import { sweepCaseDirs } from './harness.js';
 import { installSignalHandlers, killAllLive } from './process.js';
 import { allProperties } from './properties/index.js';
-import { builtinImplementations } from './registry.js';
-import { buildReport, unexpected, writeResults } from './report/results.js';
+import { assignBlame, staleExpectations, updatedExpectations } from './blame.js';
+import { builtinImplementations, cReference } from './registry.js';
+import { loadSubjects, ManifestError, writeExpectations, type Subject } from './subjects.js';
+import { buildReport, type RunReport } from './report/results.js';
 import { renderDetails, renderMatrix, renderSummary } from './report/terminal.js';
+import { loadReport, mergeReports, ReportInputError } from './report/merge.js';
+import { startProgress } from './report/progress.js';
+import { exitCodeFor, writeReports, type WrittenReports } from './report/write.js';
+import { startCoverage } from './coverage.js';
+import { parseShard, shardOf, type Shard } from './shard.js';
 import { planUnits, runUnits, selectProperties, type RunConfig } from './runner.js';
 import type { Implementation, Property } from './types.js';
 
@@ -29,7 +36,12 @@ const HELP = `uds-conformance: conformance suite for Unix domain socket implemen
 Usage:
   uds-conformance run [options]      run every property over every server x client pairing
   uds-conformance replay [options]   re-run one case: --property, --server/--client, --seed, --path
+  uds-conformance report --from FILE [--out DIR]   re-render the reports from a results.json
+  uds-conformance merge FILE... [--out DIR]        merge the results.json of shards into one set of reports
   uds-conformance --help
+
+Every run, report and merge writes into --out (default reports/): results.json, junit.xml, summary.md
+(for a CI job summary) and index.html (the matrix; one self-contained file).
 
 Options (run):
   --runs N            generated cases per property and pairing (default 100; a property may cap it)
@@ -41,10 +53,14 @@ Options (run):
   --jobs N            cases in parallel (default: number of cores)
   --no-shrink         report the first failing input without shrinking it
   --deadline MS       per-case deadline in milliseconds (default 15000)
+  --shard i/n         run only part i of n of the cases (needs --seed; merge the n results.json)
+  --coverage          run the JavaScript implementations as processes under NODE_V8_COVERAGE and
+                      write a c8 report of the lines they ran (text on stdout, HTML in DIR/coverage/)
 Options (replay):
   --property ID --server NAME --client NAME --seed N --path PATH   (as printed in a report)
 
 Exit status: 0 nothing unexpected, 1 an unexpected result, 2 bad usage, 3 nothing ran or the harness failed.
+report and merge exit as a run of their results would; a bad file is bad usage (2), named with its field.
 `;
 
 const OPTIONS = {
@@ -58,6 +74,11 @@ const OPTIONS = {
   'no-shrink': { type: 'boolean' },
   deadline: { type: 'string' },
   path: { type: 'string' },
+  shard: { type: 'string' },
+  coverage: { type: 'boolean' },
+  subject: { type: 'string', multiple: true },
+  'subjects-only': { type: 'boolean' },
+  'update-expectations': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -84,16 +105,28 @@ function checkNames(flag: string, names: string[] | undefined, known: Implementa
 export interface ParsedRun {
   config: RunConfig;
   outDir: string;
+  /** `--shard i/n`: run only this part of the plan. */
+  shard?: Shard;
+  /** `--coverage`: JavaScript implementations as processes under NODE_V8_COVERAGE, then a c8 report. */
+  coverage: boolean;
+  subjects: Subject[];
+  updateExpectations: boolean;
 }
 
 /** Parses `run`/`replay` arguments into a config; throws UsageError on anything wrong. */
-export function parseRunArgs(command: 'run' | 'replay', args: string[], implementations: Implementation[], properties: Property<any>[]): ParsedRun {
+export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins: Implementation[], properties: Property<any>[]): ParsedRun {
+  let implementations = builtins;
   let values;
   try {
     ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // Subjects join the built-ins before names are checked, so --server/--client can name them.
+  const subjects = loadSubjects(values.subject ?? [], implementations.map((i) => i.name), properties.map((p) => p.id));
+  implementations = [...implementations, ...subjects.map((s) => s.implementation)];
+  if (values['subjects-only'] && subjects.length === 0) throw new UsageError('--subjects-only needs at least one --subject FILE');
+  if (values['update-expectations'] && subjects.length === 0) throw new UsageError('--update-expectations needs at least one --subject FILE');
   checkNames('server', values.server, implementations, 'server');
   checkNames('client', values.client, implementations, 'client');
   const patterns = values.property ?? [];
@@ -105,8 +138,18 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], implemen
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
     if (values.path === undefined) throw new UsageError('replay needs --path PATH (from the report)');
     if (!/^\d+(:\d+)*$/.test(values.path)) throw new UsageError(`--path must look like 12:0:3, got ${JSON.stringify(values.path)}`);
+    if (values.shard !== undefined) throw new UsageError('--shard is only for run');
+    if (values.coverage) throw new UsageError('--coverage is only for run');
   } else if (values.path !== undefined) {
     throw new UsageError('--path is only for replay');
+  }
+  let shard: Shard | undefined;
+  if (values.shard !== undefined) {
+    const parsed = parseShard(values.shard);
+    if (typeof parsed === 'string') throw new UsageError(parsed);
+    // Every shard must derive the same case seeds: a random seed per shard would not merge.
+    if (values.seed === undefined) throw new UsageError('--shard needs --seed N, the same in every shard');
+    shard = parsed;
   }
   const config: RunConfig = {
     implementations,
@@ -120,33 +163,37 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], implemen
     caseDeadlineMs: positiveInt('deadline', values.deadline, 15_000),
     shrink: !values['no-shrink'],
     replayPath: values.path,
+    onlyWith: values['subjects-only'] ? subjects.map((s) => s.implementation.name) : undefined,
+    replayArgs: subjects.flatMap((s) => ['--subject', s.file]),
   };
-  return { config, outDir: resolve(values.out ?? 'reports') };
+  return { config, outDir: resolve(values.out ?? 'reports'), subjects, updateExpectations: values['update-expectations'] ?? false, shard, coverage: values.coverage ?? false };
 }
 
 async function run(args: string[]): Promise<number> {
-  const implementations = builtinImplementations();
   const properties = allProperties();
-  const { config, outDir } = parseRunArgs('run', args, implementations, properties);
-  const units = planUnits(config);
-  if (units.length === 0) {
+  const { config, outDir, subjects, updateExpectations, shard, coverage: withCoverage } = parseRunArgs('run', args, builtinImplementations(), properties);
+  const implementations = config.implementations;
+  const planned = planUnits(config);
+  if (planned.length === 0) {
     process.stderr.write('uds-conformance: nothing to run (the filters leave no pairing)\n');
     return EXIT.harness;
   }
+  const units = shard ? shardOf(planned, shard) : planned;
+  if (shard) process.stderr.write(`uds-conformance: shard ${shard.index}/${shard.count}: ${units.length} of ${planned.length} cases\n`);
   const startedAt = new Date();
   const t0 = performance.now();
-  const interactive = process.stderr.isTTY && process.env.CI !== 'true';
-  let lastLine = -Infinity;
-  config.onResult = (r, done, total) => {
-    const now = performance.now();
-    if (interactive) process.stderr.write(`\r${done}/${total} ${r.property} ${r.server} × ${r.client}`.padEnd(79).slice(0, 79));
-    else if (now - lastLine > 5000 || done === total) {
-      lastLine = now;
-      process.stderr.write(`[${((now - t0) / 1000).toFixed(0)} s] ${done}/${total} done\n`);
-    }
-  };
-  const results = await runUnits(units, config);
-  if (interactive) process.stderr.write('\r'.padEnd(80) + '\r');
+  const coverage = withCoverage ? await startCoverage() : undefined;
+  if (coverage) config.caseOptions = { ...config.caseOptions, ...coverage.caseOptions };
+  const progress = startProgress({ total: units.length, label: shard ? `shard ${shard.index}/${shard.count}` : undefined });
+  config.onResult = (r, done) => progress.update(r, done);
+  let results;
+  try {
+    results = await runUnits(units, config);
+  } finally {
+    progress.stop();
+  }
+  const subjectNames = new Set(subjects.map((s) => s.implementation.name));
+  if (subjectNames.size > 0) await assignBlame(results, units, { config, reference: cReference, subjects: subjectNames });
   const report = await buildReport({
     seed: config.seed,
     runs: config.runs,
@@ -156,19 +203,83 @@ async function run(args: string[]): Promise<number> {
     properties: selectProperties(properties, config.propertyPatterns),
     results,
   });
-  const file = await writeResults(report, outDir);
+  if (shard) report.shard = shard;
+  let coverageText = '';
+  if (coverage) {
+    try {
+      const c = await coverage.report(outDir);
+      if (c) {
+        report.coverage = { html: 'coverage/index.html', summary: 'coverage/summary.txt' };
+        coverageText = `${c.text}coverage report: ${join(c.htmlDir, 'index.html')}\n`;
+      } else coverageText = 'coverage: no JavaScript implementation ran as a process, so there is nothing to report\n';
+    } finally {
+      await coverage.cleanup();
+    }
+  }
+  const stale = subjects.flatMap((s) => staleExpectations(s.implementation, results));
+  if (stale.length > 0) report.staleExpectations = stale;
+  const written = await writeReports(report, outDir);
   process.stdout.write(`${renderMatrix(report)}\n\n`);
   const details = renderDetails(report, { expectedToo: true });
   if (details) process.stdout.write(`${details}\n\n`);
-  process.stdout.write(`${renderSummary(report)}\nresults: ${file}\n`);
-  if (results.every((r) => r.status === 'unsupported')) return EXIT.harness;
-  return unexpected(results).length > 0 ? EXIT.unexpected : EXIT.ok;
+  for (const s of stale) process.stdout.write(`stale expectation: ${s.implementation} ${s.property} no longer fails ("${s.reason}")\n`);
+  if (updateExpectations) {
+    const today = new Date().toISOString().slice(0, 10);
+    for (const s of subjects) {
+      await writeExpectations(s, updatedExpectations(s.implementation, results, today));
+      process.stdout.write(`expectations of ${s.implementation.name} written to ${s.expectationsFile}\n`);
+    }
+  }
+  if (coverageText) process.stdout.write(`\n${coverageText}\n`);
+  process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
+  return exitCodeFor(results, { shard: shard !== undefined });
+}
+
+function reportLines(w: WrittenReports): string {
+  return `results: ${w.results}\nreports: ${w.junit}, ${w.summary}, ${w.html}\n`;
+}
+
+function parseOwnArgs<const O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(`${command}: ${(err as Error).message}`);
+  }
+}
+
+/** Prints a loaded or merged report like a run does, writes the four reports, and exits as a run would. */
+async function emitReports(report: RunReport, outDir: string): Promise<number> {
+  const written = await writeReports(report, outDir);
+  if (report.results.length) process.stdout.write(`${renderMatrix(report)}\n\n`);
+  const details = renderDetails(report, { expectedToo: true });
+  if (details) process.stdout.write(`${details}\n\n`);
+  process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
+  return exitCodeFor(report.results);
+}
+
+/** `report --from results.json --out DIR`: re-renders the four reports from a results file. */
+async function reportCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseOwnArgs('report', args, { from: { type: 'string' }, out: { type: 'string' } });
+  if (positionals.length) throw new UsageError(`report: unexpected argument ${JSON.stringify(positionals[0])} (use --from FILE)`);
+  if (values.from === undefined) throw new UsageError('report needs --from FILE (a results.json)');
+  const report = await loadReport(values.from);
+  return emitReports(report, resolve(values.out ?? 'reports'));
+}
+
+/** `merge a.json b.json ... --out DIR`: one set of reports from the results of several shards. */
+async function mergeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseOwnArgs('merge', args, { out: { type: 'string' } });
+  if (positionals.length === 0) throw new UsageError('merge needs one or more results.json files');
+  const inputs = [];
+  for (const file of positionals) inputs.push({ file, report: await loadReport(file) });
+  const { report, warnings } = mergeReports(inputs);
+  for (const w of warnings) process.stderr.write(`uds-conformance: merge: ${w}\n`);
+  return emitReports(report, resolve(values.out ?? 'reports'));
 }
 
 async function replay(args: string[]): Promise<number> {
-  const implementations = builtinImplementations();
   const properties = allProperties();
-  const { config } = parseRunArgs('replay', args, implementations, properties);
+  const { config } = parseRunArgs('replay', args, builtinImplementations(), properties);
   const units = planUnits(config);
   if (units.length !== 1) {
     throw new UsageError(`replay must select exactly one case; --property/--server/--client select ${units.length}`);
@@ -190,9 +301,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'run') return await run(rest);
     if (command === 'replay') return await replay(rest);
+    if (command === 'report') return await reportCommand(rest);
+    if (command === 'merge') return await mergeCommand(rest);
     throw new UsageError(`unknown command ${JSON.stringify(command)} (try --help)`);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof ManifestError || err instanceof ReportInputError) {
       process.stderr.write(`uds-conformance: ${err.message}\n`);
       return EXIT.usage;
     }

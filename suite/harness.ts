@@ -9,6 +9,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
+import { FIXED_MESSAGE } from '../fixtures/corpora/payloads.js';
 import { OutputCapture } from './capture.js';
 import { spawnProcess } from './process.js';
 import { waitListening, type ReadyOutcome } from './readiness.js';
@@ -20,6 +21,14 @@ export const STDOUT_CAP = 2 * 1024 * 1024;
 export const DEFAULT_CASE_DEADLINE_MS = 15_000;
 
 export type RunMode = 'auto' | 'process' | 'in-process';
+
+/** Run-wide options for every case (e.g. `run --coverage`). */
+export interface CaseOptions {
+  /** Start every role that has a command as a process, even where in-process would do. */
+  forceProcess?: boolean;
+  /** Added to every subject process's environment (e.g. NODE_V8_COVERAGE). */
+  env?: Record<string, string>;
+}
 
 export interface ServerHandle {
   /** The path as the server was given it. */
@@ -65,6 +74,8 @@ export interface RunClientOptions {
   /** Run the client process as this uid/gid (privilege drop). */
   uid?: number;
   gid?: number;
+  /** Stdout bytes kept (default STDOUT_CAP); a client printing a report needs all of it. */
+  stdoutCap?: number;
 }
 
 let nameCounter = 0;
@@ -93,17 +104,18 @@ export class CaseContext {
     readonly dir: string,
     /** Aborted at the case deadline; every wait in the case observes it. */
     readonly signal: AbortSignal,
+    private readonly options: CaseOptions = {},
   ) {}
 
   /** Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. */
-  static async with<T>(pairing: Pairing, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>): Promise<T> {
+  static async with<T>(pairing: Pairing, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions = {}): Promise<T> {
     const tmp = await tmpDir({ prefix: CASE_DIR_PREFIX, mode: 0o700, unsafeCleanup: true });
     const controller = new AbortController();
     const deadline = setTimeout(
       () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
       deadlineMs,
     );
-    const ctx = new CaseContext(pairing, tmp.path, controller.signal);
+    const ctx = new CaseContext(pairing, tmp.path, controller.signal, options);
     try {
       return await fn(ctx);
     } finally {
@@ -173,15 +185,20 @@ export class CaseContext {
     if (this.useInProcess(spec, options)) {
       return this.startInProcessServer(impl, options.path, payload);
     }
-    const vars: Record<string, string> = { path: options.path, dir: this.dir };
+    const template = spec.command!;
+    const vars = this.commandVars(template, options.path);
     if (payload !== undefined) vars.payload = await this.writePayloadFile(payload);
-    const argv = [...expand(spec.command!, vars), ...(options.extraArgs ?? [])];
+    // A command that cannot drop its payload argument (FILE:{payload}, or the payload on stdin) is given
+    // the fixed message as its payload: that is what the protocol's default means for it.
+    else if (embedsPayload(template)) vars.payload = await this.writePayloadFile(FIXED_MESSAGE);
+    const argv = [...expand(template, vars), ...(options.extraArgs ?? [])];
     const stdout = new OutputCapture({ cap: 256 * 1024 });
     const child = spawnProcess(argv, {
-      cwd: spec.command!.cwd ?? this.dir,
-      env: commandEnv(spec.command!, vars),
+      cwd: template.cwd ?? this.dir,
+      env: commandEnv(template, vars, this.options.env),
       signal: this.signal,
       stdout,
+      stdin: template.stdin !== undefined ? { file: expandOne(template.stdin, vars) } : 'ignore',
     });
     this.cleanups.push(async () => {
       child.kill();
@@ -213,7 +230,7 @@ export class CaseContext {
   startClient(options: RunClientOptions, impl: Implementation = this.client): ClientHandle {
     const spec = impl.client;
     if (!spec) throw new Unsupported(`${impl.name} has no client role`);
-    const stdout = new OutputCapture({ cap: STDOUT_CAP, expected: options.expected });
+    const stdout = new OutputCapture({ cap: options.stdoutCap ?? STDOUT_CAP, expected: options.expected });
     if (this.useInProcess(spec, options)) {
       const controller = new AbortController();
       const onCaseAbort = (): void => controller.abort();
@@ -240,11 +257,12 @@ export class CaseContext {
       });
       return { stdout, exited, kill: () => controller.abort() };
     }
-    const vars = { path: options.path, dir: this.dir };
+    const vars = this.commandVars(spec.command!, options.path);
     const argv = [...expand(spec.command!, vars), ...(options.extraArgs ?? [])];
     const child = spawnProcess(argv, {
       cwd: spec.command!.cwd ?? this.dir,
-      env: commandEnv(spec.command!, vars),
+      stdin: spec.command!.stdin !== undefined ? { file: expandOne(spec.command!.stdin, vars) } : 'ignore',
+      env: commandEnv(spec.command!, vars, this.options.env),
       signal: this.signal,
       stdout,
       uid: options.uid,
@@ -257,11 +275,17 @@ export class CaseContext {
     return { stdout, exited: child.exited, kill: child.kill };
   }
 
+  /** Placeholder values; a command with a cwd of its own gets the socket path in absolute form. */
+  private commandVars(template: CommandTemplate, path: string): Record<string, string> {
+    return { path: template.cwd !== undefined ? this.resolve(path) : path, dir: this.dir };
+  }
+
   private useInProcess(
     spec: { command?: CommandTemplate; inProcess?: unknown },
     options: { path: string; mode?: RunMode; extraArgs?: string[]; uid?: number },
   ): boolean {
-    const mode = options.extraArgs || options.uid !== undefined ? 'process' : (options.mode ?? 'auto');
+    const forced = options.extraArgs || options.uid !== undefined || (this.options.forceProcess && spec.command);
+    const mode = forced ? 'process' : (options.mode ?? 'auto');
     if (mode === 'process' || (mode === 'auto' && !spec.inProcess)) {
       if (!spec.command) throw new Unsupported('this role cannot run as a process');
       return false;
@@ -323,16 +347,26 @@ export function expand(template: CommandTemplate, vars: Record<string, string>):
   const out: string[] = [];
   for (const arg of template.command) {
     if (arg === '{payload}' && vars.payload === undefined) continue;
-    out.push(arg.replace(/\{(path|payload|dir)\}/g, (whole, name: string) => vars[name] ?? whole));
+    out.push(expandOne(arg, vars));
   }
   return out;
 }
 
+export function expandOne(text: string, vars: Record<string, string>): string {
+  return text.replace(/\{(path|payload|dir)\}/g, (whole, name: string) => vars[name] ?? whole);
+}
+
+/** Whether the payload is part of a larger argument or of stdin, so it cannot simply be left out. */
+function embedsPayload(template: CommandTemplate): boolean {
+  return (template.stdin ?? '').includes('{payload}') || template.command.some((a) => a !== '{payload}' && a.includes('{payload}'));
+}
+
 /** A subject's environment: the harness's own (PATH and friends) plus the template's, expanded. */
-function commandEnv(template: CommandTemplate, vars: Record<string, string>): Record<string, string> {
+function commandEnv(template: CommandTemplate, vars: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  for (const [k, v] of Object.entries(template.env ?? {})) env[k] = v.replace(/\{(path|payload|dir)\}/g, (w, n: string) => vars[n] ?? w);
+  Object.assign(env, extra);
+  for (const [k, v] of Object.entries(template.env ?? {})) env[k] = expandOne(v, vars);
   return env;
 }
 

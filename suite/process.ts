@@ -3,6 +3,7 @@
  * and is killed with its whole group on timeout, on failure, on abort and when the harness exits
  * (Ctrl-C included). Output is streamed into bounded captures, never buffered without limit.
  */
+import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { OutputCapture } from './capture.js';
 import type { ProcessSummary } from './types.js';
@@ -51,7 +52,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Aborting kills the process group. */
   signal: AbortSignal;
-  stdin?: 'ignore' | { file: string } | Uint8Array;
+  /** 'pipe': an interactive stdin, written through Spawned.stdin (a driver's command channel). */
+  stdin?: 'ignore' | 'pipe' | { file: string } | Uint8Array;
   stdout: OutputCapture;
   stderrCap?: number;
   /** uid/gid to run as (privilege drop for capability properties). */
@@ -64,6 +66,8 @@ export interface Spawned {
   /** Resolves when the process has exited and its output is drained. Never rejects. */
   exited: Promise<ProcessSummary>;
   kill: () => void;
+  /** The process's stdin when spawned with stdin 'pipe', else null. */
+  stdin: Writable | null;
   /** True once the process has exited. */
   readonly done: boolean;
 }
@@ -119,6 +123,7 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
       how: 'process',
       command: [...argv],
       exitCode: result.exitCode ?? (spawnError ? 127 : null),
+      ...(spawnError ? { spawnFailed: true } : {}),
       signal: result.signal ?? null,
       timedOut: options.signal.aborted,
       stderr: spawnError && result.cause instanceof Error ? `${result.cause.message}\n` : stderr.text(),
@@ -130,6 +135,7 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
     pid: pid ?? -1,
     exited,
     kill,
+    stdin: options.stdin === 'pipe' ? child.stdin : null,
     get done() {
       return done;
     },

@@ -31,6 +31,16 @@ export const cOriginal: Implementation = {
       reason:
         'The seed server binds with sizeof(struct sockaddr), so only the first 14 bytes of the path are bound and clients of the full path get ENOENT.',
     },
+    'path.too-long-server': {
+      status: 'fail',
+      role: 'server',
+      reason: 'The seed server binds the first 14 bytes of any path instead of refusing one that does not fit.',
+    },
+    'path.too-long-client': {
+      status: 'fail',
+      role: 'client',
+      reason: 'The seed client copies at most 107 bytes with strncpy and connects to that prefix instead of refusing the path.',
+    },
   },
 };
 
@@ -40,7 +50,7 @@ export const cReference: Implementation = {
   description: 'The corrected C server and client of the seed protocol; the suite\'s oracle peer.',
   server: { command: { command: [join(C_BIN, 'reference-server'), '{path}', '{payload}'] }, payload: true },
   client: { command: { command: [join(C_BIN, 'reference-client'), '{path}'] } },
-  features: ['payload', 'fd-passing'],
+  features: ['payload', 'fd-passing', 'fd-cli'],
   expectations: {},
 };
 

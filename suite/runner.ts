@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import fc from 'fast-check';
-import { CaseContext, DEFAULT_CASE_DEADLINE_MS } from './harness.js';
+import { CaseContext, DEFAULT_CASE_DEADLINE_MS, type CaseOptions } from './harness.js';
 import { CheckFailure, Unsupported, type Expectation, type Implementation, type Property, type ResultEntry, type Status } from './types.js';
 
 export interface RunConfig {
@@ -18,6 +18,8 @@ export interface RunConfig {
   /** Keep only these server / client names (empty: all). */
   servers?: string[];
   clients?: string[];
+  /** Keep only pairings with one of these implementations in them (--subjects-only). */
+  onlyWith?: string[];
   /** Property ids or globs (`delivery.*`); empty: all. */
   propertyPatterns?: string[];
   concurrency?: number;
@@ -29,6 +31,8 @@ export interface RunConfig {
   /** Extra words for the replay line (e.g. `--subject FILE`), so it can be pasted as it is. */
   replayArgs?: string[];
   onResult?: (result: ResultEntry, done: number, total: number) => void;
+  /** Run-wide case options: force process mode, extra subject environment (`run --coverage`). */
+  caseOptions?: CaseOptions;
 }
 
 /** One property on one pairing. For client-scoped properties the server is absent, and vice versa. */
@@ -62,6 +66,10 @@ export function planUnits(config: RunConfig): Unit[] {
     if (property.scope === 'client') for (const client of clients) units.push({ property, client });
     else if (property.scope === 'server') for (const server of servers) units.push({ property, server });
     else for (const server of servers) for (const client of clients) units.push({ property, server, client });
+  }
+  if (config.onlyWith?.length) {
+    const only = new Set(config.onlyWith);
+    return units.filter((u) => (u.server && only.has(u.server.name)) || (u.client && only.has(u.client.name)));
   }
   return units;
 }
@@ -119,14 +127,23 @@ export async function runUnit(unit: Unit, config: RunConfig): Promise<ResultEntr
   if (unsupported) {
     return { ...base, status: 'unsupported', runs: 0, durationMs: 0, reason: unsupported, message: `not applicable: ${unsupported}` };
   }
-  const seed = unitSeed(config.seed, unit);
+  // A replay gives the unit's own seed (as reported); a run derives each unit's seed from the run seed.
+  const seed = config.replayPath !== undefined ? config.seed : unitSeed(config.seed, unit);
   const pairing = { server: unit.server, client: unit.client };
   const deadline = config.caseDeadlineMs ?? DEFAULT_CASE_DEADLINE_MS;
   let runs = 0;
   let observed: Record<string, unknown> | undefined;
+  let unsupportedCase: Unsupported | undefined;
   const predicate = fc.asyncProperty(unit.property.arbitrary, async (input: unknown) => {
+    // Once a case is declared unsupported the unit is: fail the remaining (shrinking) runs at once.
+    if (unsupportedCase) throw unsupportedCase;
     runs++;
-    observed = (await CaseContext.with(pairing, deadline, (ctx) => unit.property.check(input, ctx))) ?? observed;
+    try {
+      observed = (await CaseContext.with(pairing, deadline, (ctx) => unit.property.check(input, ctx), config.caseOptions)) ?? observed;
+    } catch (err) {
+      if (err instanceof Unsupported) unsupportedCase = err;
+      throw err;
+    }
   });
   const numRuns = Math.min(config.runs, unit.property.maxRuns ?? config.runs);
   const details = await fc.check(predicate, {
@@ -150,8 +167,9 @@ export async function runUnit(unit: Unit, config: RunConfig): Promise<ResultEntr
       ...(expectation ? { reason: expectation.reason, message: `known failure did not happen: ${expectation.reason}` } : {}),
     };
   }
-  if (error instanceof Unsupported) {
-    return { ...base, status: 'unsupported', runs, durationMs, reason: error.message, message: `unsupported: ${error.message}` };
+  if (unsupportedCase || error instanceof Unsupported) {
+    const reason = (unsupportedCase ?? (error as Unsupported)).message;
+    return { ...base, status: 'unsupported', runs, durationMs, reason, message: `unsupported: ${reason}` };
   }
   const counterexample = {
     input: describeInput(unit.property, details.counterexample?.[0]),

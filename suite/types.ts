@@ -10,8 +10,14 @@ export type Level = 'MUST' | 'SHOULD' | 'MAY';
 export type Status = 'pass' | 'fail' | 'expected-fail' | 'unexpected-pass' | 'unsupported' | 'error';
 export const STATUSES: readonly Status[] = ['pass', 'fail', 'expected-fail', 'unexpected-pass', 'unsupported', 'error'];
 
-/** Capabilities an implementation may have beyond the seed protocol. */
-export type Feature = 'payload' | 'fd-passing';
+/**
+ * Capabilities an implementation may have beyond the seed protocol:
+ * - payload: its server sends a given payload (else the fixed "Server Message\n");
+ * - fd-passing: it can pass fds, by its fd-mode command line (fd-cli) or through its driver (driver);
+ * - fd-cli: its commands speak the fd-passing mode of docs/fd-passing.md;
+ * - driver: it has a driver process speaking docs/driver-protocol.md.
+ */
+export type Feature = 'payload' | 'fd-passing' | 'fd-cli' | 'driver';
 
 /**
  * How a role is started as a process. Placeholders: {path} (socket path), {payload} (file holding the
@@ -21,7 +27,10 @@ export type Feature = 'payload' | 'fd-passing';
 export interface CommandTemplate {
   command: string[];
   env?: Record<string, string>;
+  /** Working directory; default the case's temp dir. With a cwd of its own, {path} is absolute. */
   cwd?: string;
+  /** A file fed on stdin (placeholders expanded), e.g. "{payload}" for a server that sends its stdin. */
+  stdin?: string;
 }
 
 /** An in-process server: resolves when it has served one client (or failed). */
@@ -70,6 +79,8 @@ export interface Implementation {
   description: string;
   server?: ServerSpec;
   client?: ClientSpec;
+  /** A long-running driver process (docs/driver-protocol.md), for properties a plain command cannot show. */
+  driver?: CommandTemplate;
   features: Feature[];
   expectations: Record<string, Expectation>;
 }
@@ -107,6 +118,8 @@ export interface ByteComparison {
 
 export interface ProcessSummary {
   how: 'process' | 'in-process';
+  /** The process could not be started at all (exitCode is then 127 by convention). */
+  spawnFailed?: boolean;
   command?: string[];
   exitCode: number | null;
   signal: string | null;
@@ -177,6 +190,8 @@ export interface ResultEntry {
   replay?: string;
   /** Why the case counts as expected-fail, or why it is unsupported. */
   reason?: string;
+  /** For a failing cell with a subject in it: which side is at fault (see suite/blame.ts). */
+  blame?: 'server' | 'client' | 'pairing' | 'unknown';
   /** What the last passing run observed, for properties that report it (e.g. the uid a client ran as). */
   observed?: Record<string, unknown>;
 }

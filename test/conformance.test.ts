@@ -31,6 +31,8 @@ it('finds every c-original deviation, and only those', async () => {
       'path.forms c-original × c-original',
       'path.forms c-original × c-reference',
       'path.forms c-original × ts-net',
+      'path.too-long-client - × c-original',
+      'path.too-long-server c-original × -',
     ]);
     for (const x of report.results.filter((y) => y.status === 'expected-fail')) {
       expect(x.counterexample).toBeDefined();
@@ -44,10 +46,19 @@ it('finds every c-original deviation, and only those', async () => {
     // The seed server keeps 14 bytes of the path: the shrunk path is the shortest that breaks it.
     expect((truncated.evidence!.details as { bytes: number }).bytes).toBe(15);
 
-    // A fixed-message server cannot take a payload: unsupported, with the reason, never a failure.
-    expect(byStatus('unsupported')).toEqual(
-      ['delivery.payload', 'eof.silent-server'].flatMap((p) => ['c-original', 'c-reference', 'ts-net'].map((c) => `${p} c-original × ${c}`)).sort(),
-    );
+    // A fixed-message server cannot take a payload, and fd properties need fd passing on both sides:
+    // unsupported, with the reason, never a failure.
+    const fdCapable = new Set(report.implementations.filter((i) => i.features.includes('fd-passing')).map((i) => i.name));
+    const expectedUnsupported = report.results
+      .filter((x) =>
+        x.property.startsWith('fd.')
+          ? !(fdCapable.has(x.server) && fdCapable.has(x.client))
+          : x.server === 'c-original' && ['delivery.payload', 'eof.silent-server'].includes(x.property),
+      )
+      .map((x) => `${x.property} ${x.server} × ${x.client}`)
+      .sort();
+    expect(byStatus('unsupported')).toEqual(expectedUnsupported);
+    for (const x of report.results.filter((y) => y.status === 'unsupported')) expect(x.reason).toMatch(/lacks (payload|fd-passing)/);
     expect(byStatus('fail')).toEqual([]);
     expect(byStatus('error')).toEqual([]);
     expect(byStatus('unexpected-pass')).toEqual([]);

@@ -1,7 +1,7 @@
 /** Connect errors: a client that cannot connect says so and fails. */
 import fc from 'fast-check';
 import { CheckFailure, type Property } from '../types.js';
-import { exitText } from './session.js';
+import { exitText, throwIfDeclaredUnsupported } from './session.js';
 
 type MissingKind = 'missing-file' | 'missing-dir';
 
@@ -21,6 +21,7 @@ export const connectEnoent: Property<MissingKind> = {
   async check(kind, ctx) {
     const path = kind === 'missing-file' ? ctx.socketName() : `nodir/${ctx.socketName()}`;
     const { summary } = await ctx.runClient({ path });
+    throwIfDeclaredUnsupported(summary);
     if (summary.exitCode === 0 || summary.exitCode === null || !summary.stderr.includes(ENOENT_TEXT)) {
       throw new CheckFailure({
         message: `a client given a missing path ended with ${exitText(summary)} and stderr ${JSON.stringify(summary.stderr.slice(0, 200))}`,
@@ -45,6 +46,7 @@ export const connectEconnrefused: Property<null> = {
     const path = ctx.socketName();
     await ctx.makeStaleSocket(path);
     const { summary } = await ctx.runClient({ path });
+    throwIfDeclaredUnsupported(summary);
     if (summary.exitCode === 0 || summary.exitCode === null || !summary.stderr.includes(ECONNREFUSED_TEXT)) {
       throw new CheckFailure({
         message: `a client given a stale socket ended with ${exitText(summary)} and stderr ${JSON.stringify(summary.stderr.slice(0, 200))}`,

@@ -6,6 +6,7 @@ import { deliveryDefaultMessage, deliveryPayload } from './delivery.js';
 import { eofExitZero, eofSilentServer } from './eof.js';
 import { fdCapability, fdKinds, fdManyInOrder, fdSameDescription, fdScmMax } from './fd-identity.js';
 import { fdCloexec, fdCtruncClosesExcess, fdFirstByteOnly, fdNeedsDataByte, fdPlainReadDiscards } from './fd-stream.js';
+import { pathTooLongClient, pathTooLongServer } from './path-too-long.js';
 import { pathForms } from './paths.js';
 
 export function allProperties(): Property<any>[] {
@@ -19,6 +20,8 @@ export function allProperties(): Property<any>[] {
     connectEnoent,
     connectEconnrefused,
     pathForms,
+    pathTooLongServer,
+    pathTooLongClient,
     fdSameDescription,
     fdManyInOrder,
     fdScmMax,

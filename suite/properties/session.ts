@@ -6,7 +6,7 @@ import { lstat } from 'node:fs/promises';
 import type { OutputCapture } from '../capture.js';
 import type { CaseContext, RunMode } from '../harness.js';
 import type { ReadyOutcome } from '../readiness.js';
-import { CheckFailure, type Evidence, type ProcessSummary } from '../types.js';
+import { CheckFailure, Unsupported, type Evidence, type ProcessSummary } from '../types.js';
 
 /** How long a client may keep running after its server has closed the connection and exited. */
 export const EOF_GRACE_MS = 2000;
@@ -25,6 +25,8 @@ export interface SessionOptions {
   /** Run the client as this uid/gid (privilege drop). */
   clientUid?: number;
   clientGid?: number;
+  /** Client stdout bytes kept (default: the harness's cap). */
+  clientStdoutCap?: number;
   /** Runs between the server's readiness and the client's start (e.g. to open up permissions). */
   beforeClient?: (path: string) => Promise<void>;
 }
@@ -54,7 +56,9 @@ export async function session(ctx: CaseContext, options: SessionOptions): Promis
   const server = await ctx.startServer({ path: options.path, payload: options.payload, mode: options.mode, extraArgs: options.serverArgs });
   if (!server.ready.ready) {
     server.kill();
-    return { ready: server.ready, server: await server.exited, serverStdout: server.stdout, clientHung: false, serverHung: false };
+    const summary = await server.exited;
+    throwIfDeclaredUnsupported(summary);
+    return { ready: server.ready, server: summary, serverStdout: server.stdout, clientHung: false, serverHung: false };
   }
   await options.beforeClient?.(options.path);
   const client = ctx.startClient({
@@ -64,6 +68,7 @@ export async function session(ctx: CaseContext, options: SessionOptions): Promis
     extraArgs: options.clientArgs,
     uid: options.clientUid,
     gid: options.clientGid,
+    stdoutCap: options.clientStdoutCap,
   });
   const first = await Promise.race([server.exited.then(() => 'server' as const), client.exited.then(() => 'client' as const)]);
   let clientHung = false;
@@ -75,6 +80,7 @@ export async function session(ctx: CaseContext, options: SessionOptions): Promis
     serverHung = !(await within(server.exited, SERVER_GRACE_MS));
     if (serverHung) server.kill();
   }
+  throwIfDeclaredUnsupported(await server.exited, await client.exited);
   return {
     ready: server.ready,
     server: await server.exited,
@@ -84,6 +90,18 @@ export async function session(ctx: CaseContext, options: SessionOptions): Promis
     clientHung,
     serverHung,
   };
+}
+
+/**
+ * Exit status 127 from a subject that did start declares the case unsupported (the convention of
+ * interop runners); a program that could not be started at all is not excused this way.
+ */
+export function throwIfDeclaredUnsupported(...summaries: Array<ProcessSummary | undefined>): void {
+  for (const p of summaries) {
+    if (p && p.exitCode === 127 && !p.spawnFailed && p.how === 'process') {
+      throw new Unsupported(`${p.command?.[0] ?? 'the subject'} exited with status 127: it declares this case unsupported`);
+    }
+  }
 }
 
 /** Fails the check unless the server reached the listening state. */

@@ -20,6 +20,14 @@ export interface RunReport {
   properties: Array<{ id: string; level: Property['level']; category: string; scope: Property['scope']; requirement: string; reference: string }>;
   results: ResultEntry[];
   summary: Record<Status, number>;
+  /** Subject expectations that matched no failure in this run. */
+  staleExpectations?: Array<{ implementation: string; property: string; reason: string }>;
+  /** Set by `run --shard i/n`: this report holds shard i of n (1-based). */
+  shard?: { index: number; count: number };
+  /** Set by `merge`: the files merged into this report (and the shards they held, if any). */
+  merged?: { from: string[]; shards?: number[] };
+  /** Set by `run --coverage`: the c8 report of the JavaScript implementations, relative to the report dir. */
+  coverage?: { html: string; summary: string };
 }
 
 let toolVersion: string | undefined;

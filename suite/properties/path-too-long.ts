@@ -1,0 +1,99 @@
+/**
+ * A path too long for sun_path must be refused, never truncated. Silent truncation is made visible:
+ * decoy listeners wait at the prefixes a truncating client would reach (107 and 108 bytes), and a
+ * truncating server shows up listening at a prefix (readiness sees its socket at another path).
+ */
+import net from 'node:net';
+import fc from 'fast-check';
+import type { CaseContext } from '../harness.js';
+import { CheckFailure, type Property } from '../types.js';
+import { exitText, throwIfDeclaredUnsupported } from './session.js';
+
+/** An absolute ASCII path of `length` bytes inside the case dir (longer than sun_path's 107). */
+function longPath(ctx: CaseContext, length: number): string {
+  const prefix = `${ctx.dir}/`;
+  return prefix + 'L'.repeat(length - prefix.length);
+}
+
+// 108 bytes exactly fit without the NUL (Linux accepts that, uds-semantics A5): refusal is required beyond it.
+const lengthArb = fc.integer({ min: 109, max: 300 });
+const DECOY_BANNER = 'DECOY: connected to a truncated path\n';
+
+/** Listens at path, answering any connection with the banner: proof that someone truncated. */
+async function decoy(path: string, hits: string[]): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    hits.push(path);
+    socket.end(DECOY_BANNER);
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(path, () => ok());
+  });
+  return server;
+}
+
+export const pathTooLongClient: Property<number> = {
+  id: 'path.too-long-client',
+  level: 'MUST',
+  category: 'paths',
+  scope: 'client',
+  requirement: 'A client given a path longer than 108 bytes (sun_path's size) refuses it with a non-zero exit and an error, and never connects to a truncated prefix.',
+  reference: 'unix(7) sun_path[108]; uds-semantics A5 (libuv and Node check first); seed client.c strncpy(..., sizeof sun_path - 1)',
+  arbitrary: lengthArb,
+  examples: [109, 110, 200],
+  maxRuns: 5,
+  async check(length, ctx) {
+    const path = longPath(ctx, length);
+    const hits: string[] = [];
+    const decoys = [await decoy(path.slice(0, 107), hits), await decoy(path.slice(0, 108), hits)];
+    try {
+      const { summary, stdout } = await ctx.runClient({ path });
+      throwIfDeclaredUnsupported(summary);
+      const refused = summary.exitCode !== 0 && summary.exitCode !== null && summary.stderr.trim() !== '';
+      if (hits.length > 0 || !refused) {
+        throw new CheckFailure({
+          message:
+            hits.length > 0
+              ? `given a ${length}-byte path the client connected to its ${Buffer.byteLength(hits[0]!)}-byte prefix (silent truncation), ${exitText(summary)}`
+              : `given a ${length}-byte path the client ended with ${exitText(summary)} and stderr ${JSON.stringify(summary.stderr.slice(0, 120))}`,
+          expected: 'non-zero exit with an error on stderr; no connection',
+          actual: `${exitText(summary)}; connections to ${hits.length ? hits.map((h) => `${Buffer.byteLength(h)}-byte prefix`).join(', ') : 'nothing'}; stdout ${JSON.stringify(stdout.head().toString().slice(0, 60))}`,
+          client: summary,
+          details: { length },
+        });
+      }
+    } finally {
+      await Promise.all(decoys.map((d) => new Promise((r) => d.close(r))));
+    }
+  },
+};
+
+export const pathTooLongServer: Property<number> = {
+  id: 'path.too-long-server',
+  level: 'MUST',
+  category: 'paths',
+  scope: 'server',
+  requirement: 'A server given a path longer than 108 bytes (sun_path's size) refuses it with a non-zero exit and an error, and never listens at a truncated prefix.',
+  reference: 'unix(7) sun_path[108]; uds-semantics A5; seed server.c binds sizeof(struct sockaddr)',
+  arbitrary: lengthArb,
+  examples: [109, 110, 200],
+  maxRuns: 5,
+  async check(length, ctx) {
+    const path = longPath(ctx, length);
+    const server = await ctx.startServer({ path, mode: 'process' });
+    if (server.ready.ready || server.ready.reason !== 'exited') server.kill();
+    const summary = await server.exited;
+    throwIfDeclaredUnsupported(summary);
+    const refused = summary.exitCode !== 0 && summary.exitCode !== null && summary.stderr.trim() !== '';
+    if (server.ready.ready || server.ready.reason === 'wrong-path' || !refused) {
+      const where = server.ready.ready ? 'at the full path (impossible: it cannot fit)' : server.ready.reason === 'wrong-path' ? `at the ${Buffer.byteLength(server.ready.boundPath ?? '')}-byte prefix ${JSON.stringify(server.ready.boundPath)}` : '';
+      throw new CheckFailure({
+        message: where ? `given a ${length}-byte path the server listened ${where}` : `given a ${length}-byte path the server ended with ${exitText(summary)} and stderr ${JSON.stringify(summary.stderr.slice(0, 120))}`,
+        expected: 'non-zero exit with an error on stderr; no listening socket',
+        actual: `${exitText(summary)}${where ? `; listening ${where}` : ''}`,
+        server: summary,
+        details: { length },
+      });
+    }
+  },
+};
