@@ -134,12 +134,12 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     if (selectProperties(properties, [p]).length === 0) throw new UsageError(`--property ${p}: matches no property (known: ${properties.map((q) => q.id).join(', ')})`);
   }
   if (command === 'replay') {
+    if (values.shard !== undefined) throw new UsageError('--shard is only for run');
+    if (values.coverage) throw new UsageError('--coverage is only for run');
     if (patterns.length !== 1 || /[*?]/.test(patterns[0]!)) throw new UsageError('replay needs exactly one --property ID (no glob)');
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
     if (values.path === undefined) throw new UsageError('replay needs --path PATH (from the report)');
     if (!/^\d+(:\d+)*$/.test(values.path)) throw new UsageError(`--path must look like 12:0:3, got ${JSON.stringify(values.path)}`);
-    if (values.shard !== undefined) throw new UsageError('--shard is only for run');
-    if (values.coverage) throw new UsageError('--coverage is only for run');
   } else if (values.path !== undefined) {
     throw new UsageError('--path is only for replay');
   }

@@ -50,7 +50,8 @@ export const cReference: Implementation = {
   description: 'The corrected C server and client of the seed protocol; the suite\'s oracle peer.',
   server: { command: { command: [join(C_BIN, 'reference-server'), '{path}', '{payload}'] }, payload: true },
   client: { command: { command: [join(C_BIN, 'reference-client'), '{path}'] } },
-  features: ['payload', 'fd-passing', 'fd-cli'],
+  driver: { command: [join(C_BIN, 'reference-driver')] },
+  features: ['payload', 'fd-passing', 'fd-cli', 'driver'],
   expectations: {},
 };
 

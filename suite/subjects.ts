@@ -153,7 +153,9 @@ export function loadSubject(path: string, knownProperties: string[]): Subject {
   const doc = readJson(file, '(file)');
   const errors = validate(doc);
   if (errors.length > 0) {
-    const { field, message } = fieldOf(errors.find((e) => e.keyword !== 'anyOf') ?? errors[0]!);
+    // anyOf's branches report their own "required" errors; the anyOf error itself says it best.
+    const first = errors.find((e) => e.keyword === 'anyOf') ?? errors.find((e) => !e.schemaPath.startsWith('#/anyOf/')) ?? errors[0]!;
+    const { field, message } = fieldOf(first);
     throw new ManifestError(file, field, message);
   }
   const m = doc as ManifestJson;

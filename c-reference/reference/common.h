@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -52,14 +51,6 @@ static inline int write_all(int fd, const void *buf, size_t len) {
         len -= (size_t)n;
     }
     return 0;
-}
-
-/* Remove a socket left by a dead server, but never another kind of file: a regular file at the
- * path is someone's data, and bind() then fails with EADDRINUSE as it should. */
-static inline void remove_stale_socket(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0 && errno != ENOENT)
-        die("unlink stale socket");
 }
 
 #endif

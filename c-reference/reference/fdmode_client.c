@@ -2,28 +2,18 @@
  *   reference-client PATH --fds [--recv-buf N] [--ctl-fds K] [--cloexec] [--plain-read]
  *                    [--read-fd-bytes M] [--try-open PATH]
  * Receives until EOF, inspects every fd received, prints one JSON report ("uds-fd-report/1") and
- * only then closes the connection (the server waits for that EOF). */
+ * only then closes the connection (the server waits for that EOF). Connecting, receiving and
+ * inspecting the fds are steps (steps.h): receive_all and take_fds here, the rest client_steps.c. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include "common.h"
 #include "fdmode.h"
+#include "steps.h"
 
 struct read_rec {
     size_t length, nfds;
     int flags;
-};
-
-struct fd_rec {
-    int fd;
-    size_t read; /* index in reads of the call that delivered it */
-    /* filled in after EOF by inspect_fd */
-    const char *kind;
-    int has_stat, cloexec, accmode, error;
-    unsigned long long dev, ino;
-    off_t offset;
-    unsigned char *data;
-    size_t data_len;
 };
 
 /* A growable array; grow() makes room for one more element of size elem. */
@@ -69,23 +59,29 @@ static void print_flags(int flags) {
     putchar(']');
 }
 
-static const char *kind_of(mode_t mode) {
-    switch (mode & S_IFMT) {
-    case S_IFREG: return "file";
-    case S_IFDIR: return "dir";
-    case S_IFIFO: return "pipe";
-    case S_IFSOCK: return "socket";
-    case S_IFCHR: return "chr";
-    case S_IFBLK: return "blk";
-    case S_IFLNK: return "link";
-    default: return "unknown";
+STEP size_t take_fds(struct msghdr *msg, size_t read_index) {
+    size_t got = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
+            continue;
+        size_t room = (size_t)((char *)msg->msg_control + msg->msg_controllen - (char *)CMSG_DATA(c));
+        size_t len = c->cmsg_len - CMSG_LEN(0);
+        size_t count = (len < room ? len : room) / sizeof(int);
+        struct fd_rec *r = grow(&fds, sizeof *r, count);
+        for (size_t k = 0; k < count; k++) {
+            r[k] = (struct fd_rec){.read = read_index};
+            memcpy(&r[k].fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+        }
+        fds.len += count;
+        got += count;
     }
+    return got;
 }
 
-/* One recvmsg (or read) loop until EOF, recording every call that returned data. */
-static void receive_all(int sockfd, size_t recv_buf, size_t ctl_fds, int cloexec, int plain) {
+/* One recvmsg (or read) per call until EOF, recording every call that returned data. */
+STEP void receive_all(int sockfd, size_t recv_buf, size_t ctl_fds, int cloexec, int plain) {
     unsigned char *buf = malloc(recv_buf);
-    size_t ctl_len = CMSG_LEN(ctl_fds * sizeof(int)); /* exactly; CMSG_SPACE would fit one more */
+    size_t ctl_len = control_buffer_size(ctl_fds);
     void *control = malloc(ctl_len);
     if (buf == NULL || control == NULL)
         fail_errno("malloc", ENOMEM);
@@ -93,29 +89,9 @@ static void receive_all(int sockfd, size_t recv_buf, size_t ctl_fds, int cloexec
         struct iovec iov = {.iov_base = buf, .iov_len = recv_buf};
         struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
                              .msg_controllen = ctl_len};
-        ssize_t n = plain ? read(sockfd, buf, recv_buf)
-                          : recvmsg(sockfd, &msg, cloexec ? MSG_CMSG_CLOEXEC : 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            fail_errno(plain ? "read" : "recvmsg", errno);
-        size_t got = 0;
-        if (!plain) {
-            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-                if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0))
-                    continue;
-                size_t room = (size_t)((char *)control + msg.msg_controllen - (char *)CMSG_DATA(c));
-                size_t len = c->cmsg_len - CMSG_LEN(0);
-                size_t count = (len < room ? len : room) / sizeof(int);
-                struct fd_rec *r = grow(&fds, sizeof *r, count);
-                for (size_t k = 0; k < count; k++) {
-                    r[k] = (struct fd_rec){.read = reads.len}; /* the index this call gets in reads */
-                    memcpy(&r[k].fd, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
-                }
-                fds.len += count;
-                got += count;
-            }
-        }
+        ssize_t n = plain ? read_chunk(sockfd, buf, recv_buf)
+                          : receive_message(sockfd, &msg, cloexec ? MSG_CMSG_CLOEXEC : 0);
+        size_t got = plain ? 0 : take_fds(&msg, reads.len); /* reads.len: this call's index */
         if (n == 0)
             break; /* EOF (a recv buffer is never empty, so 0 is never a zero-length read) */
         memcpy(grow(&bytes, 1, (size_t)n), buf, (size_t)n);
@@ -126,39 +102,6 @@ static void receive_all(int sockfd, size_t recv_buf, size_t ctl_fds, int cloexec
     }
     free(buf);
     free(control);
-}
-
-/* Identity, flags, offset and up to max bytes read through one received fd (buf has max bytes). */
-static void inspect_fd(struct fd_rec *r, unsigned char *buf, size_t max) {
-    struct stat st;
-    if (fstat(r->fd, &st) == 0) {
-        r->has_stat = 1;
-        r->kind = kind_of(st.st_mode);
-        r->dev = (unsigned long long)st.st_dev;
-        r->ino = (unsigned long long)st.st_ino;
-    } else {
-        r->kind = "unknown";
-    }
-    int fdflags = fcntl(r->fd, F_GETFD), fl = fcntl(r->fd, F_GETFL);
-    r->cloexec = fdflags >= 0 && (fdflags & FD_CLOEXEC);
-    r->accmode = fl < 0 ? -1 : fl & O_ACCMODE;
-    r->offset = lseek(r->fd, 0, SEEK_CUR); /* -1 (null) when not seekable: ESPIPE */
-    size_t got = 0;
-    while (got < max) {
-        ssize_t n = read(r->fd, buf + got, max - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            r->error = errno;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    r->data = malloc(got ? got : 1);
-    if (r->data == NULL)
-        fail_errno("malloc", ENOMEM);
-    memcpy(r->data, buf, got);
-    r->data_len = got;
 }
 
 static void print_fd(const struct fd_rec *r) {
@@ -242,17 +185,7 @@ int fd_client_main(int argc, char **argv) {
     }
     if (!want_fds)
         fail_errno("fd-passing mode needs --fds", EINVAL);
-    struct sockaddr_un addr;
-    socklen_t addrlen = make_address(&addr, path);
-    int sockfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (sockfd < 0)
-        die("socket");
-    int rc;
-    do
-        rc = connect(sockfd, (struct sockaddr *)&addr, addrlen);
-    while (rc < 0 && errno == EINTR);
-    if (rc < 0)
-        die("connect");
+    int sockfd = connect_to(path);
 
     receive_all(sockfd, (size_t)recv_buf, (size_t)ctl_fds, cloexec, plain);
 

@@ -2,7 +2,8 @@
  *   reference-server PATH [PAYLOAD-FILE] --pass SPEC [--fd-dir DIR] [--fd-at A] [--fd-len L]
  *                    [--skip N] [--sender-cloexec]
  * Sends payload [0,A) plainly, [A,A+L) in one sendmsg carrying every fd of SPEC, the rest plainly;
- * then shutdown(SHUT_WR), waits for the client's EOF and prints one JSON line about the fds sent. */
+ * then shutdown(SHUT_WR), waits for the client's EOF and prints one JSON line about the fds sent.
+ * Binding, sending and removing the path are steps of server_steps.c (steps.h). */
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include "common.h"
 #include "fdmode.h"
+#include "steps.h"
 
 #define MAX_ITEMS 4096 /* far above SCM_MAX_FD (253): the kernel, not us, refuses 254 */
 
@@ -24,6 +26,7 @@ struct item {
 };
 
 static struct item items[MAX_ITEMS];
+static int item_fds[MAX_ITEMS]; /* items[i].fd, in order: what send_with_fds attaches */
 static size_t nitems;
 
 /* The socket path while it is ours to remove (from bind until accept). */
@@ -33,13 +36,13 @@ static volatile sig_atomic_t bound;
 static void remove_bound_path(void) {
     if (bound) {
         bound = 0;
-        unlink(bound_path);
+        unlink_path(bound_path);
     }
 }
 
 static void on_fatal_signal(int sig) {
     if (bound)
-        unlink(bound_path);
+        unlink_path(bound_path);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -223,34 +226,6 @@ static unsigned char *read_payload(const char *file, size_t *len) {
     return buf;
 }
 
-/* One sendmsg with bytes [0,len) and every fd in one SCM_RIGHTS message. A blocking stream send
- * normally takes everything; if it stops short, the rest follows plainly (the fds went with the
- * first byte, uds-semantics D14). */
-static void send_with_fds(int connfd, const unsigned char *data, size_t len) {
-    size_t payload = nitems * sizeof(int);
-    char *control = calloc(1, CMSG_SPACE(payload));
-    if (control == NULL)
-        fail_errno("sendmsg", ENOMEM);
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = CMSG_SPACE(payload)};
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(payload);
-    for (size_t i = 0; i < nitems; i++)
-        memcpy(CMSG_DATA(cmsg) + i * sizeof(int), &items[i].fd, sizeof(int));
-    ssize_t n;
-    do
-        n = sendmsg(connfd, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        fail("sendmsg");
-    free(control);
-    if (write_all(connfd, data + n, len - (size_t)n) < 0)
-        fail("write");
-}
-
 static void print_report(int wait_error) {
     printf("{\"sent\":[");
     for (size_t i = 0; i < nitems; i++) {
@@ -333,6 +308,7 @@ int fd_server_main(int argc, char **argv) {
             (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
             fail("open --fd-dir");
         prepare_item(i, dirfd, dir, skip, sender_cloexec);
+        item_fds[i] = items[i].fd;
     }
     if (dirfd >= 0)
         close(dirfd);
@@ -347,7 +323,7 @@ int fd_server_main(int argc, char **argv) {
     if (sockfd < 0)
         fail("socket");
     remove_stale_socket(path);
-    if (bind(sockfd, (struct sockaddr *)&addr, addrlen) < 0)
+    if (bind_address(sockfd, &addr, addrlen) < 0)
         fail("bind");
     bound = 1;
     if (listen(sockfd, 16) < 0)
@@ -360,14 +336,12 @@ int fd_server_main(int argc, char **argv) {
         fail("accept");
     close(sockfd);
     bound = 0;
-    if (unlink(path) < 0 && errno != ENOENT)
+    if (unlink_path(path) < 0 && errno != ENOENT)
         fail("unlink");
 
-    if (write_all(connfd, payload, (size_t)fd_at) < 0)
-        fail("write");
-    send_with_fds(connfd, payload + fd_at, (size_t)fd_len);
-    if (write_all(connfd, payload + fd_at + fd_len, len - (size_t)(fd_at + fd_len)) < 0)
-        fail("write");
+    send_plain(connfd, payload, (size_t)fd_at);
+    send_with_fds(connfd, payload + fd_at, (size_t)fd_len, item_fds, nitems);
+    send_plain(connfd, payload + fd_at + fd_len, len - (size_t)(fd_at + fd_len));
     if (shutdown(connfd, SHUT_WR) < 0)
         fail("shutdown");
 

@@ -1,8 +1,10 @@
-/* Helpers shared by the fd-passing server and client: option parsing, errno names, JSON output. */
+/* Helpers shared by the fd-passing server and client: options, reads, errno names, JSON output. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "fdmode.h"
+#include "steps.h"
 
 int fd_mode_requested(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
@@ -36,6 +38,21 @@ unsigned long long parse_number(const char *name, const char *text, unsigned lon
         fail_errno(what, errno == ERANGE ? ERANGE : EINVAL);
     }
     return v;
+}
+
+size_t read_up_to(int fd, unsigned char *buf, size_t max, int *error) {
+    size_t got = 0;
+    while (got < max) {
+        ssize_t n = read(fd, buf + got, max - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            *error = errno;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
 }
 
 const char *errno_name(int err) {
