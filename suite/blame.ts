@@ -57,15 +57,24 @@ function faultRole(r: ResultEntry, name: string): Role | undefined {
  * does not point at the other side), keeping the reasons already given.
  */
 export function updatedExpectations(subject: Implementation, results: ResultEntry[], today: string): Record<string, Expectation> {
-  const next: Record<string, Expectation> = {};
+  const failing = new Map<string, { roles: Set<Role | undefined>; message?: string }>();
   for (const r of results) {
     if (!FAILING.has(r.status) || (r.server !== subject.name && r.client !== subject.name)) continue;
     const role = faultRole(r, subject.name);
     if ((r.blame === 'server' || r.blame === 'client') && role === undefined) continue;
-    const old = subject.expectations[r.property];
-    const e: Expectation = old ? { ...old } : { status: 'fail', reason: `found by uds-conformance on ${today}: ${r.message ?? 'fails'}` };
-    if (role && !old?.role) e.role = role;
-    next[r.property] = e;
+    const entry = failing.get(r.property) ?? { roles: new Set<Role | undefined>(), message: r.message };
+    entry.roles.add(role);
+    failing.set(r.property, entry);
+  }
+  const next: Record<string, Expectation> = {};
+  for (const [property, { roles, message }] of failing) {
+    const old = subject.expectations[property];
+    const e: Expectation = old ? { ...old } : { status: 'fail', reason: `found by uds-conformance on ${today}: ${message ?? 'fails'}` };
+    // One role when only that role fails it; both roles (or an unknown one) leave it unscoped.
+    const only = roles.size === 1 ? [...roles][0] : undefined;
+    if (only) e.role = only;
+    else delete e.role;
+    next[property] = e;
   }
   return next;
 }

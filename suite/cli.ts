@@ -98,7 +98,7 @@ function checkNames(flag: string, names: string[] | undefined, known: Implementa
   for (const name of names ?? []) {
     const impl = known.find((i) => i.name === name);
     if (!impl) throw new UsageError(`--${flag} ${name}: no such implementation (known: ${known.map((i) => i.name).join(', ')})`);
-    if (!impl[role]) throw new UsageError(`--${flag} ${name}: ${name} has no ${role} role`);
+    if (!impl[role] && !impl.driver) throw new UsageError(`--${flag} ${name}: ${name} has no ${role} role`);
   }
 }
 

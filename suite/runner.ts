@@ -59,10 +59,14 @@ export function selectProperties(properties: Property<any>[], patterns: string[]
 /** Every (property, pairing) instance of the run, in a stable order. */
 export function planUnits(config: RunConfig): Unit[] {
   const pick = (names: string[] | undefined, impl: Implementation): boolean => !names?.length || names.includes(impl.name);
-  const servers = config.implementations.filter((i) => i.server && pick(config.servers, i));
-  const clients = config.implementations.filter((i) => i.client && pick(config.clients, i));
+  // A driver plays either role of the properties that run over drivers (fd passing); a command role
+  // plays its own role in every property.
+  const plays = (impl: Implementation, role: 'server' | 'client', property: Property<any>): boolean =>
+    impl[role] !== undefined || (impl.driver !== undefined && (property.requires?.[role] ?? []).includes('fd-passing'));
   const units: Unit[] = [];
   for (const property of selectProperties(config.properties, config.propertyPatterns)) {
+    const servers = config.implementations.filter((i) => plays(i, 'server', property) && pick(config.servers, i));
+    const clients = config.implementations.filter((i) => plays(i, 'client', property) && pick(config.clients, i));
     if (property.scope === 'client') for (const client of clients) units.push({ property, client });
     else if (property.scope === 'server') for (const server of servers) units.push({ property, server });
     else for (const server of servers) for (const client of clients) units.push({ property, server, client });

@@ -8,6 +8,7 @@ import type { CaseContext } from '../harness.js';
 import { fdContent, FD_KINDS, leakedFds, parseClientReport, parseServerReport, passSpec, type ClientFdReport, type FdKind, type ServerFdReport } from '../fdreport.js';
 import { CheckFailure, type Evidence } from '../types.js';
 import { exitText, requireReady, session, sides, type SessionOutcome } from './session.js';
+import { fdDriverSession, fdSessionUsesDrivers } from './fd-driver.js';
 
 export const fdKindArb: fc.Arbitrary<FdKind> = fc.constantFrom(...FD_KINDS);
 /** Kinds whose every item is a distinct object (a `dir` item is the same directory every time). */
@@ -18,6 +19,9 @@ export const fdListArb: fc.Arbitrary<FdKind[]> = fc.oneof(
   { arbitrary: fc.array(fdKindArb, { minLength: 1, maxLength: 10 }), weight: 4 },
   { arbitrary: fc.record({ kind: distinctKindArb, count: fc.integer({ min: 1, max: 253 }) }).map(({ kind, count }) => Array<FdKind>(count).fill(kind)), weight: 1 },
 );
+
+/** Largest client report kept; a larger one is reported as cut off rather than parsed. */
+export const FD_REPORT_CAP = 64 * 1024 * 1024;
 
 export interface FdServerOptions {
   fdAt?: number;
@@ -75,6 +79,8 @@ function clientArgs(o: FdClientOptions = {}): string[] {
 
 /** Runs one fd-mode session and parses both reports; a client that fails or lies fails the check. */
 export async function fdSession(ctx: CaseContext, options: FdSessionOptions): Promise<FdSessionOutcome> {
+  // Without the fd-mode CLI on both sides, the same session is played by the two drivers.
+  if (fdSessionUsesDrivers(ctx)) return fdDriverSession(ctx, options);
   const path = ctx.socketName();
   const outcome = await session(ctx, {
     path,
@@ -84,6 +90,8 @@ export async function fdSession(ctx: CaseContext, options: FdSessionOptions): Pr
     clientUid: options.clientUid,
     clientGid: options.clientGid,
     beforeClient: options.beforeClient,
+    // The report is parsed whole: keep all of it (a payload of a few hundred KiB, base64, plus reads).
+    clientStdoutCap: FD_REPORT_CAP,
   });
   requireReady(outcome, path);
   const evidence = { ...sides(outcome), details: { pass: passSpec(options.pass), server: options.server ?? {}, client: options.client ?? {} } };
@@ -94,6 +102,9 @@ export async function fdSession(ctx: CaseContext, options: FdSessionOptions): Pr
       actual: exitText(outcome.client),
       ...evidence,
     });
+  }
+  if (outcome.stdout.truncated) {
+    throw new CheckFailure({ message: `the client's report is larger than ${FD_REPORT_CAP} bytes`, expected: 'a report of bounded size', actual: `${outcome.stdout.length} bytes`, ...evidence });
   }
   const client = parseClientReport(outcome.stdout.head().toString('utf8'));
   const server = outcome.server.exitCode === 0 ? parseServerReport(outcome.serverStdout!.head().toString('utf8')) : undefined;

@@ -101,6 +101,10 @@ export function throwIfDeclaredUnsupported(...summaries: Array<ProcessSummary | 
     if (p && p.exitCode === 127 && !p.spawnFailed && p.how === 'process') {
       throw new Unsupported(`${p.command?.[0] ?? 'the subject'} exited with status 127: it declares this case unsupported`);
     }
+    if (p?.spawnFailed && /EACCES/.test(p.stderr)) {
+      // Only a privilege drop makes an installed executable unreachable (e.g. under /root/.pyenv).
+      throw new Unsupported(`${p.command?.[0] ?? 'the subject'} cannot be started as this user (${p.stderr.trim()}): install it where an unprivileged user can run it`);
+    }
   }
 }
 

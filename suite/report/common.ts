@@ -1,0 +1,172 @@
+/**
+ * What the reporters (JUnit, Markdown, HTML) share: status severity, the server × client axes of the
+ * matrix, per-implementation scorecards, and the blame of a result where one is recorded.
+ */
+import type { Level, ResultEntry, Status } from '../types.js';
+import type { RunReport } from './results.js';
+
+/** The placeholder for the absent side of a single-role property (the runner's NO_PEER). */
+export const NO_PEER = '-';
+
+/** Worst first: a cell is coloured by the first of these among its results. */
+export const SEVERITY: readonly Status[] = ['fail', 'error', 'unexpected-pass', 'expected-fail', 'pass', 'unsupported'];
+
+export const STATUS_LABEL: Record<Status, string> = {
+  pass: 'pass',
+  fail: 'FAIL',
+  'expected-fail': 'xfail',
+  'unexpected-pass': 'XPASS',
+  unsupported: 'n/a',
+  error: 'ERROR',
+};
+
+export const STATUS_ICON: Record<Status, string> = {
+  pass: '✅',
+  fail: '❌',
+  'expected-fail': '⚠️',
+  'unexpected-pass': '❗',
+  unsupported: '➖',
+  error: '💥',
+};
+
+export const LEVELS: readonly Level[] = ['MUST', 'SHOULD', 'MAY'];
+
+export function worstStatus(statuses: Iterable<Status>): Status | undefined {
+  let worst: number | undefined;
+  for (const s of statuses) {
+    const i = SEVERITY.indexOf(s);
+    if (worst === undefined || i < worst) worst = i;
+  }
+  return worst === undefined ? undefined : SEVERITY[worst];
+}
+
+/** Whether the requirement held in this case (a stale expectation still means it held). */
+export function held(status: Status): boolean {
+  return status === 'pass' || status === 'unexpected-pass';
+}
+
+/** Who a result blames, when the result says (a field other reporters may add later). */
+export type Blame = 'server' | 'client' | 'pairing' | 'unknown';
+export function blameOf(r: ResultEntry): Blame | undefined {
+  const b = (r as ResultEntry & { blame?: unknown }).blame;
+  return b === 'server' || b === 'client' || b === 'pairing' || b === 'unknown' ? b : undefined;
+}
+
+export function pairingName(r: { server: string; client: string }): string {
+  return `${r.server} × ${r.client}`;
+}
+
+export interface Axes {
+  /** Row names: servers in implementation order, then "-" when client-only properties ran. */
+  servers: string[];
+  /** Column names: clients in implementation order, then "-" when server-only properties ran. */
+  clients: string[];
+}
+
+export function matrixAxes(report: RunReport): Axes {
+  const order = report.implementations.map((i) => i.name);
+  const axis = (names: Set<string>): string[] => {
+    const known = order.filter((n) => names.has(n));
+    const others = [...names].filter((n) => n !== NO_PEER && !order.includes(n)).sort();
+    return [...known, ...others, ...(names.has(NO_PEER) ? [NO_PEER] : [])];
+  };
+  return {
+    servers: axis(new Set(report.results.map((r) => r.server))),
+    clients: axis(new Set(report.results.map((r) => r.client))),
+  };
+}
+
+/** Results grouped by pairing, in row-major matrix order; each group in property order. */
+export function byPairing(report: RunReport): Array<{ server: string; client: string; results: ResultEntry[] }> {
+  const { servers, clients } = matrixAxes(report);
+  const propOrder = new Map(report.properties.map((p, i) => [p.id, i]));
+  const groups: Array<{ server: string; client: string; results: ResultEntry[] }> = [];
+  for (const server of servers) {
+    for (const client of clients) {
+      const results = report.results
+        .filter((r) => r.server === server && r.client === client)
+        .sort((a, b) => (propOrder.get(a.property) ?? 1e9) - (propOrder.get(b.property) ?? 1e9));
+      if (results.length) groups.push({ server, client, results });
+    }
+  }
+  return groups;
+}
+
+export interface LevelScore {
+  held: number;
+  total: number;
+  /** Properties not held, for a tooltip. */
+  missed: string[];
+}
+export interface Scorecard {
+  name: string;
+  levels: Record<Level, LevelScore>;
+}
+
+/**
+ * Who a failing pairing case points at. The result's own blame where it has one; otherwise inferred from
+ * the same property's other cases: a side that fails it in the same role with another peer as well is a
+ * suspect, and if exactly one side is, it is blamed. Otherwise undefined (both sides count).
+ */
+export function effectiveBlame(r: ResultEntry, all: readonly ResultEntry[]): Blame | undefined {
+  const own = blameOf(r);
+  if (own || held(r.status) || r.server === NO_PEER || r.client === NO_PEER) return own ?? (r.client === NO_PEER ? 'server' : r.server === NO_PEER ? 'client' : undefined);
+  const failsElsewhere = (role: 'server' | 'client'): boolean => {
+    const other = role === 'server' ? 'client' : 'server';
+    return all.some((q) => q !== r && q.property === r.property && q[role] === r[role] && q[other] !== r[other] && q.status !== 'unsupported' && !held(q.status));
+  };
+  const s = failsElsewhere('server');
+  const c = failsElsewhere('client');
+  return s && !c ? 'server' : c && !s ? 'client' : undefined;
+}
+
+/**
+ * One scorecard per implementation: per level, the properties it holds out of those that applied to it.
+ * A property is held when every applicable case the implementation took part in held. A case whose
+ * failure is blamed on the other side (by the result, or inferred by effectiveBlame) says nothing about
+ * this one and is left out; otherwise a failing pairing counts against both sides.
+ */
+export function scorecards(report: RunReport): Scorecard[] {
+  const level = new Map(report.properties.map((p) => [p.id, p.level]));
+  const cards: Scorecard[] = [];
+  for (const impl of report.implementations) {
+    const card: Scorecard = {
+      name: impl.name,
+      levels: { MUST: { held: 0, total: 0, missed: [] }, SHOULD: { held: 0, total: 0, missed: [] }, MAY: { held: 0, total: 0, missed: [] } },
+    };
+    for (const p of report.properties) {
+      const cases = report.results.filter((r) => {
+        if (r.property !== p.id || r.status === 'unsupported') return false;
+        const side = r.server === impl.name ? 'server' : r.client === impl.name ? 'client' : undefined;
+        if (!side) return false;
+        const blame = effectiveBlame(r, report.results);
+        // Only the other side is blamed: this case says nothing about this implementation.
+        if (!held(r.status) && (blame === 'server' || blame === 'client') && blame !== side && !(r.server === r.client)) return false;
+        return true;
+      });
+      if (cases.length === 0) continue;
+      const score = card.levels[level.get(p.id) ?? 'MUST'];
+      score.total++;
+      if (cases.every((r) => held(r.status))) score.held++;
+      else score.missed.push(p.id);
+    }
+    if (LEVELS.some((l) => card.levels[l].total > 0)) cards.push(card);
+  }
+  return cards;
+}
+
+export function formatScore(card: Scorecard): string {
+  return LEVELS.filter((l) => card.levels[l].total > 0)
+    .map((l) => `${l} ${card.levels[l].held}/${card.levels[l].total}`)
+    .join(', ');
+}
+
+/** Statuses that make a run exit 1. */
+export function isUnexpected(status: Status): boolean {
+  return status === 'fail' || status === 'unexpected-pass' || status === 'error';
+}
+
+/** Seconds with millisecond precision, as JUnit wants them. */
+export function seconds(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(3);
+}

@@ -1,0 +1,57 @@
+/**
+ * index.html: one self-contained file (inline CSS, inline script, the report as inline JSON; no network,
+ * no CDN). Servers are rows and clients columns; each cell is coloured by its worst status and opens the
+ * cell's properties (requirement, reference, status, counterexample as bytes with the first differing
+ * offset highlighted, stderr and stdout excerpts, timing, blame, replay). Filters by level, category and
+ * status; one scorecard per implementation. The page's script is in html-assets.ts.
+ */
+import { HTML_CSS, HTML_JS } from './html-assets.js';
+import { matrixAxes, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
+import type { RunReport } from './results.js';
+
+/** Text for HTML element content or a quoted attribute. */
+export function htmlEscape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** JSON that can sit inside a <script> element: nothing in it can close the element. */
+export function scriptJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+export function renderHtml(report: RunReport): string {
+  const data = { report, axes: matrixAxes(report), scorecards: scorecards(report) };
+  const title = `uds-conformance report${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ''}`;
+  // Without JavaScript the page still says what happened.
+  const noscript = SEVERITY.map((s) => `${STATUS_LABEL[s]} ${report.summary[s] ?? 0}`).join(' · ');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<title>${htmlEscape(title)}</title>
+<style>${HTML_CSS}</style>
+</head>
+<body>
+<header id="header"><h1>${htmlEscape(title)}</h1></header>
+<noscript><p>${htmlEscape(`${report.results.length} results: ${noscript}. This page needs JavaScript for the matrix; results.json has everything.`)}</p></noscript>
+<h2>Scorecards</h2>
+<p class="meta">Per implementation and level: the properties it held out of those that applied to it. A failing pairing counts against both sides unless the result blames one.</p>
+<section id="scorecards"></section>
+<h2>Matrix</h2>
+<section id="filters"></section>
+<p class="meta">Rows are servers, columns clients; "-" is the absent side of a client-only or server-only property. A cell is coloured by its worst status; click it for its properties.</p>
+<table id="matrix" class="matrix"></table>
+<section id="detail"></section>
+<script type="application/json" id="report-data">${scriptJson(data)}</script>
+<script>${HTML_JS}</script>
+</body>
+</html>
+`;
+}

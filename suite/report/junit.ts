@@ -1,0 +1,117 @@
+/**
+ * junit.xml: one <testsuite> per pairing (server × client, "-" for the absent side of a single-role
+ * property), one <testcase> per property.
+ *
+ *   pass             a plain testcase
+ *   fail             <failure type="fail">: requirement, expected against actual, counterexample, replay
+ *   unexpected-pass  <failure type="unexpected-pass">: the expectation is stale, which CI must notice
+ *   error            <error>: the harness failed in that case
+ *   expected-fail    <skipped message="expected failure: REASON">, with the same details as a failure
+ *                    (as pytest reports xfail): a known failure neither fails the build nor counts as a pass
+ *   unsupported      <skipped message="unsupported: REASON">
+ */
+import type { ResultEntry } from '../types.js';
+import { blameOf, byPairing, pairingName, seconds } from './common.js';
+import type { RunReport } from './results.js';
+
+/** Text safe for XML 1.0: markup escaped, characters XML cannot hold shown as \xNN / \uNNNN. */
+export function xmlEscape(text: string): string {
+  let out = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '&') out += '&amp;';
+    else if (ch === '<') out += '&lt;';
+    else if (ch === '>') out += '&gt;';
+    else if (ch === '"') out += '&quot;';
+    else if (ch === "'") out += '&apos;';
+    else if (c === 0x9 || c === 0xa || c === 0xd) out += ch;
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if ((c >= 0xd800 && c <= 0xdfff) || c === 0xfffe || c === 0xffff) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+const attr = (name: string, value: string | number): string => ` ${name}="${xmlEscape(String(value))}"`;
+
+/** The text inside a <failure>, <error> or expected-fail <skipped>: everything needed to act on it. */
+export function failureText(r: ResultEntry, property: RunReport['properties'][number] | undefined): string {
+  const lines: string[] = [];
+  if (property) {
+    lines.push(`requirement (${property.level}): ${property.requirement}`);
+    lines.push(`reference: ${property.reference}`);
+  }
+  lines.push(`status: ${r.status}`);
+  if (r.message) lines.push(`message: ${r.message}`);
+  if (r.reason && r.status !== 'unsupported') lines.push(`known failure: ${r.reason}`);
+  const blame = blameOf(r);
+  if (blame) lines.push(`blame: ${blame}`);
+  const ev = r.evidence;
+  if (ev?.expected !== undefined) lines.push(`expected: ${ev.expected}`);
+  if (ev?.actual !== undefined) lines.push(`actual:   ${ev.actual}`);
+  if (ev?.bytes && ev.bytes.firstDifference !== null) {
+    lines.push(`bytes: expected ${ev.bytes.expectedLength}, got ${ev.bytes.actualLength}; first difference at offset ${ev.bytes.firstDifference}`);
+  }
+  for (const side of ['server', 'client'] as const) {
+    const p = ev?.[side];
+    if (!p) continue;
+    const end = p.signal ? `signal ${p.signal}` : `exit ${p.exitCode}`;
+    lines.push(`${side}: ${p.how}, ${end}${p.timedOut ? ' (deadline)' : ''}, ${p.stdoutLength} bytes of stdout, ${Math.round(p.durationMs)} ms`);
+    if (p.stderr) lines.push(`${side} stderr: ${JSON.stringify(p.stderr.slice(0, 2000))}`);
+  }
+  if (r.counterexample) {
+    const c = r.counterexample;
+    lines.push(`counterexample: ${JSON.stringify(c.input)} (seed ${c.seed}, path ${c.path}, ${c.numShrinks} shrinks)`);
+  }
+  if (r.replay) lines.push(`replay: ${r.replay}`);
+  return lines.join('\n');
+}
+
+export function renderJUnit(report: RunReport): string {
+  const props = new Map(report.properties.map((p) => [p.id, p]));
+  const count = (rs: ResultEntry[], ...s: ResultEntry['status'][]): number => rs.filter((r) => s.includes(r.status)).length;
+  const all = report.results;
+  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
+  out.push(
+    `<testsuites${attr('name', 'uds-conformance')}${attr('tests', all.length)}${attr('failures', count(all, 'fail', 'unexpected-pass'))}` +
+      `${attr('errors', count(all, 'error'))}${attr('skipped', count(all, 'expected-fail', 'unsupported'))}${attr('time', seconds(report.durationMs))}` +
+      `${attr('timestamp', report.startedAt)}>`,
+  );
+  for (const group of byPairing(report)) {
+    const rs = group.results;
+    const name = pairingName(group);
+    out.push(
+      `  <testsuite${attr('name', name)}${attr('tests', rs.length)}${attr('failures', count(rs, 'fail', 'unexpected-pass'))}` +
+        `${attr('errors', count(rs, 'error'))}${attr('skipped', count(rs, 'expected-fail', 'unsupported'))}` +
+        `${attr('time', seconds(rs.reduce((t, r) => t + r.durationMs, 0)))}${attr('timestamp', report.startedAt)}>`,
+    );
+    const meta = { seed: report.seed, runs: report.runs, server: group.server, client: group.client };
+    out.push(`    <properties>${Object.entries(meta).map(([k, v]) => `<property${attr('name', k)}${attr('value', v)}/>`).join('')}</properties>`);
+    for (const r of rs) {
+      const p = props.get(r.property);
+      const open = `    <testcase${attr('name', r.property)}${attr('classname', name)}${attr('time', seconds(r.durationMs))}`;
+      const body = xmlEscape(failureText(r, p));
+      switch (r.status) {
+        case 'pass':
+          out.push(`${open}/>`);
+          break;
+        case 'fail':
+        case 'unexpected-pass':
+          out.push(`${open}>`, `      <failure${attr('type', r.status)}${attr('message', r.message ?? r.status)}>${body}</failure>`, '    </testcase>');
+          break;
+        case 'error':
+          out.push(`${open}>`, `      <error${attr('type', 'harness-error')}${attr('message', r.message ?? 'harness error')}>${body}</error>`, '    </testcase>');
+          break;
+        case 'expected-fail':
+          out.push(`${open}>`, `      <skipped${attr('message', `expected failure: ${r.reason ?? r.message ?? ''}`)}>${body}</skipped>`, '    </testcase>');
+          break;
+        case 'unsupported':
+          out.push(`${open}>`, `      <skipped${attr('message', `unsupported: ${r.reason ?? r.message ?? ''}`)}/>`, '    </testcase>');
+          break;
+      }
+    }
+    out.push('  </testsuite>');
+  }
+  out.push('</testsuites>', '');
+  return out.join('\n');
+}

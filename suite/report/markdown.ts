@@ -1,0 +1,97 @@
+/**
+ * summary.md: a compact report for a CI job summary ($GITHUB_STEP_SUMMARY) or a PR comment. Unexpected
+ * results come first (with expected against actual and the replay line), then the server × client matrix
+ * (each cell: the worst status and how many properties held), the scorecards and the expected failures.
+ */
+import type { ResultEntry, Status } from '../types.js';
+import { NO_PEER, STATUS_ICON, STATUS_LABEL, LEVELS, held, isUnexpected, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
+import type { RunReport } from './results.js';
+
+/** At most this many unexpected results are listed in full; results.json has the rest. */
+const MAX_LISTED = 50;
+
+/** Text for a table cell or a list item: one line, pipes escaped, bounded. */
+export function mdText(text: string, max = 240): string {
+  const one = text.replace(/\s*\n\s*/g, ' ⏎ ').replace(/\|/g, '\\|').replace(/([*_[\]<>])/g, '\\$1');
+  return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/** An inline code span that survives backticks in its content. */
+export function mdCode(text: string, max = 400): string {
+  const one = text.replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|');
+  const body = one.length > max ? `${one.slice(0, max - 1)}…` : one;
+  const fence = body.includes('`') ? '``' : '`';
+  return `${fence}${fence.length > 1 ? ' ' : ''}${body}${fence.length > 1 ? ' ' : ''}${fence}`;
+}
+
+function headline(report: RunReport): string {
+  const bad = report.results.filter((r) => isUnexpected(r.status)).length;
+  const verdict = report.results.length === 0 ? '➖ nothing ran' : bad ? `❌ ${bad} unexpected` : '✅ nothing unexpected';
+  const shard = report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : '';
+  return `## uds-conformance${shard}: ${verdict}`;
+}
+
+function counts(report: RunReport): string {
+  const parts = SEVERITY.map((s) => `${STATUS_ICON[s]} ${report.summary[s] ?? 0} ${s}`);
+  return `${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s · seed ${report.seed} · ${report.runs} runs · ${parts.join(' · ')}`;
+}
+
+function unexpectedItem(r: ResultEntry, report: RunReport): string {
+  const p = report.properties.find((q) => q.id === r.property);
+  const lines = [`- ${STATUS_ICON[r.status]} **${STATUS_LABEL[r.status]}** ${mdCode(r.property)} ${mdText(pairingName(r))}${p ? ` (${p.level})` : ''}: ${mdText(r.message ?? '')}`];
+  if (p) lines.push(`  - requirement: ${mdText(p.requirement)}`);
+  if (r.evidence?.expected !== undefined || r.evidence?.actual !== undefined) {
+    lines.push(`  - expected ${mdCode(r.evidence?.expected ?? '')} · actual ${mdCode(r.evidence?.actual ?? '')}`);
+  }
+  if (r.counterexample) lines.push(`  - counterexample: ${mdCode(JSON.stringify(r.counterexample.input), 300)}`);
+  if (r.replay) lines.push(`  - replay: ${mdCode(r.replay, 1000)}`);
+  return lines.join('\n');
+}
+
+function cellText(results: ResultEntry[]): string {
+  if (results.length === 0) return '';
+  const worst = worstStatus(results.map((r) => r.status))!;
+  const applicable = results.filter((r) => r.status !== 'unsupported');
+  if (applicable.length === 0) return `${STATUS_ICON.unsupported} n/a`;
+  return `${STATUS_ICON[worst]} ${applicable.filter((r) => held(r.status)).length}/${applicable.length}`;
+}
+
+export function renderMarkdown(report: RunReport): string {
+  const out: string[] = [headline(report), '', counts(report), ''];
+  const bad = report.results.filter((r) => isUnexpected(r.status));
+  if (bad.length) {
+    out.push(`### Unexpected results (${bad.length})`, '');
+    for (const r of bad.slice(0, MAX_LISTED)) out.push(unexpectedItem(r, report));
+    if (bad.length > MAX_LISTED) out.push(`- … and ${bad.length - MAX_LISTED} more (see results.json or index.html)`);
+    out.push('');
+  }
+  const { servers, clients } = matrixAxes(report);
+  if (servers.length && clients.length) {
+    out.push('### Matrix', '', 'Rows are servers, columns clients; each cell shows its worst status and the properties that held out of those that applied. `-` is the absent side of a client-only or server-only property.', '');
+    const label = (n: string, role: string): string => (n === NO_PEER ? `\\- (${role} only)` : mdText(n));
+    out.push(`| server ╲ client | ${clients.map((c) => label(c, 'server')).join(' | ')} |`);
+    out.push(`|---|${clients.map(() => '---').join('|')}|`);
+    for (const s of servers) {
+      const cells = clients.map((c) => cellText(report.results.filter((r) => r.server === s && r.client === c)));
+      out.push(`| **${label(s, 'client')}** | ${cells.join(' | ')} |`);
+    }
+    out.push('');
+  }
+  const cards = scorecards(report);
+  if (cards.length) {
+    out.push('### Scorecards', '', `| implementation | ${LEVELS.join(' | ')} |`, `|---|${LEVELS.map(() => '---').join('|')}|`);
+    for (const card of cards) {
+      out.push(`| ${mdText(card.name)} | ${LEVELS.map((l) => (card.levels[l].total ? `${card.levels[l].held}/${card.levels[l].total}` : '–')).join(' | ')} |`);
+    }
+    out.push('');
+  }
+  const xfail = report.results.filter((r) => r.status === 'expected-fail');
+  if (xfail.length) {
+    out.push(`<details><summary>Expected failures (${xfail.length})</summary>`, '');
+    for (const r of xfail) out.push(`- ${mdCode(r.property)} ${mdText(pairingName(r))}: ${mdText(r.message ?? '')}${r.reason ? ` (known: ${mdText(r.reason, 160)})` : ''}`);
+    out.push('', '</details>', '');
+  }
+  const legend = (Object.keys(STATUS_LABEL) as Status[]).map((s) => `${STATUS_ICON[s]} ${s}`).join(' · ');
+  out.push(`<sub>${legend}</sub>`, '');
+  return out.join('\n');
+}

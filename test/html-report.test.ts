@@ -1,0 +1,114 @@
+/**
+ * index.html in a real browser: Debian's chromium, headless, driven by playwright-core (never a browser
+ * download). A small real run with c-original's expected failure; the matrix must show one cell per
+ * pairing with its worst status, and a click on the expected-fail cell must show its counterexample and
+ * its replay command. Without chromium the test is skipped, except under CI=true, where it must run.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { dir as tmpDir, type DirectoryResult } from 'tmp-promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { worstStatus } from '../suite/report/common.js';
+import type { RunReport } from '../suite/report/results.js';
+import { cli } from './support/cli.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const available = existsSync(CHROMIUM);
+const mustRun = process.env.CI === 'true';
+if (!available && !mustRun) {
+  console.warn(`html-report.test.ts: skipped: ${CHROMIUM} is missing (apt-get install chromium); with CI=true this test runs and fails instead`);
+}
+
+describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () => {
+  let out: DirectoryResult;
+  let profile: string;
+  let context: BrowserContext;
+  let page: Page;
+  let report: RunReport;
+  const pageErrors: string[] = [];
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    out = await tmpDir({ unsafeCleanup: true });
+    // Pairings with c-original's client fail delivery.payload (expected); the others pass, and
+    // connect.enoent adds the client-only row ("-" as the server).
+    const r = await cli(['run', '--runs', '3', '--seed', '99', '--out', out.path, '--property', 'delivery.payload', '--property', 'delivery.default-message', '--property', 'connect.enoent',
+      '--server', 'c-reference', '--server', 'ts-net', '--client', 'c-original', '--client', 'c-reference']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
+    if (!available) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
+    profile = await mkdtemp(join(os.tmpdir(), 'uds-conformance-chromium-'));
+    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
+    context.setDefaultTimeout(15_000);
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('request', (req) => requests.push(req.url()));
+    await page.goto(pathToFileURL(join(out.path, 'index.html')).href);
+    await page.waitForSelector('body[data-ready="true"]');
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) await rm(profile, { recursive: true, force: true });
+    await out?.cleanup();
+  });
+
+  it('renders one cell per pairing, each with its worst status, and no request leaves the file', async () => {
+    const expected = new Map<string, string>();
+    for (const key of new Set(report.results.map((r) => `${r.server}|${r.client}`))) {
+      const [s, c] = key.split('|');
+      expected.set(key, worstStatus(report.results.filter((r) => r.server === s && r.client === c).map((r) => r.status))!);
+    }
+    // 2 servers × 2 clients, and "-" × each client for connect.enoent.
+    expect(expected.size).toBe(6);
+    const cells = await page.$$eval('td.cell', (tds) => tds.map((td) => [`${td.dataset.server}|${td.dataset.client}`, td.dataset.status!] as const));
+    expect(new Map(cells)).toEqual(expected);
+    expect(cells).toHaveLength(6);
+    expect([...expected.values()].filter((s) => s === 'expected-fail')).toHaveLength(2);
+    expect(await page.locator('table.matrix tbody tr').count()).toBe(3);
+    expect(await page.locator('table.matrix thead th').allInnerTexts()).toEqual(['server ╲ client', 'c-original', 'c-reference']);
+    // The colour comes from the status.
+    const bg = await page.locator('td.cell[data-status="expected-fail"]').first().evaluate((td) => getComputedStyle(td).backgroundColor);
+    const passBg = await page.locator('td.cell[data-status="pass"]').first().evaluate((td) => getComputedStyle(td).backgroundColor);
+    expect(bg).not.toBe(passBg);
+    expect(await page.locator('.card').count()).toBe(3);
+    await expect.poll(() => page.locator('.card[data-implementation="c-original"] .num').first().innerText()).toBe('2/3');
+    expect(pageErrors).toEqual([]);
+    expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]);
+  });
+
+  it('shows the counterexample, the highlighted first difference and the replay command of a clicked expected-fail cell', async () => {
+    const failing = report.results.find((r) => r.status === 'expected-fail' && r.server === 'c-reference')!;
+    await page.click(`td.cell[data-server="${failing.server}"][data-client="${failing.client}"]`);
+    const item = page.locator(`#detail .result[data-property="${failing.property}"]`);
+    await item.waitFor();
+    expect(await item.getAttribute('data-status')).toBe('expected-fail');
+    const ce = item.locator('.counterexample');
+    expect(await ce.isVisible()).toBe(true);
+    expect(await ce.innerText()).toContain(`seed ${failing.counterexample!.seed}, path ${failing.counterexample!.path}`);
+    expect(await ce.innerText()).toContain('"length": 1');
+    expect(await item.locator('.replay').innerText()).toBe(failing.replay);
+    expect(await item.locator('.replay').isVisible()).toBe(true);
+    // The byte at the first differing offset is highlighted in the expected bytes.
+    expect(await item.locator('.bytes .b.diff').first().innerText()).toBe('00');
+    expect(await page.locator('#detail').innerText()).toContain(report.properties.find((p) => p.id === failing.property)!.requirement);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('filters by status and level', async () => {
+    const cell = page.locator('td.cell[data-server="c-reference"][data-client="c-original"]');
+    expect(await cell.getAttribute('data-status')).toBe('expected-fail');
+    await page.locator('input[data-filter="status"][value="expected-fail"]').uncheck();
+    expect(await cell.getAttribute('data-status')).toBe('pass');
+    await page.locator('input[data-filter="status"][value="expected-fail"]').check();
+    await page.locator('input[data-filter="level"][value="MUST"]').uncheck();
+    expect(await cell.getAttribute('data-status')).toBe('filtered');
+    await page.locator('input[data-filter="level"][value="MUST"]').check();
+    expect(await cell.getAttribute('data-status')).toBe('expected-fail');
+  });
+});
