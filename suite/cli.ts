@@ -7,7 +7,7 @@
  */
 import { realpathSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import tmp from 'tmp-promise';
@@ -182,7 +182,7 @@ async function run(args: string[]): Promise<number> {
   if (shard) process.stderr.write(`uds-conformance: shard ${shard.index}/${shard.count}: ${units.length} of ${planned.length} cases\n`);
   const startedAt = new Date();
   const t0 = performance.now();
-  const coverage = withCoverage ? await startCoverage() : undefined;
+  const coverage = withCoverage ? await startCoverage({ roots: subjects.map((s) => dirname(s.file)) }) : undefined;
   if (coverage) config.caseOptions = { ...config.caseOptions, ...coverage.caseOptions };
   const progress = startProgress({ total: units.length, label: shard ? `shard ${shard.index}/${shard.count}` : undefined });
   config.onResult = (r, done) => progress.update(r, done);

@@ -3,13 +3,14 @@
  * Every role that can run as a process does (no in-process fast path), with NODE_V8_COVERAGE pointing at
  * a private temp dir; afterwards c8 turns the V8 data into a text summary and an HTML report, mapped back
  * to the TypeScript sources through the source maps in dist/. Only the implementations' code counts:
- * fixtures/ (the suite, the tests and node_modules are left out). Non-Node subjects ignore the variable.
+ * fixtures/, and the directory of each subject's manifest (a JavaScript subject of the user's); the
+ * suite, the tests and node_modules are left out. Non-Node subjects ignore the variable.
  */
 import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { CaseOptions } from './harness.js';
 import { PROJECT_ROOT } from './paths.js';
@@ -35,7 +36,13 @@ export interface CoverageReport {
 /** Source globs the report is restricted to, relative to the package root (compiled and source form). */
 export const COVERAGE_INCLUDE = ['dist/fixtures/**', 'fixtures/**'];
 
-export async function startCoverage(): Promise<CoverageSession> {
+export interface CoverageOptions {
+  /** Directories outside the package whose code counts too (the directories of subject manifests). */
+  roots?: string[];
+}
+
+export async function startCoverage(options: CoverageOptions = {}): Promise<CoverageSession> {
+  const roots = [...new Set((options.roots ?? []).map((r) => resolve(r)))].filter((r) => relative(PROJECT_ROOT, r).startsWith('..') || isAbsolute(relative(PROJECT_ROOT, r)));
   const dir = await mkdtemp(join(os.tmpdir(), `uds-conformance-v8-${process.pid}-`));
   const removeNow = (): void => rmSync(dir, { recursive: true, force: true });
   process.on('exit', removeNow);
@@ -51,10 +58,12 @@ export async function startCoverage(): Promise<CoverageSession> {
       const args = [c8, 'report', '--temp-directory', dir, '--reports-dir', htmlDir, '--exclude-node-modules=false', '--clean=false'];
       for (const r of ['text', 'html', 'json-summary']) args.push('--reporter', r);
       for (const g of COVERAGE_INCLUDE) args.push('--include', g);
+      for (const r of roots) args.push('--include', `${r}/**`);
+      if (roots.length) args.push('--allowExternal');
       for (const g of ['suite/**', 'dist/suite/**', 'test/**', '**/node_modules/**']) args.push('--exclude', g);
       const c = await execa(process.execPath, args, { cwd: PROJECT_ROOT, reject: false, timeout: 120_000, env: { ...process.env, NODE_V8_COVERAGE: undefined }, extendEnv: false });
       if (c.exitCode !== 0) throw new Error(`c8 report failed (exit ${c.exitCode}): ${c.stderr || c.stdout}`);
-      const perImplementation = await summarizeByDirectory(join(htmlDir, 'coverage-summary.json'));
+      const perImplementation = await summarizeByDirectory(join(htmlDir, 'coverage-summary.json'), roots);
       const text = `Coverage of the JavaScript implementations (c8; lines this run exercised):\n${perImplementation}\n${c.stdout.trimEnd()}\n`;
       const summaryFile = join(htmlDir, 'summary.txt');
       await writeFile(summaryFile, text);
@@ -74,7 +83,7 @@ interface Totals {
 }
 
 /** One line per implementation directory (fixtures/<name>), from c8's coverage-summary.json. */
-async function summarizeByDirectory(file: string): Promise<string> {
+async function summarizeByDirectory(file: string, roots: string[]): Promise<string> {
   let summary: Record<string, Totals>;
   try {
     summary = JSON.parse(await readFile(file, 'utf8')) as Record<string, Totals>;
@@ -85,7 +94,8 @@ async function summarizeByDirectory(file: string): Promise<string> {
   for (const [path, t] of Object.entries(summary)) {
     if (path === 'total') continue;
     const rel = relative(PROJECT_ROOT, path).split('/');
-    const key = rel.slice(0, rel[0] === 'fixtures' ? 2 : rel.length - 1).join('/');
+    const root = roots.find((r) => path.startsWith(`${r}/`));
+    const key = root ?? rel.slice(0, rel[0] === 'fixtures' ? 2 : rel.length - 1).join('/');
     const g = groups.get(key) ?? { lines: { total: 0, covered: 0 }, branches: { total: 0, covered: 0 }, functions: { total: 0, covered: 0 } };
     for (const k of ['lines', 'branches', 'functions'] as const) {
       g[k].total += t[k].total;

@@ -126,14 +126,18 @@ export class CaseContext {
     }
   }
 
+  /** The pairing's server, or for a client-scoped property the oracle peer. */
   get server(): Implementation {
-    if (!this.pairing.server) throw new Error('this property has no server in its pairing');
-    return this.pairing.server;
+    const impl = this.pairing.server ?? this.pairing.oracle;
+    if (!impl) throw new Error('this property has no server in its pairing');
+    return impl;
   }
 
+  /** The pairing's client, or for a server-scoped property the oracle peer. */
   get client(): Implementation {
-    if (!this.pairing.client) throw new Error('this property has no client in its pairing');
-    return this.pairing.client;
+    const impl = this.pairing.client ?? this.pairing.oracle;
+    if (!impl) throw new Error('this property has no client in its pairing');
+    return impl;
   }
 
   /**
@@ -365,6 +369,11 @@ function embedsPayload(template: CommandTemplate): boolean {
 function commandEnv(template: CommandTemplate, vars: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  // The built-in TypeScript implementations run as `<this node> dist/...` and make no TLS connection,
+  // but NODE_EXTRA_CA_CERTS (set on this machine) makes every Node start parse the CA bundle: 40 to
+  // 55 ms per start on an idle machine (toolchain.md), about 100 ms under load (bench/README.md).
+  // A template that sets the variable itself still gets it.
+  if (template.command[0] === process.execPath) delete env.NODE_EXTRA_CA_CERTS;
   Object.assign(env, extra);
   for (const [k, v] of Object.entries(template.env ?? {})) env[k] = expandOne(v, vars);
   return env;

@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import fc from 'fast-check';
+import { cReference } from './registry.js';
 import { CaseContext, DEFAULT_CASE_DEADLINE_MS, type CaseOptions } from './harness.js';
 import { CheckFailure, Unsupported, type Expectation, type Implementation, type Property, type ResultEntry, type Status } from './types.js';
 
@@ -18,6 +19,8 @@ export interface RunConfig {
   /** Keep only these server / client names (empty: all). */
   servers?: string[];
   clients?: string[];
+  /** The peer that plays the absent side of single-role properties (default c-reference). */
+  oracle?: Implementation;
   /** Keep only pairings with one of these implementations in them (--subjects-only). */
   onlyWith?: string[];
   /** Property ids or globs (`delivery.*`); empty: all. */
@@ -133,7 +136,7 @@ export async function runUnit(unit: Unit, config: RunConfig): Promise<ResultEntr
   }
   // A replay gives the unit's own seed (as reported); a run derives each unit's seed from the run seed.
   const seed = config.replayPath !== undefined ? config.seed : unitSeed(config.seed, unit);
-  const pairing = { server: unit.server, client: unit.client };
+  const pairing = { server: unit.server, client: unit.client, oracle: config.oracle ?? cReference };
   const deadline = config.caseDeadlineMs ?? DEFAULT_CASE_DEADLINE_MS;
   let runs = 0;
   let observed: Record<string, unknown> | undefined;
@@ -149,7 +152,8 @@ export async function runUnit(unit: Unit, config: RunConfig): Promise<ResultEntr
       throw err;
     }
   });
-  const numRuns = Math.min(config.runs, unit.property.maxRuns ?? config.runs);
+  // fast-check counts examples among numRuns: every corpus example runs, then the generated cases.
+  const numRuns = Math.min(config.runs, unit.property.maxRuns ?? config.runs) + (unit.property.examples?.length ?? 0);
   const details = await fc.check(predicate, {
     numRuns,
     seed,

@@ -89,6 +89,8 @@ export interface Implementation {
 export interface Pairing {
   server?: Implementation;
   client?: Implementation;
+  /** The oracle peer (c-reference) that plays the absent side of a single-role property. */
+  oracle?: Implementation;
 }
 
 export type PropertyScope = 'pairing' | 'server' | 'client';

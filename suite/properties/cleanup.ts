@@ -8,8 +8,10 @@ export const cleanupPathRemoved: Property<Uint8Array> = {
   id: 'cleanup.path-removed',
   level: 'MUST',
   category: 'cleanup',
-  scope: 'pairing',
-  requirement: 'After a session the socket path no longer exists.',
+  // The server owns the path. Its peer is the oracle client, which never unlinks: a client that
+  // does (the seed's) would hide a server that leaves its path behind.
+  scope: 'server',
+  requirement: 'After a session the server has removed its socket path.',
   reference: 'seed server.c: close(sockfd); unlink(socketPath); unix(7): the socket file stays until unlinked',
   arbitrary: smallPayloadArb,
   maxRuns: 20,

@@ -16,6 +16,8 @@ export const pathForms: Property<PathSpec> = {
   examples: [
     ...EDGE_PATH_LENGTHS.map((length): PathSpec => ({ form: 'relative', length, chars: ['a', 'é', ' ', 'b'] })),
     { form: 'absolute', length: 107, chars: ['p', '中', 'q'] },
+    // Characters that tools with an address syntax of their own read specially (socat's "," and ":").
+    { form: 'relative', length: 12, chars: ['s', ',', 'o', ':', 'c', '=', '!'] },
   ],
   maxRuns: 30,
   async check(spec, ctx) {

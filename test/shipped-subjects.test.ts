@@ -1,0 +1,43 @@
+/**
+ * The ready-made manifests in fixtures/subjects/ describe real tools, and their expectations say what
+ * those tools really do: a run over each exits 0 (nothing unexpected) and reports no stale
+ * expectation. A tool that is not installed is skipped here, except in CI, which installs them all.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dir as tmpDir } from 'tmp-promise';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../suite/paths.js';
+import type { RunReport } from '../suite/report/results.js';
+import { cli } from './support/cli.js';
+import { execaSync } from 'execa';
+
+const SUBJECTS = join(PROJECT_ROOT, 'fixtures', 'subjects');
+const installed = (tool: string): boolean => execaSync('sh', ['-c', `command -v ${tool}`], { reject: false }).exitCode === 0;
+
+/** Manifest, the tool it needs, and the runs per property (python3 starts slowly through pyenv shims). */
+const SHIPPED: Array<[string, string, string[]]> = [
+  ['socat.json', 'socat', ['--runs', '4']],
+  ['netcat-openbsd.json', 'nc', ['--runs', '4']],
+  ['ncat.json', 'ncat', ['--runs', '4']],
+  ['python3.json', 'python3', ['--runs', '2', '--client', 'c-reference', '--client', 'python3', '--server', 'c-reference', '--server', 'python3']],
+];
+
+describe('shipped manifests match what the tools do', () => {
+  for (const [manifest, tool, extra] of SHIPPED) {
+    const run = installed(tool) || process.env.CI === 'true' ? it.concurrent : it.skip;
+    run(`${manifest} (${tool})`, async () => {
+      const out = await tmpDir({ unsafeCleanup: true });
+      try {
+        const r = await cli(['run', '--seed', '2026', '--subject', join(SUBJECTS, manifest), '--subjects-only', '--out', out.path, ...extra], { timeout: 240_000 });
+        const report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
+        const unexpected = report.results.filter((x) => ['fail', 'unexpected-pass', 'error'].includes(x.status)).map((x) => `${x.status} ${x.property} ${x.server} × ${x.client}: ${x.message}`);
+        expect(unexpected).toEqual([]);
+        expect(report.staleExpectations ?? []).toEqual([]);
+        expect(r.exitCode).toBe(0);
+      } finally {
+        await out.cleanup();
+      }
+    }, 250_000);
+  }
+});
