@@ -106,8 +106,9 @@ export function parseClientReport(text: string): ClientFdReport {
     const fds = field(doc, 'fds', isArr, 'report').map((f, i) => ({
       read: field(f, 'read', isNum, `fds[${i}]`),
       kind: field(f, 'kind', isStr, `fds[${i}]`),
-      dev: field(f, 'dev', isNum, `fds[${i}]`),
-      ino: field(f, 'ino', isNum, `fds[${i}]`),
+      // null when the receiver could not fstat the fd (it then matches no sent object)
+      dev: field(f, 'dev', isNumOrNull, `fds[${i}]`) ?? -1,
+      ino: field(f, 'ino', isNumOrNull, `fds[${i}]`) ?? -1,
       cloexec: field(f, 'cloexec', isBool, `fds[${i}]`),
       accmode: field(f, 'accmode', isStr, `fds[${i}]`),
       offset: field(f, 'offset', isNumOrNull, `fds[${i}]`),

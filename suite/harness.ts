@@ -76,6 +76,8 @@ export interface RunClientOptions {
   gid?: number;
   /** Stdout bytes kept (default STDOUT_CAP); a client printing a report needs all of it. */
   stdoutCap?: number;
+  /** Capture stdout into this instead of a new OutputCapture (suite/perf.ts times its chunks). */
+  capture?: OutputCapture;
 }
 
 let nameCounter = 0;
@@ -234,7 +236,7 @@ export class CaseContext {
   startClient(options: RunClientOptions, impl: Implementation = this.client): ClientHandle {
     const spec = impl.client;
     if (!spec) throw new Unsupported(`${impl.name} has no client role`);
-    const stdout = new OutputCapture({ cap: options.stdoutCap ?? STDOUT_CAP, expected: options.expected });
+    const stdout = options.capture ?? new OutputCapture({ cap: options.stdoutCap ?? STDOUT_CAP, expected: options.expected });
     if (this.useInProcess(spec, options)) {
       const controller = new AbortController();
       const onCaseAbort = (): void => controller.abort();

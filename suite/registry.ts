@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { runClient as tsNetClient } from '../fixtures/ts-net/client.js';
+import { tsNative } from '../fixtures/ts-native/index.js';
 import { runServer as tsNetServer } from '../fixtures/ts-net/server.js';
 import { C_BIN, distPath } from './paths.js';
 import type { Implementation } from './types.js';
@@ -72,6 +73,8 @@ export const tsNet: Implementation = {
   expectations: {},
 };
 
+export { tsNative };
+
 export function builtinImplementations(): Implementation[] {
-  return [cOriginal, cReference, tsNet];
+  return [cOriginal, cReference, tsNet, tsNative];
 }

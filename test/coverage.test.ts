@@ -1,9 +1,10 @@
 /**
  * `run --coverage`: ts-net runs as processes under NODE_V8_COVERAGE, and c8 reports which of its lines
- * (mapped back to the TypeScript sources) the conformance run exercised, as text and as HTML.
+ * (mapped back to the TypeScript sources) the conformance run exercised, as text and as HTML; a user's
+ * JavaScript subject is covered from its manifest's directory.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
@@ -36,5 +37,37 @@ it('writes a c8 report of the lines of ts-net that the run exercised', async () 
     expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`uds-conformance-v8-${r.pid}-`))).toEqual([]);
   } finally {
     await out.cleanup();
+  }
+});
+
+it("covers a JavaScript subject of the user's, from its manifest's directory", async () => {
+  const subject = await tmpDir({ unsafeCleanup: true });
+  const out = await tmpDir({ unsafeCleanup: true });
+  try {
+    const js = {
+      'package.json': '{"type":"commonjs"}',
+      'server.js': [
+        "const net = require('node:net'); const fs = require('node:fs');",
+        "const data = Buffer.from('Server Message\\n');",
+        'const srv = net.createServer((c) => c.end(data, () => { srv.close(); }));',
+        'srv.listen(process.argv[2]);',
+      ].join('\n'),
+      'client.js': "require('node:net').connect(process.argv[2]).on('error', () => { process.exitCode = 1; }).pipe(process.stdout);",
+      'manifest.json': JSON.stringify({
+        name: 'js-subject',
+        description: 'a tiny JavaScript subject',
+        server: { command: [process.execPath, './server.js', '{path}'] },
+        client: { command: [process.execPath, './client.js', '{path}'] },
+      }),
+    };
+    for (const [name, text] of Object.entries(js)) await writeFile(join(subject.path, name), text);
+    const r = await cli(['run', '--coverage', '--subject', join(subject.path, 'manifest.json'), '--subjects-only', '--runs', '2', '--seed', '5', '--property', 'delivery.default-message', '--out', out.path]);
+    expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain(`${subject.path}  lines`);
+    expect(r.stdout).toMatch(/server\.js\s+\|\s+100/);
+    expect(existsSync(join(out.path, 'coverage', 'index.html'))).toBe(true);
+  } finally {
+    await out.cleanup();
+    await subject.cleanup();
   }
 });

@@ -1,0 +1,98 @@
+/** sendmsg/recvmsg with SCM_RIGHTS: the synchronous, non-blocking calls (async.ts waits and retries). */
+import { binding, type RawBinding } from './binding.js';
+
+export type MsgConstant = keyof RawBinding['MSG'];
+const MSG_CONSTANTS: readonly MsgConstant[] = [
+  'MSG_OOB', 'MSG_PEEK', 'MSG_TRUNC', 'MSG_CTRUNC', 'MSG_EOR',
+  'MSG_WAITALL', 'MSG_DONTWAIT', 'MSG_NOSIGNAL', 'MSG_ERRQUEUE', 'MSG_CMSG_CLOEXEC',
+];
+
+/** Input and output flag bits of sendmsg/recvmsg (MSG_* from <sys/socket.h>), read from the addon. */
+export const MSG = {} as Readonly<Record<MsgConstant, number>>;
+for (const name of MSG_CONSTANTS) {
+  Object.defineProperty(MSG, name, { enumerable: true, get: () => binding().MSG[name] });
+}
+
+/**
+ * sendmsg(2): data plus every fd in `fds` in one SCM_RIGHTS message (none: no control message).
+ * Any count goes to the kernel, which refuses more than SCM_MAX_FD (253) with EINVAL; an invalid fd
+ * in the list gives EBADF. MSG_NOSIGNAL and MSG_DONTWAIT are always added, so EAGAIN means "full".
+ * On a stream socket the count may be short; the fds travel with the first byte sent.
+ * @returns the number of bytes sent.
+ */
+export function sendmsg(fd: number, data: Uint8Array, fds: readonly number[] = [], flags = 0): number {
+  return binding().sendmsg(fd, data, fds, flags);
+}
+
+export interface RecvmsgOptions {
+  /** Size of the data buffer (default 65536); 0 is allowed (uds-semantics C7, D18). */
+  dataSize?: number;
+  /**
+   * The control buffer is exactly CMSG_LEN(controlFds * sizeof(int)) bytes (not CMSG_SPACE, whose
+   * padding would let Linux deliver one more), so at most this many fds arrive; the kernel closes
+   * the rest and sets MSG_CTRUNC. 0 means no control buffer. Default 253 (SCM_MAX_FD).
+   */
+  controlFds?: number;
+  /** MSG_CMSG_CLOEXEC: received fds get FD_CLOEXEC. */
+  cloexec?: boolean;
+  /** MSG_PEEK: leave the data queued (received fds are still installed, uds-semantics D17). */
+  peek?: boolean;
+  /** More raw MSG_* input flags (e.g. MSG.MSG_TRUNC, MSG.MSG_WAITALL). MSG_DONTWAIT is always added. */
+  flags?: number;
+}
+
+/** The msg_flags bits the fd report names, in its order (docs/fd-passing.md). */
+export type MsgFlagName = 'MSG_CTRUNC' | 'MSG_TRUNC' | 'MSG_EOR' | 'MSG_OOB' | 'MSG_ERRQUEUE';
+export const MSG_FLAG_NAMES: readonly MsgFlagName[] = ['MSG_CTRUNC', 'MSG_TRUNC', 'MSG_EOR', 'MSG_OOB', 'MSG_ERRQUEUE'];
+
+export interface MsgFlags {
+  ctrunc: boolean;
+  trunc: boolean;
+  eor: boolean;
+  oob: boolean;
+  errqueue: boolean;
+}
+
+export interface RecvmsgResult {
+  /** The bytes received (empty at EOF on a stream). */
+  data: Buffer;
+  /** recvmsg's return value: data.length, or a packet's full length when MSG_TRUNC was an input flag. */
+  length: number;
+  /** Every fd of every SCM_RIGHTS message, in order. They are the caller's to close. */
+  fds: number[];
+  flags: MsgFlags;
+  /** msg_flags as the kernel returned it. */
+  msgFlags: number;
+  /** The names of the MSG_CTRUNC, MSG_TRUNC, MSG_EOR, MSG_OOB, MSG_ERRQUEUE bits that are set. */
+  flagNames: MsgFlagName[];
+}
+
+/** The names of the reported msg_flags bits set in `msgFlags`. */
+export function msgFlagNames(msgFlags: number): MsgFlagName[] {
+  const bits = binding().MSG;
+  return MSG_FLAG_NAMES.filter((name) => (msgFlags & bits[name]) !== 0);
+}
+
+/** recvmsg(2) once, non-blocking (EAGAIN when nothing is queued). */
+export function recvmsg(fd: number, options: RecvmsgOptions = {}): RecvmsgResult {
+  const b = binding();
+  let flags = options.flags ?? 0;
+  if (options.cloexec) flags |= b.MSG.MSG_CMSG_CLOEXEC;
+  if (options.peek) flags |= b.MSG.MSG_PEEK;
+  const r = b.recvmsg(fd, options.dataSize ?? 65536, options.controlFds ?? 253, flags);
+  const m = r.msgFlags;
+  return {
+    data: r.data,
+    length: r.length,
+    fds: r.fds,
+    flags: {
+      ctrunc: (m & b.MSG.MSG_CTRUNC) !== 0,
+      trunc: (m & b.MSG.MSG_TRUNC) !== 0,
+      eor: (m & b.MSG.MSG_EOR) !== 0,
+      oob: (m & b.MSG.MSG_OOB) !== 0,
+      errqueue: (m & b.MSG.MSG_ERRQUEUE) !== 0,
+    },
+    msgFlags: m,
+    flagNames: msgFlagNames(m),
+  };
+}

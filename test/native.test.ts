@@ -1,0 +1,354 @@
+/**
+ * The uds_native wrapper (native/index.ts): every error path asserted on its errno code, SCM_RIGHTS
+ * edge cases (uds-semantics D), the async variants and the fd helpers. Every test closes every fd it
+ * opens (own/drop) and checks that no poll handle is left.
+ */
+import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as fsc } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as n from '../native/index.js';
+
+let owned: number[] = [];
+let dir = '';
+/** Registers fds to be closed after the test. */
+function own<T extends number | number[]>(x: T): T {
+  owned.push(...(Array.isArray(x) ? x : [x]));
+  return x;
+}
+/** Closes an owned fd now. */
+function drop(fd: number): void {
+  owned = owned.filter((f) => f !== fd);
+  n.close(fd);
+}
+const pair = (type: n.SocketType = 'stream'): [number, number] => own(n.socketpair(type));
+function memfd(text = ''): number {
+  const fd = own(n.memfdCreate('t'));
+  if (text) n.write(fd, Buffer.from(text));
+  n.lseek(fd, 0, 'set');
+  return fd;
+}
+const id = (fd: number): string => `${n.fstat(fd).dev}:${n.fstat(fd).ino}`;
+const byte = Buffer.from('x');
+
+beforeEach(() => {
+  dir = mkdtempSync(join(os.tmpdir(), 'uds-native-'));
+});
+afterEach(() => {
+  for (const fd of owned) n.close(fd);
+  owned = [];
+  rmSync(dir, { recursive: true, force: true });
+  expect(n.activePolls()).toBe(0);
+});
+
+describe('errors carry code, errno and syscall', () => {
+  it('EBADF: sendmsg on a closed fd', () => {
+    const [a] = pair();
+    drop(a);
+    let caught: unknown;
+    try {
+      n.sendmsg(a, byte);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(Error);
+    expect(caught).toMatchObject({ code: 'EBADF', errno: os.constants.errno.EBADF, syscall: 'sendmsg', message: 'sendmsg: Bad file descriptor' });
+    expect(n.isNativeError(caught, 'EBADF')).toBe(true);
+  });
+
+  it('EBADF: an invalid fd in the fd list, and nothing is queued', () => {
+    const [a, b] = pair();
+    expect(() => n.sendmsg(a, byte, [2 ** 30])).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'sendmsg' }));
+    expect(() => n.sendmsg(a, byte, [memfd(), -1])).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    expect(() => n.recvmsg(b)).toThrow(expect.objectContaining({ code: 'EAGAIN', syscall: 'recvmsg' }));
+  });
+
+  it('ENOTSOCK: sendmsg/recvmsg on a pipe or a regular file', () => {
+    const [r, w] = own(n.pipe());
+    const file = own(n.open(join(dir, 'f'), fsc.O_RDWR | fsc.O_CREAT));
+    expect(() => n.sendmsg(w, byte)).toThrow(expect.objectContaining({ code: 'ENOTSOCK', syscall: 'sendmsg' }));
+    expect(() => n.recvmsg(r)).toThrow(expect.objectContaining({ code: 'ENOTSOCK', syscall: 'recvmsg' }));
+    expect(() => n.sendmsg(file, byte, [r])).toThrow(expect.objectContaining({ code: 'ENOTSOCK' }));
+    expect(() => n.recvmsg(file)).toThrow(expect.objectContaining({ code: 'ENOTSOCK', message: 'recvmsg: Socket operation on non-socket' }));
+  });
+
+  it('EINVAL: 254 fds (SCM_MAX_FD is 253), and nothing is delivered', () => {
+    const [a, b] = pair();
+    const fd = memfd();
+    expect(() => n.sendmsg(a, byte, new Array<number>(254).fill(fd))).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'sendmsg' }));
+    expect(() => n.recvmsg(b)).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+  });
+
+  it('ENAMETOOLONG: a 108-byte path is refused by bind and connect, never truncated; 107 bytes bind', () => {
+    const path = (len: number): string => join(dir, 'p'.repeat(len - dir.length - 1));
+    const s = own(n.socket());
+    expect(() => n.bind(s, path(108))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG', syscall: 'bind', path: path(108) }));
+    expect(() => n.connect(own(n.socket()), path(108))).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG', syscall: 'connect' }));
+    n.bind(s, path(107));
+    expect(lstatSync(path(107)).isSocket()).toBe(true);
+    expect(() => lstatSync(path(107).slice(0, -1))).toThrow();
+  });
+
+  it('connect: ENOENT for a missing path, ECONNREFUSED when bound but not listening or stale', () => {
+    expect(() => n.connect(own(n.socket()), join(dir, 'missing'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'connect' }));
+    const s = own(n.socket());
+    n.bind(s, join(dir, 'bound'));
+    expect(() => n.connect(own(n.socket()), join(dir, 'bound'))).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
+    drop(s); // the file stays: a stale socket
+    expect(() => n.connect(own(n.socket()), join(dir, 'bound'))).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
+  });
+
+  it('an abstract name (leading NUL) binds and connects; 109 bytes is ENAMETOOLONG', () => {
+    const name = `\0uds-native-${process.pid}-${Date.now()}`;
+    const l = own(n.socket());
+    n.bind(l, name);
+    n.listen(l);
+    n.connect(own(n.socket()), name);
+    own(n.accept(l));
+    expect(() => n.connect(own(n.socket()), `${name}-other`)).toThrow(expect.objectContaining({ code: 'ECONNREFUSED' }));
+    expect(() => n.bind(own(n.socket()), `\0${'a'.repeat(108)}`)).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG' }));
+  });
+
+  it('the synchronous calls never block: EAGAIN', () => {
+    const l = own(n.socket());
+    n.bind(l, join(dir, 's'));
+    n.listen(l);
+    expect(() => n.accept(l)).toThrow(expect.objectContaining({ code: 'EAGAIN', syscall: 'accept' }));
+    const [r] = own(n.pipe());
+    expect(() => n.read(r, 10)).toThrow(expect.objectContaining({ code: 'EAGAIN', syscall: 'read' }));
+  });
+
+  it('bad arguments are TypeErrors', () => {
+    const [a] = pair();
+    expect(() => n.socket('raw' as n.SocketType)).toThrow(TypeError);
+    expect(() => n.sendmsg(a, byte, ['3' as unknown as number])).toThrow(TypeError);
+    expect(() => n.shutdown(a, 'sideways' as n.ShutdownHow)).toThrow(TypeError);
+    expect(() => n.close(Number.NaN)).toThrow(TypeError);
+    expect(() => n.read(a, 2 ** 60)).toThrow(TypeError);
+  });
+});
+
+describe('SCM_RIGHTS over a socketpair', () => {
+  it('passes 1 fd: a new number for the same object, sharing the offset', () => {
+    const [a, b] = pair();
+    const fd = memfd('fd-0-memfd\n');
+    expect(n.sendmsg(a, Buffer.from('hi'), [fd])).toBe(2);
+    const r = n.recvmsg(b);
+    own(r.fds);
+    expect(r.data.toString()).toBe('hi');
+    expect(r.fds).toHaveLength(1);
+    expect(r.fds[0]).not.toBe(fd);
+    expect(id(r.fds[0]!)).toBe(id(fd));
+    expect(r.flags).toEqual({ ctrunc: false, trunc: false, eor: false, oob: false, errqueue: false });
+    expect(n.read(r.fds[0]!, 3).toString()).toBe('fd-');
+    expect(n.lseek(fd, 0, 'cur')).toBe(3);
+  });
+
+  it('passes 253 fds in order', () => {
+    const [a, b] = pair();
+    const sent = Array.from({ length: 253 }, () => memfd());
+    expect(n.sendmsg(a, byte, sent)).toBe(1);
+    const r = n.recvmsg(b, { controlFds: 253 });
+    own(r.fds);
+    expect(r.flags.ctrunc).toBe(false);
+    expect(r.fds.map(id)).toEqual(sent.map(id));
+  });
+
+  it('MSG_CTRUNC when the control buffer is smaller; the rest are closed, not leaked', () => {
+    const [a, b] = pair();
+    const sent = Array.from({ length: 5 }, () => memfd());
+    n.sendmsg(a, byte, sent);
+    const before = n.listOpenFds();
+    const r = n.recvmsg(b, { controlFds: 2 });
+    own(r.fds);
+    expect(r.flags.ctrunc).toBe(true);
+    expect(r.flagNames).toEqual(['MSG_CTRUNC']);
+    expect(r.fds.map(id)).toEqual(sent.slice(0, 2).map(id));
+    const after = n.listOpenFds();
+    expect(after.filter((f) => !before.includes(f))).toEqual([...r.fds].sort((x, y) => x - y));
+    // Each undelivered object is open only through the sender's own fd.
+    const ids = after.map(id);
+    for (const fd of sent.slice(2)) expect(ids.filter((i) => i === id(fd))).toHaveLength(1);
+  });
+
+  it('the control buffer is CMSG_LEN(n), not CMSG_SPACE: 1 fd fits exactly, a 2nd is cut', () => {
+    const [a, b] = pair();
+    n.sendmsg(a, byte, [memfd(), memfd()]);
+    const r = n.recvmsg(b, { controlFds: 1 });
+    own(r.fds);
+    expect(r.fds).toHaveLength(1);
+    expect(r.flags.ctrunc).toBe(true);
+    n.sendmsg(a, byte, [memfd()]);
+    const exact = n.recvmsg(b, { controlFds: 1 });
+    own(exact.fds);
+    expect([exact.fds.length, exact.flags.ctrunc]).toEqual([1, false]);
+  });
+
+  it('controlFds 0: no control buffer, MSG_CTRUNC, no fd installed', () => {
+    const [a, b] = pair();
+    n.sendmsg(a, byte, [memfd()]);
+    const before = n.listOpenFds();
+    const r = n.recvmsg(b, { controlFds: 0 });
+    expect([r.fds, r.flags.ctrunc, r.data.toString()]).toEqual([[], true, 'x']);
+    expect(n.listOpenFds()).toEqual(before);
+  });
+
+  it('MSG_CMSG_CLOEXEC sets FD_CLOEXEC; the sender\'s flag does not travel', () => {
+    const [a, b] = pair();
+    const withFlag = memfd();
+    const without = memfd();
+    n.setCloexec(withFlag, true);
+    n.setCloexec(without, false);
+    expect([n.getCloexec(withFlag), n.getCloexec(without)]).toEqual([true, false]);
+    n.sendmsg(a, byte, [withFlag]);
+    const plain = n.recvmsg(b);
+    own(plain.fds);
+    expect(n.getCloexec(plain.fds[0]!)).toBe(false);
+    n.sendmsg(a, byte, [without]);
+    const cloexec = n.recvmsg(b, { cloexec: true });
+    own(cloexec.fds);
+    expect(n.getCloexec(cloexec.fds[0]!)).toBe(true);
+  });
+
+  it('a zero-byte send with fds returns 0 and delivers nothing', () => {
+    const [a, b] = pair();
+    const fd = memfd();
+    const before = n.listOpenFds();
+    expect(n.sendmsg(a, new Uint8Array(0), [fd])).toBe(0);
+    expect(() => n.recvmsg(b)).toThrow(expect.objectContaining({ code: 'EAGAIN' }));
+    n.sendmsg(a, byte);
+    const r = n.recvmsg(b);
+    expect([r.data.toString(), r.fds]).toEqual(['x', []]);
+    expect(n.listOpenFds()).toEqual(before);
+  });
+
+  it('SEQPACKET and DGRAM: one message per recvmsg, MSG_TRUNC when cut, fds travel', () => {
+    for (const type of ['seqpacket', 'dgram'] as const) {
+      const [a, b] = pair(type);
+      n.sendmsg(a, Buffer.from('0123456789'), [memfd()]);
+      n.sendmsg(a, Buffer.from('next'));
+      const r = n.recvmsg(b, { dataSize: 4 });
+      own(r.fds);
+      expect([r.data.toString(), r.flags.trunc, r.fds.length]).toEqual(['0123', true, 1]);
+      expect(n.recvmsg(b).data.toString()).toBe('next');
+    }
+  });
+});
+
+describe('async variants wait with libuv polling', () => {
+  it('accept/connect/sendmsg/recvmsg over a path, with an fd and SO_PEERCRED', async () => {
+    const path = join(dir, 'srv');
+    const l = own(n.socket());
+    n.bind(l, path);
+    n.listen(l);
+    const accepted = n.acceptAsync(l);
+    const c = own(n.socket());
+    await n.connectAsync(c, path);
+    const s = own(await accepted);
+    expect(n.getPeerCred(s)).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
+    expect(n.getPeerCred(c).pid).toBe(process.pid);
+    const received = n.recvmsgAsync(c);
+    expect(await n.sendmsgAsync(s, Buffer.from('Server Message\n'), [memfd('abc')])).toBe(15);
+    const r = await received;
+    own(r.fds);
+    expect(r.data.toString()).toBe('Server Message\n');
+    expect(n.read(r.fds[0]!, 10).toString()).toBe('abc');
+    n.shutdown(s, 'write');
+    expect((await n.recvmsgAsync(c)).data.length).toBe(0);
+  });
+
+  it('sendmsgAsync sends 4 MiB through a full buffer; the fd arrives once, with the first byte', async () => {
+    const [a, b] = pair();
+    const data = Buffer.alloc(4 << 20, 7);
+    const fd = memfd();
+    const sending = n.sendmsgAsync(a, data, [fd]);
+    let got = 0;
+    const fdsPerRead: number[] = [];
+    while (got < data.length) {
+      const r = await n.recvmsgAsync(b);
+      own(r.fds);
+      fdsPerRead.push(r.fds.length);
+      got += r.data.length;
+    }
+    expect(await sending).toBe(data.length);
+    expect(fdsPerRead[0]).toBe(1);
+    expect(fdsPerRead.slice(1).every((k) => k === 0)).toBe(true);
+    expect(fdsPerRead.length).toBeGreaterThan(1);
+  });
+
+  it('an AbortSignal or close() cancels a wait with ECANCELED', async () => {
+    const settled = (p: Promise<unknown>): Promise<unknown> => p.then(() => 'resolved', (err: unknown) => err);
+    const [, b] = pair();
+    const ac = new AbortController();
+    const waiting = settled(n.recvmsgAsync(b, { signal: ac.signal }));
+    const other = settled(n.recvmsgAsync(b));
+    expect(n.activePolls()).toBe(1);
+    ac.abort();
+    expect(await waiting).toMatchObject({ code: 'ECANCELED', syscall: 'recvmsg', message: 'recvmsg: Operation canceled' });
+    const l = own(n.socket());
+    n.bind(l, join(dir, 'l'));
+    n.listen(l);
+    const accepting = settled(n.acceptAsync(l));
+    expect(n.activePolls()).toBe(2);
+    drop(l);
+    drop(b);
+    expect(await accepting).toMatchObject({ code: 'ECANCELED', syscall: 'accept' });
+    expect(await other).toMatchObject({ code: 'ECANCELED' });
+    expect(await settled(n.recvmsgAsync(own(n.socket()), { signal: AbortSignal.abort() }))).toMatchObject({ code: 'ECANCELED' });
+  });
+
+  it('connectAsync reports ENOENT; readAsync waits for a pipe, blocking or not', async () => {
+    await expect(n.connectAsync(own(n.socket()), join(dir, 'none'))).rejects.toMatchObject({ code: 'ENOENT', syscall: 'connect' });
+    const [r, w] = own(n.pipe());
+    const reading = n.readAsync(r, 100);
+    n.write(w, Buffer.from('late'));
+    expect((await reading).toString()).toBe('late');
+    // Polling a blocking fd (say, one received from another process) leaves it blocking.
+    const [br, bw] = own(n.pipe({ nonblock: false }));
+    const blocking = n.readAsync(br, 100);
+    n.write(bw, Buffer.from('b'));
+    expect((await blocking).toString()).toBe('b');
+    expect(n.getFlags(br).nonblock).toBe(false);
+  });
+});
+
+describe('fd helpers', () => {
+  it('fstat kinds, F_GETFL access modes, lseek, openDir', () => {
+    const [r, w] = own(n.pipe());
+    const file = join(dir, 'f');
+    writeFileSync(file, 'hello');
+    const ro = own(n.open(file));
+    const d = own(n.openDir(dir));
+    expect([n.fstat(r).kind, n.fstat(own(n.socket())).kind, n.fstat(ro).kind, n.fstat(d).kind, n.fstat(memfd()).kind]).toEqual([
+      'pipe',
+      'socket',
+      'file',
+      'dir',
+      'file',
+    ]);
+    expect(n.getFlags(r)).toMatchObject({ accmode: 'O_RDONLY', nonblock: true });
+    expect(n.getFlags(w).accmode).toBe('O_WRONLY');
+    expect(n.getFlags(ro)).toMatchObject({ accmode: 'O_RDONLY', nonblock: false });
+    expect(n.fstat(ro).size).toBe(5);
+    expect(n.lseek(ro, -2, 'end')).toBe(3);
+    expect(n.read(ro, 10).toString()).toBe('lo');
+    expect(n.read(ro, 10).length).toBe(0);
+    expect(() => n.lseek(r, 0, 'cur')).toThrow(expect.objectContaining({ code: 'ESPIPE', syscall: 'lseek' }));
+    expect(() => n.read(d, 1)).toThrow(expect.objectContaining({ code: 'EISDIR' }));
+    expect(() => n.open(join(dir, 'nope'))).toThrow(expect.objectContaining({ code: 'ENOENT', syscall: 'open' }));
+    expect(n.getCloexec(ro)).toBe(true);
+    const blocking = own(n.pipe({ nonblock: false, cloexec: false }));
+    expect([n.getFlags(blocking[0]).nonblock, n.getCloexec(blocking[0])]).toEqual([false, false]);
+  });
+
+  it('listOpenFds lists what is open and not what was closed', () => {
+    const fd = memfd();
+    const gone = own(n.memfdCreate('gone'));
+    drop(gone);
+    const list = n.listOpenFds();
+    expect(list).toContain(fd);
+    expect(list).not.toContain(gone);
+    expect([...list].sort((x, y) => x - y)).toEqual(list);
+  });
+});
