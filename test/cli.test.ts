@@ -59,12 +59,15 @@ describe('run', () => {
       const report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
       expect(report).toMatchObject({ schemaVersion: 1, tool: { name: 'uds-conformance' }, seed: 7, runs: 5 });
       expect(Object.keys(report.summary).sort()).toEqual(['error', 'expected-fail', 'fail', 'pass', 'unexpected-pass', 'unsupported']);
-      expect(report.implementations.map((i) => i.name)).toEqual(['c-original', 'c-reference', 'ts-net']);
+      expect(report.implementations.map((i) => i.name)).toEqual(['c-original', 'c-reference', 'ts-net', 'ts-native']);
       expect(report.implementations[0]).toMatchObject({ roles: ['server', 'client'], kind: 'builtin', payload: false });
       for (const p of report.properties) expect(p).toMatchObject({ id: expect.any(String), level: expect.stringMatching(/^(MUST|SHOULD|MAY)$/), requirement: expect.any(String), reference: expect.any(String) });
       expect(report.results.length).toBeGreaterThan(0);
-      expect(report.results.every((x) => x.status === 'pass')).toBe(true);
-      expect(report.summary.pass).toBe(report.results.length);
+      // ts-net cannot pass fds: its fd cells are unsupported (with the reason), everything else passes.
+      const notPass = report.results.filter((x) => x.status !== 'pass');
+      expect(notPass.every((x) => x.status === 'unsupported' && x.property.startsWith('fd.') && x.client === 'ts-net' && /lacks fd-passing/.test(x.reason ?? ''))).toBe(true);
+      expect(report.summary.pass).toBe(report.results.length - notPass.length);
+      expect(report.summary.pass).toBeGreaterThan(10);
     } finally {
       await out.cleanup();
     }
