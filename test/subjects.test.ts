@@ -91,13 +91,18 @@ describe('an implementation from outside the repository', () => {
 });
 
 describe('mutants through manifests', () => {
-  for (const mutant of mutants().filter((m) => !m.implementation.features.includes('fd-passing'))) {
+  for (const mutant of mutants()) {
     it.concurrent(`${mutant.implementation.name} is caught as a subject`, async () => {
       const dir = await tmpDir({ unsafeCleanup: true });
       try {
         const impl = mutant.implementation;
         const role = impl.server ? 'server' : 'client';
-        const manifest = { name: impl.name, [role]: { command: (impl.server ?? impl.client)!.command!.command } };
+        const manifest = {
+          name: impl.name,
+          [role]: { command: (impl.server ?? impl.client)!.command!.command },
+          // fd mutants speak the fd-passing mode on their command line, as a user's tool may.
+          ...(impl.features.includes('fd-cli') ? { features: ['fd-cli'] } : {}),
+        };
         await writeFile(join(dir.path, 'm.json'), JSON.stringify(manifest));
         const args = ['run', '--runs', '25', '--seed', '11', '--no-shrink', '--subject', join(dir.path, 'm.json'), '--subjects-only', '--out', join(dir.path, 'out')];
         for (const p of mutant.caughtBy) args.push('--property', p);
