@@ -8,19 +8,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { dir as tmpDir } from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
-import { distPath } from '../suite/paths.js';
 import type { RunReport } from '../suite/report/results.js';
+import { cli, CLI } from './support/cli.js';
 import { leftoversOf } from './support/leftovers.js';
 
-const CLI = distPath('suite/cli.js');
 
-async function cli(args: string[], cwd?: string) {
-  const child = execa(process.execPath, [CLI, ...args], { reject: false, cwd, timeout: 110_000, env: { CI: 'true' } });
-  const result = await child;
-  // Every case dir of that harness, and every subject process that ran in one, must be gone.
-  expect(leftoversOf(child.pid!)).toEqual({ dirs: [], sockets: [], processes: [] });
-  return result;
-}
 
 describe('usage', () => {
   it('prints help and exits 0', async () => {

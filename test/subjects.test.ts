@@ -3,24 +3,15 @@
  * an implementation outside this repository works with nothing added to it, and every mutant is caught
  * when it comes in through a manifest, as a user's implementation would.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { dir as tmpDir } from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
 import { mutants } from '../fixtures/mutants/index.js';
-import { distPath } from '../suite/paths.js';
 import type { RunReport } from '../suite/report/results.js';
-import { leftoversOf } from './support/leftovers.js';
+import { cli } from './support/cli.js';
 
-const CLI = distPath('suite/cli.js');
 
-async function cli(args: string[], cwd?: string) {
-  const child = execa(process.execPath, [CLI, ...args], { reject: false, cwd, timeout: 110_000, env: { CI: 'true' } });
-  const result = await child;
-  expect(leftoversOf(child.pid!)).toEqual({ dirs: [], sockets: [], processes: [] });
-  return result;
-}
 
 const GOOD = { name: 'x', server: { command: ['cat', '{payload}'] } };
 const BAD_MANIFESTS: Array<[string, string | object, RegExp]> = [
