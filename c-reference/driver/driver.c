@@ -18,15 +18,6 @@
 
 /* ---- failures ---- */
 
-const char *errno_code(int err) {
-    static char unknown[32];
-    const char *name = strerrorname_np(err);
-    if (name != NULL)
-        return name;
-    snprintf(unknown, sizeof unknown, "E%d", err);
-    return unknown;
-}
-
 int fail_with(struct failure *f, int err, const char *syscall) {
     f->err = err;
     f->syscall = syscall;
@@ -216,7 +207,7 @@ static void emit(struct buf *b) {
 
 static void answer_failure(struct buf *out, const struct failure *f) {
     buf_cstr(out, "\"ok\":false,\"error\":{\"code\":");
-    buf_jstr(out, f->code ? f->code : errno_code(f->err));
+    buf_jstr(out, f->code ? f->code : errno_name(f->err));
     buf_fmt(out, ",\"errno\":%d,\"syscall\":", f->err);
     buf_jstr(out, f->syscall);
     buf_cstr(out, ",\"message\":");

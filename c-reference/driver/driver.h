@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include "json.h"
+#include "../reference/shared.h" /* errno_name, fd_kind, read_up_to (with the reference) */
 
 /* Why a command failed: an errno from a call, or the driver's own refusal (syscall "driver"). */
 struct failure {
@@ -22,7 +23,6 @@ int fail_errno(struct failure *f, const char *syscall);                   /* f f
 int fail_with(struct failure *f, int err, const char *syscall);           /* f from err */
 int fail_proto(struct failure *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail_unsupported(struct failure *f, const char *what);
-const char *errno_code(int err);
 
 /* Command fields. A missing optional field takes def; a present field of the wrong type or out of
  * range is a protocol error (EINVAL, syscall "driver"). Each returns 0 or -1 (f filled). */

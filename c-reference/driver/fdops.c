@@ -10,38 +10,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../reference/common.h" /* write_all */
 #include "driver.h"
 
 #define MAX_READ (64LL << 20)
-
-static int write_all(int fd, const char *p, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Reads up to max bytes until EOF; *err = errno if a read fails. The byte count. */
-static size_t read_up_to(int fd, unsigned char *buf, size_t max, int *err) {
-    size_t got = 0;
-    while (got < max) {
-        ssize_t n = read(fd, buf + got, max - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            *err = errno;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    return got;
-}
 
 /* Closes fd (and peer) keeping errno, for the failure paths of mkfd. */
 static int drop(int fd, int peer, struct failure *f, const char *syscall) {
@@ -145,19 +117,6 @@ int cmd_mkfd(const struct jobject *c, struct buf *ans, struct failure *f) {
     return 0;
 }
 
-static const char *kind_of(mode_t mode) {
-    switch (mode & S_IFMT) {
-    case S_IFREG: return "file";
-    case S_IFDIR: return "dir";
-    case S_IFIFO: return "pipe";
-    case S_IFSOCK: return "socket";
-    case S_IFCHR: return "chr";
-    case S_IFBLK: return "blk";
-    case S_IFLNK: return "link";
-    default: return "unknown";
-    }
-}
-
 int cmd_stat(const struct jobject *c, struct buf *ans, struct failure *f) {
     struct named *e;
     struct stat st;
@@ -169,7 +128,7 @@ int cmd_stat(const struct jobject *c, struct buf *ans, struct failure *f) {
     if (fdflags < 0 || fl < 0)
         return fail_errno(f, "fcntl");
     int acc = fl & O_ACCMODE;
-    buf_fmt(ans, ",\"kind\":\"%s\",\"dev\":%llu,\"ino\":%llu,\"cloexec\":%s,\"accmode\":%s", kind_of(st.st_mode),
+    buf_fmt(ans, ",\"kind\":\"%s\",\"dev\":%llu,\"ino\":%llu,\"cloexec\":%s,\"accmode\":%s", fd_kind(st.st_mode),
             (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, fdflags & FD_CLOEXEC ? "true" : "false",
             acc == O_RDONLY ? "\"O_RDONLY\"" : acc == O_WRONLY ? "\"O_WRONLY\"" : acc == O_RDWR ? "\"O_RDWR\"" : "null");
     off_t off = lseek(e->fd, 0, SEEK_CUR); /* -1 (null) when not seekable: ESPIPE */
@@ -194,7 +153,7 @@ int cmd_read(const struct jobject *c, struct buf *ans, struct failure *f) {
     buf_b64(ans, data, got);
     buf_cstr(ans, ",\"error\":");
     if (err)
-        buf_jstr(ans, errno_code(err));
+        buf_jstr(ans, errno_name(err));
     else
         buf_cstr(ans, "null");
     free(data);

@@ -1,5 +1,6 @@
 /* A parser for the driver protocol's flat command objects, and the answer buffer (json.h). */
 #include "json.h"
+#include "../reference/shared.h" /* json_quote, base64 (with the reference) */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,44 +293,19 @@ void buf_fmt(struct buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-void buf_jstr(struct buf *b, const char *s) {
-    buf_raw(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            buf_raw(b, esc, 2);
-        } else if (*p < 0x20 || *p == 0x7f) {
-            buf_fmt(b, "\\u%04x", *p);
-        } else {
-            buf_raw(b, (const char *)p, 1);
-        }
-    }
-    buf_raw(b, "\"", 1);
+static void put_buf(void *b, const char *s, size_t len) {
+    buf_raw(b, s, len);
 }
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+void buf_jstr(struct buf *b, const char *s) {
+    json_quote(s, put_buf, b);
+}
 
 void buf_b64(struct buf *b, const unsigned char *data, size_t len) {
-    reserve(b, (len + 2) / 3 * 4 + 2);
-    char *o = b->data + b->len;
-    *o++ = '"';
-    size_t i = 0;
-    for (; i + 3 <= len; i += 3) {
-        unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
-        *o++ = B64[v >> 18];
-        *o++ = B64[(v >> 12) & 63];
-        *o++ = B64[(v >> 6) & 63];
-        *o++ = B64[v & 63];
-    }
-    if (i < len) {
-        unsigned v = (unsigned)data[i] << 16 | (i + 1 < len ? (unsigned)data[i + 1] << 8 : 0);
-        *o++ = B64[v >> 18];
-        *o++ = B64[(v >> 12) & 63];
-        *o++ = i + 1 < len ? B64[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->data);
+    reserve(b, BASE64_ENCODED_LEN(len) + 2);
+    b->data[b->len++] = '"';
+    b->len += base64_encode(b->data + b->len, data, len);
+    b->data[b->len++] = '"';
     b->data[b->len] = '\0';
 }
 
@@ -342,7 +318,7 @@ unsigned char *base64_decode(const char *text, size_t len, size_t *out_len) {
     if (value['B'] == 0) { /* first call: build the reverse table */
         memset(value, -1, sizeof value);
         for (int i = 0; i < 64; i++)
-            value[(unsigned char)B64[i]] = (signed char)i;
+            value[(unsigned char)base64_alphabet[i]] = (signed char)i;
     }
     unsigned char *out = malloc(len / 4 * 3 + 3);
     if (out == NULL)

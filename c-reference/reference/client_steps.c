@@ -80,24 +80,11 @@ STEP size_t read_through_fd(int fd, unsigned char *buf, size_t max, int *error) 
     return read_up_to(fd, buf, max, error);
 }
 
-static const char *kind_of(mode_t mode) {
-    switch (mode & S_IFMT) {
-    case S_IFREG: return "file";
-    case S_IFDIR: return "dir";
-    case S_IFIFO: return "pipe";
-    case S_IFSOCK: return "socket";
-    case S_IFCHR: return "chr";
-    case S_IFBLK: return "blk";
-    case S_IFLNK: return "link";
-    default: return "unknown";
-    }
-}
-
 STEP void inspect_fd(struct fd_rec *r, unsigned char *buf, size_t max) {
     struct stat st;
     if (fstat(r->fd, &st) == 0) {
         r->has_stat = 1;
-        r->kind = kind_of(st.st_mode);
+        r->kind = fd_kind(st.st_mode);
         r->dev = (unsigned long long)st.st_dev;
         r->ino = (unsigned long long)st.st_ino;
     } else {

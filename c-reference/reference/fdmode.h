@@ -1,10 +1,12 @@
 /* The fd-passing mode of the reference programs (docs/fd-passing.md): entry points and the small
- * helpers both roles share (option parsing, errno names, JSON and base64 streamed to a FILE). */
+ * helpers both roles share (option parsing, JSON and base64 streamed to a FILE); errno names and the
+ * rest they share with c-reference's driver are in shared.h. */
 #ifndef UDS_REFERENCE_FDMODE_H
 #define UDS_REFERENCE_FDMODE_H
 
 #include <stddef.h>
 #include <stdio.h>
+#include "shared.h"
 
 /* True when an argument after PATH starts with "--": the plain protocol takes no options, so any
  * option selects the fd-passing mode (unknown options are then refused, not ignored). */
@@ -23,9 +25,6 @@ const char *option_value(int argc, char **argv, int *i);
 /* A decimal number in [min, max] for option name, or a usage error (exit 1). */
 unsigned long long parse_number(const char *name, const char *text, unsigned long long min,
                                 unsigned long long max);
-
-/* The symbolic name of an errno value ("EACCES"); "E<number>" when the C library has none. */
-const char *errno_name(int err);
 
 /* JSON output: a quoted, escaped string; a quoted errno name; quoted base64 of len bytes. */
 void json_string(FILE *out, const char *s);

@@ -1,10 +1,9 @@
-/* Helpers shared by the fd-passing server and client: options, reads, errno names, JSON output. */
+/* Helpers shared by the fd-passing server and client: options, failures, JSON output to a FILE
+ * (built on shared.c, which c-reference's driver uses too). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "fdmode.h"
-#include "steps.h"
 
 int fd_mode_requested(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
@@ -40,41 +39,12 @@ unsigned long long parse_number(const char *name, const char *text, unsigned lon
     return v;
 }
 
-size_t read_up_to(int fd, unsigned char *buf, size_t max, int *error) {
-    size_t got = 0;
-    while (got < max) {
-        ssize_t n = read(fd, buf + got, max - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            *error = errno;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    return got;
-}
-
-const char *errno_name(int err) {
-    static char unknown[32];
-    const char *name = strerrorname_np(err);
-    if (name != NULL)
-        return name;
-    snprintf(unknown, sizeof unknown, "E%d", err);
-    return unknown;
+static void put_file(void *out, const char *s, size_t len) {
+    fwrite(s, 1, len, out);
 }
 
 void json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out); /* bytes >= 0x80 pass through: paths are UTF-8 in this suite */
-    }
-    fputc('"', out);
+    json_quote(s, put_file, out);
 }
 
 void json_errno(FILE *out, int err) {
@@ -84,26 +54,11 @@ void json_errno(FILE *out, int err) {
 /* Encodes in blocks of 3072 input bytes (4096 output characters), so a report of several MiB is
  * written in linear time with one fwrite per block. */
 void json_base64(FILE *out, const unsigned char *data, size_t len) {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char block[4096];
+    char block[BASE64_ENCODED_LEN(3072)];
     fputc('"', out);
     while (len > 0) {
-        size_t take = len < 3072 ? len : 3072, o = 0, i = 0;
-        for (; i + 3 <= take; i += 3) {
-            unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
-            block[o++] = alphabet[v >> 18];
-            block[o++] = alphabet[(v >> 12) & 63];
-            block[o++] = alphabet[(v >> 6) & 63];
-            block[o++] = alphabet[v & 63];
-        }
-        if (i < take) { /* only in the last block: 1 or 2 bytes left */
-            unsigned v = (unsigned)data[i] << 16 | (i + 1 < take ? (unsigned)data[i + 1] << 8 : 0);
-            block[o++] = alphabet[v >> 18];
-            block[o++] = alphabet[(v >> 12) & 63];
-            block[o++] = i + 1 < take ? alphabet[(v >> 6) & 63] : '=';
-            block[o++] = '=';
-        }
-        fwrite(block, 1, o, out);
+        size_t take = len < 3072 ? len : 3072; /* a multiple of 3: only the last block pads */
+        fwrite(block, 1, base64_encode(block, data, take), out);
         data += take;
         len -= take;
     }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
+#include "shared.h"
 
 /* Weak so that a mutant in fixtures/mutants/ can replace exactly one step by linking its own
  * definition: the linker keeps a strong definition over a weak one, and GCC never inlines or
@@ -98,8 +99,6 @@ void receive_all(int sockfd, size_t recv_buf, size_t ctl_fds, int cloexec, int p
 /* Records the SCM_RIGHTS fds msg delivered as fds of read number read_index; their count. */
 size_t take_fds(struct msghdr *msg, size_t read_index);
 
-/* Helper (not a step, fdutil.c): read(2) of up to max bytes into buf until EOF, retried on EINTR;
- * sets *error to errno if a read fails. The byte count read. */
-size_t read_up_to(int fd, unsigned char *buf, size_t max, int *error);
+/* Helper (not a step): read_up_to, declared in shared.h (included above). */
 
 #endif
