@@ -19,7 +19,7 @@ import type { CaseContext } from '../harness.js';
 import type { ReadyOutcome } from '../readiness.js';
 import { CheckFailure, type Feature, type ProcessSummary } from '../types.js';
 import type { FdSessionOptions, FdSessionOutcome } from './fdsession.js';
-import { EOF_GRACE_MS, requireReady, SERVER_GRACE_MS, type SessionOutcome } from './session.js';
+import { EOF_GRACE_MS, requireReady, SERVER_GRACE_MS, within, type SessionOutcome } from './session.js';
 
 /** Whether fdSession runs over drivers: both sides have one, and not both the fd-mode CLI. */
 export function fdSessionUsesDrivers(ctx: CaseContext): boolean {
@@ -45,13 +45,6 @@ async function runSide<T>(driver: Driver, body: () => Promise<T>): Promise<Side<
     if ('value' in result) result = err instanceof DriverError ? { failed: err } : { error: err };
   }
   return result;
-}
-
-/** Resolves to true if p settles within ms (the timer is a deadline, not a delay). */
-function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
-  return Promise.race([p.then(() => true), deadline]).finally(() => clearTimeout(timer));
 }
 
 function withFailure(summary: ProcessSummary, failed: DriverError | undefined): ProcessSummary {

@@ -45,7 +45,7 @@ export interface SessionOutcome {
 }
 
 /** Resolves to true if p settles within ms, false otherwise (the timer is a deadline, not a delay). */
-function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+export function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
   return Promise.race([p.then(() => true), deadline]).finally(() => clearTimeout(timer));
