@@ -24,6 +24,7 @@ import { startProgress } from './report/progress.js';
 import { exitCodeFor, writeReports, type WrittenReports } from './report/write.js';
 import { startCoverage } from './coverage.js';
 import { parseShard, shardOf, type Shard } from './shard.js';
+import { measurePerf } from './perf.js';
 import { planUnits, runUnits, selectProperties, type RunConfig } from './runner.js';
 import type { Implementation, Property } from './types.js';
 
@@ -56,6 +57,9 @@ Options (run):
   --shard i/n         run only part i of n of the cases (needs --seed; merge the n results.json)
   --coverage          run the JavaScript implementations as processes under NODE_V8_COVERAGE and
                       write a c8 report of the lines they ran (text on stdout, HTML in DIR/coverage/)
+  --perf              after the cases, measure throughput (MB/s) and connect-to-first-byte latency of
+                      every pairing whose server takes a payload (64 MiB, median of 3 sessions, one
+                      pairing at a time): results.json "perf", and two columns of the matrix
 Options (replay):
   --property ID --server NAME --client NAME --seed N --path PATH   (as printed in a report)
 
@@ -76,6 +80,7 @@ const OPTIONS = {
   path: { type: 'string' },
   shard: { type: 'string' },
   coverage: { type: 'boolean' },
+  perf: { type: 'boolean' },
   subject: { type: 'string', multiple: true },
   'subjects-only': { type: 'boolean' },
   'update-expectations': { type: 'boolean' },
@@ -109,6 +114,8 @@ export interface ParsedRun {
   shard?: Shard;
   /** `--coverage`: JavaScript implementations as processes under NODE_V8_COVERAGE, then a c8 report. */
   coverage: boolean;
+  /** `--perf`: throughput and first-byte latency per payload pairing, after the cases (suite/perf.ts). */
+  perf: boolean;
   subjects: Subject[];
   updateExpectations: boolean;
 }
@@ -136,6 +143,7 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
   if (command === 'replay') {
     if (values.shard !== undefined) throw new UsageError('--shard is only for run');
     if (values.coverage) throw new UsageError('--coverage is only for run');
+    if (values.perf) throw new UsageError('--perf is only for run');
     if (patterns.length !== 1 || /[*?]/.test(patterns[0]!)) throw new UsageError('replay needs exactly one --property ID (no glob)');
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
     if (values.path === undefined) throw new UsageError('replay needs --path PATH (from the report)');
@@ -166,12 +174,12 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     onlyWith: values['subjects-only'] ? subjects.map((s) => s.implementation.name) : undefined,
     replayArgs: subjects.flatMap((s) => ['--subject', s.file]),
   };
-  return { config, outDir: resolve(values.out ?? 'reports'), subjects, updateExpectations: values['update-expectations'] ?? false, shard, coverage: values.coverage ?? false };
+  return { config, outDir: resolve(values.out ?? 'reports'), subjects, updateExpectations: values['update-expectations'] ?? false, shard, coverage: values.coverage ?? false, perf: values.perf ?? false };
 }
 
 async function run(args: string[]): Promise<number> {
   const properties = allProperties();
-  const { config, outDir, subjects, updateExpectations, shard, coverage: withCoverage } = parseRunArgs('run', args, builtinImplementations(), properties);
+  const { config, outDir, subjects, updateExpectations, shard, coverage: withCoverage, perf: measurePerfToo } = parseRunArgs('run', args, builtinImplementations(), properties);
   const implementations = config.implementations;
   const planned = planUnits(config);
   if (planned.length === 0) {
@@ -204,6 +212,12 @@ async function run(args: string[]): Promise<number> {
     results,
   });
   if (shard) report.shard = shard;
+  // After the cases, one pairing at a time, so that nothing else runs while a session is timed (and
+  // never under --coverage's instrumentation). With --shard, shard 1 measures.
+  if (measurePerfToo && (!shard || shard.index === 1)) {
+    process.stderr.write('uds-conformance: measuring throughput and first-byte latency (--perf) ...\n');
+    report.perf = await measurePerf(implementations, { servers: config.servers, clients: config.clients });
+  }
   let coverageText = '';
   if (coverage) {
     try {

@@ -152,6 +152,10 @@ export function waitListening(options: WaitListeningOptions): Promise<ReadyOutco
       if (settled || check()) return;
       if (++spins < 200) immediate = setImmediate(spin);
     };
+    // Not a delay: a fallback re-read for what no event announces (a truncated bind outside the
+    // watched directory, a listen(2) long after bind(2)). The directory event, the server's exit and
+    // the case deadline end the wait as soon as they happen; this only bounds how late a silent
+    // listen is noticed (at most 25 ms).
     const tick = (): void => {
       if (settled || check()) return;
       backoff = Math.min(backoff * 2, 25);

@@ -77,6 +77,14 @@ export function renderMarkdown(report: RunReport): string {
     }
     out.push('');
   }
+  if (report.perf?.length) {
+    // `run --perf` (suite/perf.ts): medians through the harness.
+    out.push(`### Throughput (${(report.perf[0]!.payloadBytes / 1048576).toFixed(0)} MiB payload)`, '', '| server × client | MB/s | first byte |', '|---|---|---|');
+    for (const e of report.perf) {
+      out.push(`| ${mdText(`${e.server} × ${e.client}`)} | ${e.mbPerSec === null ? `error: ${mdText(e.error ?? '', 120)}` : e.mbPerSec.toFixed(0)} | ${e.firstByteMs === null ? '' : `${e.firstByteMs.toFixed(2)} ms`} |`);
+    }
+    out.push('');
+  }
   const cards = scorecards(report);
   if (cards.length) {
     out.push('### Scorecards', '', `| implementation | ${LEVELS.join(' | ')} |`, `|---|${LEVELS.map(() => '---').join('|')}|`);

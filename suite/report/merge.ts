@@ -204,5 +204,8 @@ export function mergeReports(inputs: Array<{ file: string; report: RunReport }>)
   const stale = inputs.map((i) => i.report.staleExpectations ?? []);
   const everywhere = stale[0]!.filter((s) => stale.every((list) => list.some((t) => t.implementation === s.implementation && t.property === s.property)));
   if (everywhere.length) report.staleExpectations = everywhere;
+  // Perf is measured by one shard (the first); carry whatever the inputs measured.
+  const perf = inputs.flatMap((i) => i.report.perf ?? []);
+  if (perf.length) report.perf = perf;
   return { report, warnings };
 }

@@ -5,6 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
+import type { PerfEntry } from '../perf.js';
 import { STATUSES, type Implementation, type Property, type ResultEntry, type Role, type Status } from '../types.js';
 
 export const SCHEMA_VERSION = 1;
@@ -28,6 +29,11 @@ export interface RunReport {
   merged?: { from: string[]; shards?: number[] };
   /** Set by `run --coverage`: the c8 report of the JavaScript implementations, relative to the report dir. */
   coverage?: { html: string; summary: string };
+  /**
+   * Set by `run --perf`: throughput (MB/s, first byte to last) and connect-to-first-byte latency of
+   * every pairing whose server takes a payload, medians of a few sessions (suite/perf.ts).
+   */
+  perf?: PerfEntry[];
 }
 
 let toolVersion: string | undefined;

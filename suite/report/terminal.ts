@@ -33,12 +33,22 @@ export function renderMatrix(report: RunReport): string {
   lines.push('Properties:');
   props.forEach((p, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${pad(p.id, 26)} ${p.level}`));
   lines.push('');
-  lines.push(pad('server × client', labelWidth) + props.map((_, i) => pad(String(i + 1).padStart(3), colWidth)).join(''));
+  // `run --perf`: throughput and first-byte latency at the end of each pairing's row.
+  const perf = new Map((report.perf ?? []).map((e) => [`${e.server} × ${e.client}`, e]));
+  const perfHead = perf.size ? `  ${'MB/s'.padStart(7)} ${'1st byte'.padStart(9)}` : '';
+  lines.push(pad('server × client', labelWidth) + props.map((_, i) => pad(String(i + 1).padStart(3), colWidth)).join('') + perfHead);
   for (const [key, cells] of rows) {
-    lines.push(pad(key, labelWidth) + props.map((p) => pad(cells.has(p.id) ? STATUS_MARK[cells.get(p.id)!.status] : '', colWidth)).join(''));
+    const e = perf.get(key);
+    const perfCells = !e ? '' : e.mbPerSec === null ? `  ${'error'.padStart(7)}` : `  ${e.mbPerSec.toFixed(0).padStart(7)} ${`${e.firstByteMs!.toFixed(2)} ms`.padStart(9)}`;
+    lines.push(pad(key, labelWidth) + props.map((p) => pad(cells.has(p.id) ? STATUS_MARK[cells.get(p.id)!.status] : '', colWidth)).join('') + perfCells);
   }
   lines.push('');
   lines.push('ok pass · FAIL fail · xfail expected fail · XPASS unexpected pass · n/a unsupported · ERROR harness error');
+  if (perf.size) {
+    const bytes = report.perf![0]!.payloadBytes;
+    lines.push(`MB/s: ${bytes >= 1 << 20 ? `${bytes / (1 << 20)} MiB` : `${bytes} bytes`} payload, first byte to last (10^6 bytes/s); 1st byte: from starting the client (median of ${report.perf![0]!.samples})`);
+    for (const e of report.perf!) if (e.error) lines.push(`perf ${e.server} × ${e.client}: ${e.error}`);
+  }
   return lines.join('\n');
 }
 
