@@ -4,6 +4,22 @@
  */
 import { CheckFailure } from './types.js';
 
+/** The options of the fd-passing mode's client, as docs/fd-passing.md defines them. */
+export interface FdClientOptions {
+  /** --recv-buf: the data buffer of each recvmsg (default 65536, at least 1). */
+  recvBuf?: number;
+  /** --ctl-fds: the control buffer is exactly CMSG_LEN(K * sizeof(int)) (default 253). */
+  ctlFds?: number;
+  /** --cloexec: receive with MSG_CMSG_CLOEXEC. */
+  cloexec?: boolean;
+  /** --plain-read: read the stream with read(2); the kernel discards passed fds. */
+  plainRead?: boolean;
+  /** --read-fd-bytes: bytes read through each received fd after EOF (default 9). */
+  readFdBytes?: number;
+  /** --try-open: also try open(PATH, O_RDONLY) and report the errno name. */
+  tryOpen?: string;
+}
+
 export type FdKind = 'file' | 'pipe' | 'socket' | 'memfd' | 'dir';
 export const FD_KINDS: readonly FdKind[] = ['file', 'pipe', 'socket', 'memfd', 'dir'];
 

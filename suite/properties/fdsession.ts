@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import type { CaseContext } from '../harness.js';
-import { fdContent, FD_KINDS, leakedFds, parseClientReport, parseServerReport, passSpec, type ClientFdReport, type FdKind, type ServerFdReport } from '../fdreport.js';
+import { fdContent, FD_KINDS, type FdClientOptions, leakedFds, parseClientReport, parseServerReport, passSpec, type ClientFdReport, type FdKind, type ServerFdReport } from '../fdreport.js';
 import { CheckFailure, type Evidence } from '../types.js';
 import { exitText, requireReady, session, sides, type SessionOutcome } from './session.js';
 import { fdDriverSession, fdSessionUsesDrivers } from './fd-driver.js';
@@ -29,14 +29,7 @@ export interface FdServerOptions {
   skip?: number;
   senderCloexec?: boolean;
 }
-export interface FdClientOptions {
-  recvBuf?: number;
-  ctlFds?: number;
-  cloexec?: boolean;
-  plainRead?: boolean;
-  readFdBytes?: number;
-  tryOpen?: string;
-}
+export type { FdClientOptions };
 
 export interface FdSessionOptions {
   payload: Uint8Array;
