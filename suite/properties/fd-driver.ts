@@ -17,14 +17,18 @@ import { passSpec, type ClientFdReport, type FdKind, type ReadRecord, type Recei
 import { startDriver, DriverError, type Driver } from '../driver.js';
 import type { CaseContext } from '../harness.js';
 import type { ReadyOutcome } from '../readiness.js';
-import { CheckFailure, type Feature, type ProcessSummary } from '../types.js';
+import { CheckFailure, Unsupported, type Feature, type ProcessSummary } from '../types.js';
 import type { FdSessionOptions, FdSessionOutcome } from './fdsession.js';
 import { EOF_GRACE_MS, requireReady, SERVER_GRACE_MS, within, type SessionOutcome } from './session.js';
 
 /** Whether fdSession runs over drivers: both sides have one, and not both the fd-mode CLI. */
 export function fdSessionUsesDrivers(ctx: CaseContext): boolean {
   const both = (f: Feature): boolean => ctx.server.features.includes(f) && ctx.client.features.includes(f);
-  return !both('fd-cli') && both('driver') && ctx.server.driver !== undefined && ctx.client.driver !== undefined;
+  if (both('fd-cli')) return false;
+  if (both('driver') && ctx.server.driver !== undefined && ctx.client.driver !== undefined) return true;
+  // One side passes fds only on its command line, the other only through a driver: no common ground.
+  const how = (impl: CaseContext['server']): string => (impl.driver ? 'only through a driver' : 'only on its command line (fd-cli), with no driver');
+  throw new Unsupported(`server ${ctx.server.name} passes fds ${how(ctx.server)}, client ${ctx.client.name} ${how(ctx.client)}: an fd session needs the fd-mode command line on both sides or a driver on both`);
 }
 
 type Side<T> = { value: T } | { failed: DriverError } | { error: unknown };
