@@ -9,6 +9,10 @@
  * errno name, number and system call; a driver that answers out of protocol (garbage, a wrong id, a
  * missing field) is reported as lying (CheckFailure, with the line); a driver that exits with status
  * 127, or answers a command with ENOTSUP from syscall "driver", declares the case unsupported.
+ *
+ * Longer than the usual 400 lines on purpose: it is the protocol's one home on the harness side (one
+ * method per command, the answer parser and the lying checks share the pending-command state), and
+ * splitting it would spread that state over modules.
  */
 import type { Writable } from 'node:stream';
 import { OutputCapture } from './capture.js';
