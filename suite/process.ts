@@ -103,23 +103,9 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
   }
   const started = performance.now();
   const stderr = new OutputCapture({ cap: options.stderrCap ?? 16 * 1024 });
-  let done = false;
-  let pid: number | undefined;
-  let resolveExited!: (summary: ProcessSummary) => void;
-  const exited = new Promise<ProcessSummary>((r) => (resolveExited = r));
+  const life = new ProcessLife(options.signal);
   const summary = (exitCode: number | null, signal: string | null, spawnError?: Error): ProcessSummary =>
     summarize(argv, options, started, stderr, exitCode, signal, spawnError);
-  const kill = (): void => {
-    if (pid !== undefined && !done) killGroup(pid);
-  };
-  const onAbort = (): void => kill();
-  const finish = (result: ProcessSummary): void => {
-    if (done) return;
-    done = true;
-    options.signal.removeEventListener('abort', onAbort);
-    if (pid !== undefined) liveGroups.delete(pid);
-    resolveExited(result);
-  };
 
   let stdinFd: number | undefined;
   let stdio: StdioOptions;
@@ -127,8 +113,8 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
     if (typeof stdinOption === 'object' && !(stdinOption instanceof Uint8Array)) stdinFd = openSync(stdinOption.file, 'r');
     stdio = [stdinFd ?? (stdinOption === 'ignore' ? 'ignore' : 'pipe'), 'pipe', 'pipe'];
   } catch (err) {
-    finish(summary(null, null, err as Error));
-    return { pid: -1, started: Promise.resolve(-1), exited, kill, stdin: null, done: true };
+    life.finish(summary(null, null, err as Error));
+    return { pid: -1, started: Promise.resolve(-1), exited: life.exited, kill: () => undefined, stdin: null, done: true };
   }
   const child = spawn(file, args, {
     cwd: options.cwd,
@@ -141,10 +127,7 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
   });
   // The child has its own copy of the stdin file now.
   if (stdinFd !== undefined) closeSync(stdinFd);
-  pid = child.pid;
-  if (pid !== undefined) liveGroups.add(pid);
-  options.signal.addEventListener('abort', onAbort, { once: true });
-  if (options.signal.aborted) kill();
+  if (child.pid !== undefined) life.started(child.pid);
   // A subject that exits without reading its stdin must not crash the harness with EPIPE.
   child.stdin?.on('error', () => undefined);
   if (stdinOption instanceof Uint8Array) child.stdin?.end(stdinOption);
@@ -152,25 +135,62 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   child.on('error', (err) => {
     // Spawning failed (ENOENT, EACCES, ...): there is no process and no 'close' to wait for.
-    if (child.pid === undefined) finish(summary(null, null, err));
+    if (child.pid === undefined) life.finish(summary(null, null, err));
   });
   child.on('exit', () => {
     // The leader is gone; anything it left in its group is killed too, so nothing outlives a case
     // (and no grandchild keeps the output pipes open).
-    if (pid !== undefined) killGroup(pid);
+    if (child.pid !== undefined) killGroup(child.pid);
   });
   // 'close': exited and its stdout/stderr drained.
-  child.on('close', (code, signal) => finish(summary(code, signal)));
+  child.on('close', (code, signal) => life.finish(summary(code, signal)));
   return {
-    pid: pid ?? -1,
-    started: Promise.resolve(pid ?? -1),
-    exited,
-    kill,
+    pid: child.pid ?? -1,
+    started: Promise.resolve(child.pid ?? -1),
+    exited: life.exited,
+    kill: () => life.kill(),
     stdin: stdinOption === 'pipe' ? child.stdin : null,
     get done() {
-      return done;
+      return life.done;
     },
   };
+}
+
+/**
+ * The life of one subject process group, whichever way it was started: registered while alive,
+ * killed on abort (or as soon as its pid is known, if the kill came first), finished exactly once.
+ */
+class ProcessLife {
+  pid: number | undefined;
+  done = false;
+  private killWanted = false;
+  private resolveExited!: (summary: ProcessSummary) => void;
+  readonly exited = new Promise<ProcessSummary>((r) => (this.resolveExited = r));
+  private readonly onAbort = (): void => this.kill();
+
+  constructor(private readonly signal: AbortSignal) {
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  started(pid: number): void {
+    this.pid = pid;
+    liveGroups.add(pid);
+    if (this.killWanted || this.signal.aborted) killGroup(pid);
+  }
+
+  kill(): void {
+    if (this.done) return;
+    if (this.pid === undefined) this.killWanted = true;
+    else killGroup(this.pid);
+  }
+
+  finish(result: ProcessSummary): void {
+    if (this.done) return;
+    this.done = true;
+    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.pid !== undefined) liveGroups.delete(this.pid);
+    this.resolveExited(result);
+  }
 }
 
 function summarize(
@@ -201,57 +221,40 @@ function spawnLaunched(argv: readonly string[], options: SpawnOptions, stdinFile
   if (!helper) return undefined;
   const started = performance.now();
   const stderr = new OutputCapture({ cap: options.stderrCap ?? 16 * 1024 });
-  let pid: number | undefined;
-  let done = false;
-  let killWanted = false;
   let resolveStarted!: (pid: number) => void;
   const startedPromise = new Promise<number>((r) => (resolveStarted = r));
-  let resolveExited!: (summary: ProcessSummary) => void;
-  const exited = new Promise<ProcessSummary>((r) => (resolveExited = r));
-  const kill = (): void => {
-    if (done) return;
-    if (pid === undefined) killWanted = true;
-    else killGroup(pid);
-  };
-  const onAbort = (): void => kill();
-  const finish = (result: ProcessSummary): void => {
-    if (done) return;
-    done = true;
-    options.signal.removeEventListener('abort', onAbort);
-    if (pid !== undefined) liveGroups.delete(pid);
-    resolveExited(result);
-  };
+  const life = new ProcessLife(options.signal);
   const accepted = helper.launch(
     { argv, cwd: options.cwd, env: options.env ?? {}, stdinFile },
     {
       onPid: (p) => {
-        pid = p;
-        liveGroups.add(p);
+        life.started(p);
         resolveStarted(p);
-        if (killWanted || options.signal.aborted) killGroup(p);
       },
       onSpawnError: (err) => {
         resolveStarted(-1);
-        finish(summarize(argv, options, started, stderr, null, null, err));
+        life.finish(summarize(argv, options, started, stderr, null, null, err));
       },
       onStdout: (chunk) => options.stdout.push(chunk),
       onStderr: (chunk) => stderr.push(chunk),
       // The launcher has killed the group at the leader's exit and relayed the last output.
-      onExit: (code, signal) => finish(summarize(argv, options, started, stderr, code, signal)),
+      onExit: (code, signal) => life.finish(summarize(argv, options, started, stderr, code, signal)),
     },
   );
-  if (!accepted) return undefined;
-  options.signal.addEventListener('abort', onAbort, { once: true });
+  if (!accepted) {
+    life.finish(summarize(argv, options, started, stderr, null, null)); // unregisters; nothing awaits it
+    return undefined;
+  }
   return {
     get pid() {
-      return pid ?? -1;
+      return life.pid ?? -1;
     },
     started: startedPromise,
-    exited,
-    kill,
+    exited: life.exited,
+    kill: () => life.kill(),
     stdin: null,
     get done() {
-      return done;
+      return life.done;
     },
   };
 }
