@@ -12,11 +12,11 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Bench } from 'tinybench';
-import { C_BIN } from '../suite/paths.js';
+import { C_BIN } from '../suite/harness/paths.js';
 import { deliveryDefaultMessage } from '../suite/properties/delivery.js';
 import { cOriginal, tsNet } from '../suite/registry.js';
-import { runUnits, type RunConfig, type Unit } from '../suite/runner.js';
-import type { Implementation } from '../suite/types.js';
+import { runUnits, type RunConfig, type Unit } from '../suite/plan/runner.js';
+import type { Implementation } from '../suite/model/types.js';
 
 const run = promisify(execFile);
 

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { perfPayload, timedSession } from '../suite/perf.js';
+import { perfPayload, timedSession } from '../suite/measure/perf.js';
 import { builtinImplementations } from '../suite/registry.js';
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@
  * results.json). One tinybench task per pairing; each iteration is one timed session, after a warm-up.
  */
 import { Bench } from 'tinybench';
-import { perfPairings, perfPayload, timedSession, type SessionTiming } from '../suite/perf.js';
+import { perfPairings, perfPayload, timedSession, type SessionTiming } from '../suite/measure/perf.js';
 import { builtinImplementations } from '../suite/registry.js';
 
 export interface PairingFigure {

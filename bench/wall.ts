@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Bench } from 'tinybench';
-import { distPath } from '../suite/paths.js';
+import { distPath } from '../suite/harness/paths.js';
 
 export interface WallFigure {
   samples: number;

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { runClient as tsNetClient } from '../fixtures/ts-net/client.js';
 import { tsNative } from '../fixtures/ts-native/index.js';
 import { runServer as tsNetServer } from '../fixtures/ts-net/server.js';
-import { C_BIN, distPath } from './paths.js';
-import type { Implementation } from './types.js';
+import { C_BIN, distPath } from './harness/paths.js';
+import type { Implementation } from './model/types.js';
 
 const nodeScript = (relative: string, ...args: string[]): string[] => [process.execPath, distPath(relative), ...args];
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { dir as tmpDir } from 'tmp-promise';
 import { expect, it } from 'vitest';
-import { distPath } from '../suite/paths.js';
+import { distPath } from '../suite/harness/paths.js';
 import type { RunReport } from '../suite/report/results.js';
 import { leftoversOf } from './support/leftovers.js';
 

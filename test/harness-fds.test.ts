@@ -4,10 +4,10 @@
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { liveProcessCount } from '../suite/process.js';
+import { liveProcessCount } from '../suite/harness/process.js';
 import { allProperties } from '../suite/properties/index.js';
 import { builtinImplementations } from '../suite/registry.js';
-import { planUnits, runUnits, type RunConfig } from '../suite/runner.js';
+import { planUnits, runUnits, type RunConfig } from '../suite/plan/runner.js';
 
 function openFds(): Map<string, string> {
   const fds = new Map<string, string>();

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OutputCapture } from '../suite/capture.js';
-import { CaseContext } from '../suite/harness.js';
-import { liveProcessCount, spawnProcess } from '../suite/process.js';
-import { readUnixTable, waitListening } from '../suite/readiness.js';
+import { OutputCapture } from '../suite/harness/capture.js';
+import { CaseContext } from '../suite/harness/context.js';
+import { liveProcessCount, spawnProcess } from '../suite/harness/process.js';
+import { readUnixTable, waitListening } from '../suite/harness/readiness.js';
 import { cOriginal, cReference } from '../suite/registry.js';
-import type { Implementation } from '../suite/types.js';
+import type { Implementation } from '../suite/model/types.js';
 import { leftoversOf, nothingLeft } from './support/leftovers.js';
 
 afterAll(() => {

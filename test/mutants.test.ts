@@ -5,10 +5,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { mutants } from '../fixtures/mutants/index.js';
-import { liveProcessCount } from '../suite/process.js';
+import { liveProcessCount } from '../suite/harness/process.js';
 import { allProperties } from '../suite/properties/index.js';
 import { cReference } from '../suite/registry.js';
-import { planUnits, runUnits, type RunConfig } from '../suite/runner.js';
+import { planUnits, runUnits, type RunConfig } from '../suite/plan/runner.js';
 import { leftoversOf } from './support/leftovers.js';
 
 const properties = allProperties();

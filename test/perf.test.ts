@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import tmp from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
-import { OutputCapture } from '../suite/capture.js';
-import { CaseContext } from '../suite/harness.js';
-import { LAUNCHER_PATH } from '../suite/launcher.js';
-import { measurePairing, perfPayload } from '../suite/perf.js';
-import { spawnProcess } from '../suite/process.js';
+import { OutputCapture } from '../suite/harness/capture.js';
+import { CaseContext } from '../suite/harness/context.js';
+import { LAUNCHER_PATH } from '../suite/harness/launcher.js';
+import { measurePairing, perfPayload } from '../suite/measure/perf.js';
+import { spawnProcess } from '../suite/harness/process.js';
 import { cReference, tsNet } from '../suite/registry.js';
 import { cli } from './support/cli.js';
 

@@ -16,7 +16,7 @@ import { mergeReports, ReportInputError, validateReport } from '../suite/report/
 import { summarize, type RunReport } from '../suite/report/results.js';
 import { startProgress } from '../suite/report/progress.js';
 import { exitCodeFor } from '../suite/report/write.js';
-import type { ResultEntry } from '../suite/types.js';
+import type { ResultEntry } from '../suite/model/types.js';
 import { cli } from './support/cli.js';
 
 const REPLAY = "npx uds-conformance replay --property delivery.payload --server ts-net --client c-reference --seed 17 --path '3:0'";

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { allProperties } from '../suite/properties/index.js';
 import { builtinImplementations } from '../suite/registry.js';
 import type { RunReport } from '../suite/report/results.js';
-import { planUnits, unitSeed } from '../suite/runner.js';
-import { parseShard, shardOf } from '../suite/shard.js';
+import { planUnits, unitSeed } from '../suite/plan/runner.js';
+import { parseShard, shardOf } from '../suite/plan/shard.js';
 import { cli } from './support/cli.js';
 
 describe('shardOf', () => {

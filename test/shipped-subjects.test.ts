@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../suite/paths.js';
+import { PROJECT_ROOT } from '../suite/harness/paths.js';
 import type { RunReport } from '../suite/report/results.js';
 import { cli } from './support/cli.js';
 import { execaSync } from 'execa';

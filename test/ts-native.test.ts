@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runClient } from '../fixtures/ts-native/client.js';
 import { runServer } from '../fixtures/ts-native/server.js';
-import { fdContent, leakedFds, parseClientReport, parseServerReport } from '../suite/fdreport.js';
-import { C_BIN, distPath } from '../suite/paths.js';
-import { waitListening } from '../suite/readiness.js';
+import { fdContent, leakedFds, parseClientReport, parseServerReport } from '../suite/properties/fd/reports.js';
+import { C_BIN, distPath } from '../suite/harness/paths.js';
+import { waitListening } from '../suite/harness/readiness.js';
 
 const CLI = distPath('fixtures/ts-native/cli.js');
 const TS_SERVER = [process.execPath, CLI, 'server'];

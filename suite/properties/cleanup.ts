@@ -1,6 +1,6 @@
 /** Cleanup and stale paths: the path belongs to a session and is gone afterwards; a stale one is no obstacle. */
-import { smallPayloadArb, smallTextPayloadArb } from '../arbitraries.js';
-import { CheckFailure, type Property } from '../types.js';
+import { smallPayloadArb, smallTextPayloadArb } from './arbitraries.js';
+import { CheckFailure, type Property } from '../model/types.js';
 import { describePayload } from './delivery.js';
 import { exitText, requireReady, session, sides, whatIsAt } from './session.js';
 

@@ -1,6 +1,6 @@
 /** Connect errors: a client that cannot connect says so and fails. */
 import fc from 'fast-check';
-import { CheckFailure, type Property } from '../types.js';
+import { CheckFailure, type Property } from '../model/types.js';
 import { exitText, throwIfDeclaredUnsupported } from './session.js';
 
 type MissingKind = 'missing-file' | 'missing-dir';

@@ -1,9 +1,9 @@
 /** Delivery: the bytes the server sends are the bytes the client prints. */
 import fc from 'fast-check';
 import { FIXED_MESSAGE, payloadCorpus } from '../../fixtures/corpora/payloads.js';
-import { payloadArb } from '../arbitraries.js';
-import { describeBytes } from '../capture.js';
-import { CheckFailure, type Property } from '../types.js';
+import { payloadArb } from './arbitraries.js';
+import { describeBytes } from '../harness/capture.js';
+import { CheckFailure, type Property } from '../model/types.js';
 import { exitText, requireReady, session, sides } from './session.js';
 
 /** A payload as it appears in reports: its length and its first bytes, escaped. */

@@ -1,9 +1,9 @@
 /** EOF handling: the client ends when the server closes, having printed everything, with status 0. */
 import fc from 'fast-check';
 import { FIXED_MESSAGE, patternBytes } from '../../fixtures/corpora/payloads.js';
-import { noNulPayloadArb, withoutNul } from '../arbitraries.js';
-import type { CaseContext } from '../harness.js';
-import { CheckFailure, type Property } from '../types.js';
+import { noNulPayloadArb, withoutNul } from './arbitraries.js';
+import type { CaseContext } from '../harness/context.js';
+import { CheckFailure, type Property } from '../model/types.js';
 import { describePayload } from './delivery.js';
 import { EOF_GRACE_MS, exitText, requireReady, session, sides } from './session.js';
 

@@ -1,11 +1,11 @@
 /** Every conformance property, in report order. Each area lives in its own file. */
-import type { Property } from '../types.js';
+import type { Property } from '../model/types.js';
 import { cleanupPathRemoved, stalePathReplaced } from './cleanup.js';
 import { connectEconnrefused, connectEnoent } from './connect.js';
 import { deliveryDefaultMessage, deliveryPayload } from './delivery.js';
 import { eofExitZero, eofSilentServer } from './eof.js';
-import { fdCapability, fdKinds, fdManyInOrder, fdSameDescription, fdScmMax } from './fd-identity.js';
-import { fdCloexec, fdCtruncClosesExcess, fdFirstByteOnly, fdNeedsDataByte, fdPlainReadDiscards } from './fd-stream.js';
+import { fdCapability, fdKinds, fdManyInOrder, fdSameDescription, fdScmMax } from './fd/identity.js';
+import { fdCloexec, fdCtruncClosesExcess, fdFirstByteOnly, fdNeedsDataByte, fdPlainReadDiscards } from './fd/stream.js';
 import { pathTooLongClient, pathTooLongServer } from './path-too-long.js';
 import { pathForms } from './paths.js';
 

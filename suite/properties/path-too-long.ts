@@ -5,8 +5,8 @@
  */
 import net from 'node:net';
 import fc from 'fast-check';
-import type { CaseContext } from '../harness.js';
-import { CheckFailure, type Property } from '../types.js';
+import type { CaseContext } from '../harness/context.js';
+import { CheckFailure, type Property } from '../model/types.js';
 import { exitText, throwIfDeclaredUnsupported } from './session.js';
 
 /** An absolute ASCII path of `length` bytes inside the case dir (longer than sun_path's 107). */

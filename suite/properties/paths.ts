@@ -1,8 +1,8 @@
 /** Path forms: any pathname that fits sun_path works, relative or absolute, with any characters. */
 import { FIXED_MESSAGE } from '../../fixtures/corpora/payloads.js';
 import { EDGE_PATH_LENGTHS } from '../../fixtures/corpora/paths.js';
-import { materializePath, socketPathArb, type PathSpec } from '../arbitraries.js';
-import { CheckFailure, type Property } from '../types.js';
+import { materializePath, socketPathArb, type PathSpec } from './arbitraries.js';
+import { CheckFailure, type Property } from '../model/types.js';
 import { exitText, requireReady, session, sides } from './session.js';
 
 export const pathForms: Property<PathSpec> = {

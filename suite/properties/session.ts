@@ -3,10 +3,10 @@
  * session of the pairing and describe what happened, so that each property only states its requirement.
  */
 import { lstat } from 'node:fs/promises';
-import type { OutputCapture } from '../capture.js';
-import type { CaseContext, RunMode } from '../harness.js';
-import type { ReadyOutcome } from '../readiness.js';
-import { CheckFailure, Unsupported, type Evidence, type ProcessSummary } from '../types.js';
+import type { OutputCapture } from '../harness/capture.js';
+import type { CaseContext, RunMode } from '../harness/context.js';
+import type { ReadyOutcome } from '../harness/readiness.js';
+import { CheckFailure, Unsupported, type Evidence, type ProcessSummary } from '../model/types.js';
 
 /** How long a client may keep running after its server has closed the connection and exited. */
 export const EOF_GRACE_MS = 2000;

@@ -2,7 +2,7 @@
  * What the reporters (JUnit, Markdown, HTML) share: status severity, the server × client axes of the
  * matrix, per-implementation scorecards, and the blame of a result where one is recorded.
  */
-import type { Level, ResultEntry, Status } from '../types.js';
+import type { Level, ResultEntry, Status } from '../model/types.js';
 import type { RunReport } from './results.js';
 
 /** The placeholder for the absent side of a single-role property (the runner's NO_PEER). */

@@ -10,7 +10,7 @@
  *                    (as pytest reports xfail): a known failure neither fails the build nor counts as a pass
  *   unsupported      <skipped message="unsupported: REASON">
  */
-import type { ResultEntry } from '../types.js';
+import type { ResultEntry } from '../model/types.js';
 import { blameOf, byPairing, pairingName, seconds } from './common.js';
 import type { RunReport } from './results.js';
 

@@ -3,7 +3,7 @@
  * results come first (with expected against actual and the replay line), then the server × client matrix
  * (each cell: the worst status and how many properties held), the scorecards and the expected failures.
  */
-import type { ResultEntry, Status } from '../types.js';
+import type { ResultEntry, Status } from '../model/types.js';
 import { NO_PEER, STATUS_ICON, STATUS_LABEL, LEVELS, held, isUnexpected, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
 import type { RunReport } from './results.js';
 

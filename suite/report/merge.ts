@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { NO_PEER } from './common.js';
 import { SCHEMA_VERSION, summarize, type RunReport } from './results.js';
-import { STATUSES, type ResultEntry } from '../types.js';
+import { STATUSES, type ResultEntry } from '../model/types.js';
 
 export class ReportInputError extends Error {
   constructor(

@@ -4,7 +4,7 @@
  * (and one at the end), which reads well in a CI log.
  */
 import cliProgress from 'cli-progress';
-import type { ResultEntry } from '../types.js';
+import type { ResultEntry } from '../model/types.js';
 import { isUnexpected } from './common.js';
 
 export interface Progress {

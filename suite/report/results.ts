@@ -4,9 +4,9 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../paths.js';
-import type { PerfEntry } from '../perf.js';
-import { STATUSES, type Implementation, type Property, type ResultEntry, type Role, type Status } from '../types.js';
+import { PROJECT_ROOT } from '../harness/paths.js';
+import type { PerfEntry } from '../measure/perf.js';
+import { STATUSES, type Implementation, type Property, type ResultEntry, type Role, type Status } from '../model/types.js';
 
 export const SCHEMA_VERSION = 1;
 

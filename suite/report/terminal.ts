@@ -3,7 +3,7 @@
  * then the details of everything unexpected (and of expected failures, briefly).
  */
 import type { RunReport } from './results.js';
-import type { ResultEntry, Status } from '../types.js';
+import type { ResultEntry, Status } from '../model/types.js';
 import { unexpected } from './results.js';
 
 export const STATUS_MARK: Record<Status, string> = {

@@ -1,7 +1,7 @@
 /** Runs the built CLI (dist/) as a user would, with CI=true, and checks that nothing is left behind. */
 import { execa } from 'execa';
 import { expect } from 'vitest';
-import { distPath } from '../../suite/paths.js';
+import { distPath } from '../../suite/harness/paths.js';
 import { leftoversOf } from './leftovers.js';
 
 export const CLI = distPath('suite/cli.js');

@@ -4,7 +4,7 @@
  * incrementally so that the first differing offset is known without keeping the whole stream.
  */
 import { createHash, type Hash } from 'node:crypto';
-import type { ByteComparison } from './types.js';
+import type { ByteComparison } from '../model/types.js';
 
 export interface CaptureOptions {
   /** Bytes kept for evidence; the rest is hashed and counted only. */

@@ -4,7 +4,7 @@
  * two still fails says whether the subject's server, its client, or only this pairing is at fault.
  */
 import { runUnit, type RunConfig, type Unit } from './runner.js';
-import type { Expectation, Implementation, ResultEntry, Role } from './types.js';
+import type { Expectation, Implementation, ResultEntry, Role } from '../model/types.js';
 
 export type Blame = 'server' | 'client' | 'pairing' | 'unknown';
 const FAILING = new Set(['fail', 'expected-fail']);

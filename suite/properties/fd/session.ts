@@ -4,11 +4,11 @@
  * are only meaningful in a process of its own.
  */
 import fc from 'fast-check';
-import type { CaseContext } from '../harness.js';
-import { fdContent, FD_KINDS, type FdClientOptions, leakedFds, parseClientReport, parseServerReport, passSpec, type ClientFdReport, type FdKind, type ServerFdReport } from '../fdreport.js';
-import { CheckFailure, type Evidence } from '../types.js';
-import { exitText, requireReady, session, sides, type SessionOutcome } from './session.js';
-import { fdDriverSession, fdSessionUsesDrivers } from './fd-driver.js';
+import type { CaseContext } from '../../harness/context.js';
+import { fdContent, FD_KINDS, type FdClientOptions, leakedFds, parseClientReport, parseServerReport, passSpec, type ClientFdReport, type FdKind, type ServerFdReport } from './reports.js';
+import { CheckFailure, type Evidence } from '../../model/types.js';
+import { exitText, requireReady, session, sides, type SessionOutcome } from '../session.js';
+import { fdDriverSession, fdSessionUsesDrivers } from './drivers.js';
 
 export const fdKindArb: fc.Arbitrary<FdKind> = fc.constantFrom(...FD_KINDS);
 /** Kinds whose every item is a distinct object (a `dir` item is the same directory every time). */

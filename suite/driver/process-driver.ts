@@ -15,10 +15,10 @@
  * splitting it would spread that state over modules.
  */
 import type { Writable } from 'node:stream';
-import { OutputCapture } from './capture.js';
-import { expand, expandOne, type CaseContext } from './harness.js';
-import { spawnProcess, type Spawned } from './process.js';
-import { CheckFailure, Unsupported, type CommandTemplate, type ProcessSummary } from './types.js';
+import { OutputCapture } from '../harness/capture.js';
+import { expand, expandOne, type CaseContext } from '../harness/context.js';
+import { spawnProcess, type Spawned } from '../harness/process.js';
+import { CheckFailure, Unsupported, type CommandTemplate, type ProcessSummary } from '../model/types.js';
 
 export const DRIVER_PROTOCOL = 'uds-driver/1';
 /** Longest answer line accepted (a 64 MiB recv is ~90 MB of base64). */

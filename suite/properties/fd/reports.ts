@@ -2,7 +2,7 @@
  * The fd-passing mode's reports (docs/fd-passing.md), parsed and validated. A subject whose report
  * does not have this shape is reported as lying, with the offending field named.
  */
-import { CheckFailure } from './types.js';
+import { CheckFailure } from '../../model/types.js';
 
 /** The options of the fd-passing mode's client, as docs/fd-passing.md defines them. */
 export interface FdClientOptions {

@@ -8,11 +8,11 @@
  *
  * Used by `run --perf` (results.json `perf`, the terminal matrix) and by the benchmark (bench/).
  */
-import { withoutNul } from './arbitraries.js';
-import { OutputCapture } from './capture.js';
-import { CaseContext, type CaseOptions } from './harness.js';
-import type { Implementation } from './types.js';
-import { patternBytes } from '../fixtures/corpora/payloads.js';
+import { withoutNul } from '../properties/arbitraries.js';
+import { OutputCapture } from '../harness/capture.js';
+import { CaseContext, type CaseOptions } from '../harness/context.js';
+import type { Implementation } from '../model/types.js';
+import { patternBytes } from '../../fixtures/corpora/payloads.js';
 
 /** One pairing's figures (medians over `samples` sessions), as results.json carries them. */
 export interface PerfEntry {

@@ -12,8 +12,8 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { execa } from 'execa';
-import type { CaseOptions } from './harness.js';
-import { PROJECT_ROOT } from './paths.js';
+import type { CaseOptions } from '../harness/context.js';
+import { PROJECT_ROOT } from '../harness/paths.js';
 
 export interface CoverageSession {
   /** For RunConfig.caseOptions: process mode, NODE_V8_COVERAGE in every subject's environment. */

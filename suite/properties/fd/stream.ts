@@ -4,9 +4,9 @@
  * stream send needs. Sources: ../shared/reference/uds-semantics.md rows D7, D8, D9, D12–D16.
  */
 import fc from 'fast-check';
-import { CheckFailure, type Property } from '../types.js';
-import { distinctKindArb, expectNoLeaks, expectSameObjects, fdKindArb, fdSession, requireServerReport, textPayload } from './fdsession.js';
-import type { FdKind } from '../fdreport.js';
+import { CheckFailure, type Property } from '../../model/types.js';
+import { distinctKindArb, expectNoLeaks, expectSameObjects, fdKindArb, fdSession, requireServerReport, textPayload } from './session.js';
+import type { FdKind } from './reports.js';
 
 const FD = { server: ['fd-passing' as const], client: ['fd-passing' as const] };
 

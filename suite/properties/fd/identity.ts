@@ -5,10 +5,10 @@
  */
 import { chmod, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
-import { fdContent, receivedKind, type FdKind } from '../fdreport.js';
-import { CheckFailure, Unsupported, type Property } from '../types.js';
-import { exitText } from './session.js';
-import { expectedRead, expectSameObjects, fdKindArb, fdListArb, fdSession, requireServerReport, textPayload } from './fdsession.js';
+import { fdContent, receivedKind, type FdKind } from './reports.js';
+import { CheckFailure, Unsupported, type Property } from '../../model/types.js';
+import { exitText } from '../session.js';
+import { expectedRead, expectSameObjects, fdKindArb, fdListArb, fdSession, requireServerReport, textPayload } from './session.js';
 
 const FD = { server: ['fd-passing' as const], client: ['fd-passing' as const] };
 

@@ -2,8 +2,8 @@
  * fast-check arbitraries for the suite's inputs, named for what they make.
  */
 import fc from 'fast-check';
-import { EDGE_SIZES, patternBytes } from '../fixtures/corpora/payloads.js';
-import { PATH_CHARS, PATH_FIRST_CHARS, SUN_PATH_MAX } from '../fixtures/corpora/paths.js';
+import { EDGE_SIZES, patternBytes } from '../../fixtures/corpora/payloads.js';
+import { PATH_CHARS, PATH_FIRST_CHARS, SUN_PATH_MAX } from '../../fixtures/corpora/paths.js';
 
 /** Largest generated payload: above 1 MiB so the 1 MiB edge has neighbours on both sides. */
 export const MAX_PAYLOAD = 1024 * 1024 + 4096;

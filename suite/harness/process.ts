@@ -8,7 +8,7 @@ import { closeSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { OutputCapture } from './capture.js';
 import { launcher } from './launcher.js';
-import type { ProcessSummary } from './types.js';
+import type { ProcessSummary } from '../model/types.js';
 
 /** Process groups of every live subject process, so that any exit path can kill them all. */
 const liveGroups = new Set<number>();

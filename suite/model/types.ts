@@ -169,7 +169,7 @@ export interface Property<T = unknown> {
    * Resolves when the requirement holds (optionally with what it observed, kept in the result as
    * evidence of a pass); throws CheckFailure when it does not.
    */
-  check: (input: T, ctx: import('./harness.js').CaseContext) => Promise<void | Record<string, unknown>>;
+  check: (input: T, ctx: import('../harness/context.js').CaseContext) => Promise<void | Record<string, unknown>>;
 }
 
 export interface Counterexample {

@@ -6,9 +6,9 @@
  */
 import os from 'node:os';
 import fc from 'fast-check';
-import { cReference } from './registry.js';
-import { CaseContext, DEFAULT_CASE_DEADLINE_MS, type CaseOptions } from './harness.js';
-import { CheckFailure, Unsupported, type Expectation, type Implementation, type Property, type ResultEntry, type Status } from './types.js';
+import { cReference } from '../registry.js';
+import { CaseContext, DEFAULT_CASE_DEADLINE_MS, type CaseOptions } from '../harness/context.js';
+import { CheckFailure, Unsupported, type Expectation, type Implementation, type Property, type ResultEntry, type Status } from '../model/types.js';
 
 export interface RunConfig {
   implementations: Implementation[];

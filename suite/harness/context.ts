@@ -8,12 +8,12 @@ import net from 'node:net';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { FIXED_MESSAGE } from '../fixtures/corpora/payloads.js';
+import { FIXED_MESSAGE } from '../../fixtures/corpora/payloads.js';
 import { OutputCapture } from './capture.js';
 import { spawnProcess } from './process.js';
 import { waitListening, type ReadyOutcome } from './readiness.js';
-import type { CommandTemplate, Implementation, Pairing, ProcessSummary } from './types.js';
-import { Unsupported } from './types.js';
+import type { CommandTemplate, Implementation, Pairing, ProcessSummary } from '../model/types.js';
+import { Unsupported } from '../model/types.js';
 
 /** Stdout bytes kept for evidence; beyond this only the hash, length and first difference are kept. */
 export const STDOUT_CAP = 2 * 1024 * 1024;

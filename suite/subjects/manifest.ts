@@ -6,8 +6,8 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { writeFile } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { PROJECT_ROOT } from './paths.js';
-import type { CommandTemplate, Expectation, Feature, Implementation } from './types.js';
+import { PROJECT_ROOT } from '../harness/paths.js';
+import type { CommandTemplate, Expectation, Feature, Implementation } from '../model/types.js';
 
 export const SCHEMA_FILE = join(PROJECT_ROOT, 'docs', 'subject-manifest.schema.json');
 const PLACEHOLDERS = new Set(['path', 'payload', 'dir']);

@@ -13,13 +13,13 @@
  * status 1 (so its connection closes and the client sees EOF), and the failed call is appended to
  * the server summary's stderr as `<command>: <syscall>: <strerror> (<errno name>)`.
  */
-import { passSpec, type ClientFdReport, type FdKind, type ReadRecord, type ReceivedFd, type SentFd, type ServerFdReport } from '../fdreport.js';
-import { startDriver, DriverError, type Driver } from '../driver.js';
-import type { CaseContext } from '../harness.js';
-import type { ReadyOutcome } from '../readiness.js';
-import { CheckFailure, Unsupported, type Feature, type ProcessSummary } from '../types.js';
-import type { FdSessionOptions, FdSessionOutcome } from './fdsession.js';
-import { EOF_GRACE_MS, requireReady, SERVER_GRACE_MS, within, type SessionOutcome } from './session.js';
+import { passSpec, type ClientFdReport, type FdKind, type ReadRecord, type ReceivedFd, type SentFd, type ServerFdReport } from './reports.js';
+import { startDriver, DriverError, type Driver } from '../../driver/process-driver.js';
+import type { CaseContext } from '../../harness/context.js';
+import type { ReadyOutcome } from '../../harness/readiness.js';
+import { CheckFailure, Unsupported, type Feature, type ProcessSummary } from '../../model/types.js';
+import type { FdSessionOptions, FdSessionOutcome } from './session.js';
+import { EOF_GRACE_MS, requireReady, SERVER_GRACE_MS, within, type SessionOutcome } from '../session.js';
 
 /** Whether fdSession runs over drivers: both sides have one, and not both the fd-mode CLI. */
 export function fdSessionUsesDrivers(ctx: CaseContext): boolean {
