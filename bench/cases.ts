@@ -1,6 +1,6 @@
 /**
  * Per-case cost: (a) the floor, the bare C cycle of c-original × c-original (c-reference/bench/floor.c);
- * (b) the same pairing through the real harness (runUnits over the delivery.default-message property,
+ * (b) the same pairing through the real harness (runSuite over the delivery.default-message property,
  * each case a CaseContext with a session); (c) in-process ts-net × ts-net through the same path.
  *
  * Each tinybench iteration is one batch of cases; the per-case figure is the median batch time divided
@@ -15,7 +15,7 @@ import { Bench } from 'tinybench';
 import { C_BIN } from '../suite/harness/paths.js';
 import { deliveryDefaultMessage } from '../suite/properties/delivery.js';
 import { cOriginal, tsNet } from '../suite/registry.js';
-import { runUnits, type RunConfig, type Unit } from '../suite/plan/runner.js';
+import { runSuite } from '../suite/run.js';
 import type { Implementation } from '../suite/model/types.js';
 
 const run = promisify(execFile);
@@ -51,10 +51,9 @@ async function floorBatch(cases: number, jobs: number): Promise<void> {
 
 /** One batch through the harness: `units` units of delivery.default-message, 3 cases each. */
 function harnessBatch(impl: Implementation, units: number, concurrency: number): () => Promise<number> {
-  const plan: Unit[] = Array.from({ length: units }, () => ({ property: deliveryDefaultMessage, server: impl, client: impl }));
-  const config: RunConfig = { implementations: [impl], properties: [deliveryDefaultMessage], runs: 3, seed: 1, concurrency };
+  const options = { implementations: [impl], properties: [deliveryDefaultMessage], runs: 3, seed: 1, jobs: concurrency, repeat: units };
   return async () => {
-    const results = await runUnits(plan, config);
+    const { results } = await runSuite(options);
     let cases = 0;
     for (const r of results) {
       if (r.status !== 'pass') throw new Error(`harness batch: ${r.status}: ${r.message ?? ''}`);

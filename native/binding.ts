@@ -73,6 +73,7 @@ export interface RawBinding {
     | 'MSG_WAITALL'
     | 'MSG_DONTWAIT'
     | 'MSG_NOSIGNAL'
+    | 'MSG_MORE'
     | 'MSG_ERRQUEUE'
     | 'MSG_CMSG_CLOEXEC',
     number

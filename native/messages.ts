@@ -4,7 +4,7 @@ import { binding, type RawBinding } from './binding.js';
 export type MsgConstant = keyof RawBinding['MSG'];
 const MSG_CONSTANTS: readonly MsgConstant[] = [
   'MSG_OOB', 'MSG_PEEK', 'MSG_TRUNC', 'MSG_CTRUNC', 'MSG_EOR',
-  'MSG_WAITALL', 'MSG_DONTWAIT', 'MSG_NOSIGNAL', 'MSG_ERRQUEUE', 'MSG_CMSG_CLOEXEC',
+  'MSG_WAITALL', 'MSG_DONTWAIT', 'MSG_NOSIGNAL', 'MSG_MORE', 'MSG_ERRQUEUE', 'MSG_CMSG_CLOEXEC',
 ];
 
 /** Input and output flag bits of sendmsg/recvmsg (MSG_* from <sys/socket.h>), read from the addon. */

@@ -6,27 +6,31 @@
  * Exit codes: 0 nothing unexpected; 1 something unexpected; 2 bad usage; 3 nothing ran / harness failure.
  */
 import { realpathSync } from 'node:fs';
-import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import tmp from 'tmp-promise';
+import { DEFAULTS, defaultJobs } from './defaults.js';
 import { sweepCaseDirs } from './harness/context.js';
 import { installSignalHandlers, killAllLive } from './harness/process.js';
+import { ADDRESS_KINDS, SOCKET_TYPES, type AddressKind, type SocketType } from './model/types.js';
+import type { Implementation } from './model/types.js';
+import { ShapeError } from './model/shape.js';
+import { updatedExpectations } from './plan/blame.js';
+import { selectProperties } from './plan/plan.js';
+import { parseShard, type Shard } from './plan/shard.js';
 import { allProperties } from './properties/index.js';
-import { assignBlame, staleExpectations, updatedExpectations } from './plan/blame.js';
-import { builtinImplementations, cReference } from './registry.js';
-import { loadSubjects, ManifestError, writeExpectations, type Subject } from './subjects/manifest.js';
-import { buildReport, type RunReport } from './report/results.js';
-import { renderDetails, renderMatrix, renderSummary } from './report/terminal.js';
+import type { Property } from './properties/property.js';
+import { builtinImplementations } from './registry.js';
 import { loadReport, mergeReports, ReportInputError } from './report/merge.js';
 import { startProgress } from './report/progress.js';
+import { renderPropertiesJson, renderPropertiesMarkdown, renderPropertiesText } from './report/properties-list.js';
+import type { RunReport } from './report/results.js';
+import { renderDetails, renderMatrix, renderSummary } from './report/terminal.js';
 import { exitCodeFor, writeReports, type WrittenReports } from './report/write.js';
-import { startCoverage } from './measure/coverage.js';
-import { parseShard, shardOf, type Shard } from './plan/shard.js';
-import { measurePerf } from './measure/perf.js';
-import { planUnits, runUnits, selectProperties, type RunConfig } from './plan/runner.js';
-import type { Implementation, Property } from './model/types.js';
+import { runUnit } from './plan/runner.js';
+import { NothingToRun, planSuite, qualify, runSuite, type RunSuiteOptions } from './run.js';
+import { loadSubjects, ManifestError, writeExpectations, type Subject } from './subjects/manifest.js';
 
 export const EXIT = { ok: 0, unexpected: 1, usage: 2, harness: 3 } as const;
 
@@ -37,6 +41,7 @@ const HELP = `uds-conformance: conformance suite for Unix domain socket implemen
 Usage:
   uds-conformance run [options]      run every property over every server x client pairing
   uds-conformance replay [options]   re-run one case: --property, --server/--client, --seed, --path
+  uds-conformance list [--json | --markdown]       every property: id, level, category, socket types, requirement
   uds-conformance report --from FILE [--out DIR]   re-render the reports from a results.json
   uds-conformance merge FILE... [--out DIR]        merge the results.json of shards into one set of reports
   uds-conformance --help
@@ -45,7 +50,7 @@ Every run, report and merge writes into --out (default reports/): results.json, 
 (for a CI job summary) and index.html (the matrix; one self-contained file).
 
 Options (run):
-  --runs N            generated cases per property and pairing (default 100; a property may cap it)
+  --runs N            generated cases per property and pairing (default ${DEFAULTS.runs}; a property may cap it)
   --seed N            run seed (default: random); every result records the seed to replay it
   --out DIR           where reports go (default: reports/)
   --server NAME       only pairings with this server (repeatable)
@@ -53,15 +58,19 @@ Options (run):
   --property ID       only this property; globs like 'delivery.*' work (repeatable)
   --jobs N            cases in parallel (default: number of cores)
   --no-shrink         report the first failing input without shrinking it
-  --deadline MS       per-case deadline in milliseconds (default 15000)
+  --deadline MS       per-case deadline in milliseconds (default ${DEFAULTS.caseDeadlineMs})
   --shard i/n         run only part i of n of the cases (needs --seed; merge the n results.json)
   --coverage          run the JavaScript implementations as processes under NODE_V8_COVERAGE and
                       write a c8 report of the lines they ran (text on stdout, HTML in DIR/coverage/)
   --perf              after the cases, measure throughput (MB/s) and connect-to-first-byte latency of
                       every pairing whose server takes a payload (64 MiB, median of 3 sessions, one
                       pairing at a time): results.json "perf", and two columns of the matrix
+  --subject FILE      a third-party implementation described by a manifest (repeatable)
+  --subjects-only     only pairings with a subject in them
+  --update-expectations  write each subject's failures back as its expected failures
 Options (replay):
   --property ID --server NAME --client NAME --seed N --path PATH   (as printed in a report)
+  --socket-type T --address A   the unit's socket type and address kind, when not stream/pathname
 
 Exit status: 0 nothing unexpected, 1 an unexpected result, 2 bad usage, 3 nothing ran or the harness failed.
 report and merge exit as a run of their results would; a bad file is bad usage (2), named with its field.
@@ -84,6 +93,8 @@ const OPTIONS = {
   subject: { type: 'string', multiple: true },
   'subjects-only': { type: 'boolean' },
   'update-expectations': { type: 'boolean' },
+  'socket-type': { type: 'string' },
+  address: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
@@ -103,26 +114,28 @@ function checkNames(flag: string, names: string[] | undefined, known: Implementa
   for (const name of names ?? []) {
     const impl = known.find((i) => i.name === name);
     if (!impl) throw new UsageError(`--${flag} ${name}: no such implementation (known: ${known.map((i) => i.name).join(', ')})`);
-    if (!impl[role] && !impl.driver) throw new UsageError(`--${flag} ${name}: ${name} has no ${role} role`);
+    if (!impl[role] && !(impl.driver && (impl.driver.roles ?? ['server', 'client']).includes(role))) throw new UsageError(`--${flag} ${name}: ${name} has no ${role} role`);
   }
 }
 
 export interface ParsedRun {
-  config: RunConfig;
+  options: RunSuiteOptions & { seed: number };
   outDir: string;
-  /** `--shard i/n`: run only this part of the plan. */
-  shard?: Shard;
-  /** `--coverage`: JavaScript implementations as processes under NODE_V8_COVERAGE, then a c8 report. */
-  coverage: boolean;
-  /** `--perf`: throughput and first-byte latency per payload pairing, after the cases (suite/perf.ts). */
-  perf: boolean;
   subjects: Subject[];
   updateExpectations: boolean;
+  /** replay: the unit's socket type and address kind. */
+  socketType: SocketType;
+  address: AddressKind;
 }
 
-/** Parses `run`/`replay` arguments into a config; throws UsageError on anything wrong. */
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+/** Parses `run`/`replay` arguments into runSuite options; throws UsageError on anything wrong. */
 export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins: Implementation[], properties: Property<any>[]): ParsedRun {
-  let implementations = builtins;
   let values;
   try {
     ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
@@ -130,8 +143,8 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     throw new UsageError((err as Error).message);
   }
   // Subjects join the built-ins before names are checked, so --server/--client can name them.
-  const subjects = loadSubjects(values.subject ?? [], implementations.map((i) => i.name), properties.map((p) => p.id));
-  implementations = [...implementations, ...subjects.map((s) => s.implementation)];
+  const subjects = loadSubjects(values.subject ?? [], builtins.map((i) => i.name), properties.map((p) => p.id));
+  const implementations = [...builtins, ...subjects.map((s) => s.implementation)];
   if (values['subjects-only'] && subjects.length === 0) throw new UsageError('--subjects-only needs at least one --subject FILE');
   if (values['update-expectations'] && subjects.length === 0) throw new UsageError('--update-expectations needs at least one --subject FILE');
   checkNames('server', values.server, implementations, 'server');
@@ -148,8 +161,9 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
     if (values.path === undefined) throw new UsageError('replay needs --path PATH (from the report)');
     if (!/^\d+(:\d+)*$/.test(values.path)) throw new UsageError(`--path must look like 12:0:3, got ${JSON.stringify(values.path)}`);
-  } else if (values.path !== undefined) {
-    throw new UsageError('--path is only for replay');
+  } else {
+    if (values.path !== undefined) throw new UsageError('--path is only for replay');
+    if (values['socket-type'] !== undefined || values.address !== undefined) throw new UsageError('--socket-type and --address are only for replay');
   }
   let shard: Shard | undefined;
   if (values.shard !== undefined) {
@@ -159,94 +173,74 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     if (values.seed === undefined) throw new UsageError('--shard needs --seed N, the same in every shard');
     shard = parsed;
   }
-  const config: RunConfig = {
-    implementations,
+  const options = {
+    implementations: builtins,
+    subjects,
+    subjectsOnly: values['subjects-only'] ?? false,
     properties,
-    runs: positiveInt('runs', values.runs, 100),
+    runs: positiveInt('runs', values.runs, DEFAULTS.runs),
     seed: seedValue(values.seed),
     servers: values.server,
     clients: values.client,
     propertyPatterns: patterns,
-    concurrency: positiveInt('jobs', values.jobs, os.availableParallelism()),
-    caseDeadlineMs: positiveInt('deadline', values.deadline, 15_000),
+    jobs: positiveInt('jobs', values.jobs, defaultJobs()),
+    caseDeadlineMs: positiveInt('deadline', values.deadline, DEFAULTS.caseDeadlineMs),
     shrink: !values['no-shrink'],
     replayPath: values.path,
-    onlyWith: values['subjects-only'] ? subjects.map((s) => s.implementation.name) : undefined,
-    replayArgs: subjects.flatMap((s) => ['--subject', s.file]),
+    shard,
+    coverage: values.coverage ?? false,
+    perf: values.perf ?? false,
   };
-  return { config, outDir: resolve(values.out ?? 'reports'), subjects, updateExpectations: values['update-expectations'] ?? false, shard, coverage: values.coverage ?? false, perf: values.perf ?? false };
+  return {
+    options,
+    outDir: resolve(values.out ?? DEFAULTS.outDir),
+    subjects,
+    updateExpectations: values['update-expectations'] ?? false,
+    socketType: oneOf('socket-type', values['socket-type'], SOCKET_TYPES, 'stream'),
+    address: oneOf('address', values.address, ADDRESS_KINDS, 'pathname'),
+  };
 }
 
 async function run(args: string[]): Promise<number> {
-  const properties = allProperties();
-  const { config, outDir, subjects, updateExpectations, shard, coverage: withCoverage, perf: measurePerfToo } = parseRunArgs('run', args, builtinImplementations(), properties);
-  const implementations = config.implementations;
-  const planned = planUnits(config);
-  if (planned.length === 0) {
-    process.stderr.write('uds-conformance: nothing to run (the filters leave no pairing)\n');
-    return EXIT.harness;
-  }
-  const units = shard ? shardOf(planned, shard) : planned;
-  if (shard) process.stderr.write(`uds-conformance: shard ${shard.index}/${shard.count}: ${units.length} of ${planned.length} cases\n`);
-  const startedAt = new Date();
-  const t0 = performance.now();
-  const coverage = withCoverage ? await startCoverage({ roots: subjects.map((s) => dirname(s.file)) }) : undefined;
-  if (coverage) config.caseOptions = { ...config.caseOptions, ...coverage.caseOptions };
-  const progress = startProgress({ total: units.length, label: shard ? `shard ${shard.index}/${shard.count}` : undefined });
-  config.onResult = (r, done) => progress.update(r, done);
-  let results;
+  const { options, outDir, subjects, updateExpectations } = parseRunArgs('run', args, builtinImplementations(), allProperties());
+  let progress: ReturnType<typeof startProgress> | undefined;
+  let report: RunReport;
+  const notes: string[] = [];
   try {
-    results = await runUnits(units, config);
-  } finally {
-    progress.stop();
-  }
-  const subjectNames = new Set(subjects.map((s) => s.implementation.name));
-  if (subjectNames.size > 0) await assignBlame(results, units, { config, reference: cReference, subjects: subjectNames });
-  const report = await buildReport({
-    seed: config.seed,
-    runs: config.runs,
-    startedAt,
-    durationMs: performance.now() - t0,
-    implementations,
-    properties: selectProperties(properties, config.propertyPatterns),
-    results,
-  });
-  if (shard) report.shard = shard;
-  // After the cases, one pairing at a time, so that nothing else runs while a session is timed (and
-  // never under --coverage's instrumentation). With --shard, shard 1 measures.
-  if (measurePerfToo && (!shard || shard.index === 1)) {
-    process.stderr.write('uds-conformance: measuring throughput and first-byte latency (--perf) ...\n');
-    report.perf = await measurePerf(implementations, { servers: config.servers, clients: config.clients });
-  }
-  let coverageText = '';
-  if (coverage) {
-    try {
-      const c = await coverage.report(outDir);
-      if (c) {
-        report.coverage = { html: 'coverage/index.html', summary: 'coverage/summary.txt' };
-        coverageText = `${c.text}coverage report: ${join(c.htmlDir, 'index.html')}\n`;
-      } else coverageText = 'coverage: no JavaScript implementation ran as a process, so there is nothing to report\n';
-    } finally {
-      await coverage.cleanup();
+    report = await runSuite({
+      ...options,
+      coverageOutDir: outDir,
+      onPlan: (units, planned) => {
+        if (options.shard) process.stderr.write(`uds-conformance: shard ${options.shard.index}/${options.shard.count}: ${units.length} of ${planned} cases\n`);
+        progress = startProgress({ total: units.length, label: options.shard ? `shard ${options.shard.index}/${options.shard.count}` : undefined });
+      },
+      onResult: (r, done) => progress?.update(r, done),
+      onNote: (text) => (text.endsWith('...') ? process.stderr.write(`uds-conformance: ${text}\n`) : notes.push(text)),
+    });
+  } catch (err) {
+    if (err instanceof NothingToRun) {
+      process.stderr.write(`uds-conformance: ${err.message}\n`);
+      return EXIT.harness;
     }
+    throw err;
+  } finally {
+    progress?.stop();
   }
-  const stale = subjects.flatMap((s) => staleExpectations(s.implementation, results));
-  if (stale.length > 0) report.staleExpectations = stale;
   const written = await writeReports(report, outDir);
   process.stdout.write(`${renderMatrix(report)}\n\n`);
   const details = renderDetails(report, { expectedToo: true });
   if (details) process.stdout.write(`${details}\n\n`);
-  for (const s of stale) process.stdout.write(`stale expectation: ${s.implementation} ${s.property} no longer fails ("${s.reason}")\n`);
+  for (const s of report.staleExpectations ?? []) process.stdout.write(`stale expectation: ${s.implementation} ${s.property} no longer fails ("${s.reason}")\n`);
   if (updateExpectations) {
     const today = new Date().toISOString().slice(0, 10);
     for (const s of subjects) {
-      await writeExpectations(s, updatedExpectations(s.implementation, results, today));
+      await writeExpectations(s, updatedExpectations(s.implementation, report.results, today));
       process.stdout.write(`expectations of ${s.implementation.name} written to ${s.expectationsFile}\n`);
     }
   }
-  if (coverageText) process.stdout.write(`\n${coverageText}\n`);
+  for (const note of notes) process.stdout.write(`\n${note}\n\n`);
   process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
-  return exitCodeFor(results, { shard: shard !== undefined });
+  return exitCodeFor(report.results, { shard: options.shard !== undefined });
 }
 
 function reportLines(w: WrittenReports): string {
@@ -292,15 +286,37 @@ async function mergeCommand(args: string[]): Promise<number> {
 }
 
 async function replay(args: string[]): Promise<number> {
-  const properties = allProperties();
-  const { config } = parseRunArgs('replay', args, builtinImplementations(), properties);
-  const units = planUnits(config);
-  if (units.length !== 1) {
-    throw new UsageError(`replay must select exactly one case; --property/--server/--client select ${units.length}`);
+  const { options, socketType, address } = parseRunArgs('replay', args, builtinImplementations(), allProperties());
+  const { units } = await planSuite(options);
+  const matching = units.filter((u) => u.socketType === socketType && u.address === address);
+  if (matching.length !== 1) {
+    throw new UsageError(`replay must select exactly one case; --property/--server/--client/--socket-type/--address select ${matching.length}`);
   }
-  const [result] = await runUnits(units, { ...config, concurrency: 1 });
+  const unit = matching[0]!;
+  // The recorded seed is the unit's own: give it to the runner as is (no per-unit derivation).
+  const q = qualify(options);
+  const result = await runUnit(unit, {
+    runs: q.runs,
+    seed: q.seed,
+    oracle: q.oracle,
+    caseDeadlineMs: q.caseDeadlineMs,
+    shrink: q.shrink,
+    replayPath: options.replayPath,
+    replayArgs: q.subjects.flatMap((s) => ['--subject', s.file]),
+  });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  return result!.status === 'pass' || result!.status === 'unsupported' ? EXIT.ok : EXIT.unexpected;
+  return result.status === 'pass' || result.status === 'unsupported' ? EXIT.ok : EXIT.unexpected;
+}
+
+/** `list [--json | --markdown]`: every property, from the property objects themselves. */
+function list(args: string[]): number {
+  const { values, positionals } = parseOwnArgs('list', args, { json: { type: 'boolean' }, markdown: { type: 'boolean' } });
+  if (positionals.length) throw new UsageError(`list: unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (values.json && values.markdown) throw new UsageError('list: give --json or --markdown, not both');
+  const properties = allProperties();
+  const text = values.json ? `${JSON.stringify(renderPropertiesJson(properties), null, 2)}\n` : values.markdown ? renderPropertiesMarkdown(properties) : renderPropertiesText(properties);
+  process.stdout.write(text);
+  return EXIT.ok;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -315,11 +331,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'run') return await run(rest);
     if (command === 'replay') return await replay(rest);
+    if (command === 'list') return list(rest);
     if (command === 'report') return await reportCommand(rest);
     if (command === 'merge') return await mergeCommand(rest);
     throw new UsageError(`unknown command ${JSON.stringify(command)} (try --help)`);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ManifestError || err instanceof ReportInputError) {
+    if (err instanceof UsageError || err instanceof ManifestError || err instanceof ReportInputError || err instanceof ShapeError) {
       process.stderr.write(`uds-conformance: ${err.message}\n`);
       return EXIT.usage;
     }

@@ -1,7 +1,8 @@
 /**
  * The implementation registry: every implementation the suite knows, with the roles it plays, how each
  * role starts (a command template and/or an in-process function), whether its server takes a payload,
- * and the properties it is known to fail. Built-ins are listed here; mutants and subjects are added by
+ * its driver, and the properties it is known to fail. What a driver can do is not listed here: the
+ * plan asks it (hello). Built-ins are listed here; mutants and subjects are added by
  * their own modules.
  */
 import { join } from 'node:path';
@@ -19,7 +20,6 @@ export const cOriginal: Implementation = {
   description: "The seed's server.c and client.c, faithfully (path from argv[1]); see c-reference/original/NOTES.md.",
   server: { command: { command: [join(C_BIN, 'original-server'), '{path}'] }, payload: false },
   client: { command: { command: [join(C_BIN, 'original-client'), '{path}'] } },
-  features: [],
   expectations: {
     'delivery.payload': {
       status: 'fail',
@@ -51,8 +51,7 @@ export const cReference: Implementation = {
   description: 'The corrected C server and client of the seed protocol; the suite\'s oracle peer.',
   server: { command: { command: [join(C_BIN, 'reference-server'), '{path}', '{payload}'] }, payload: true },
   client: { command: { command: [join(C_BIN, 'reference-client'), '{path}'] } },
-  driver: { command: [join(C_BIN, 'reference-driver')] },
-  features: ['payload', 'fd-passing', 'fd-cli', 'driver'],
+  driver: { command: { command: [join(C_BIN, 'reference-driver')] } },
   expectations: {},
 };
 
@@ -69,7 +68,6 @@ export const tsNet: Implementation = {
     command: { command: nodeScript('fixtures/ts-net/cli.js', 'client', '{path}') },
     inProcess: tsNetClient,
   },
-  features: ['payload'],
   expectations: {},
 };
 

@@ -82,7 +82,6 @@ describe('deadlines and cleanup', () => {
     kind: 'mutant',
     description: 'a server that never binds, and whose child never exits either',
     server: { command: { command: ['sh', '-c', 'tail -f /dev/null & tail -f /dev/null'] }, payload: false },
-    features: [],
     expectations: {},
   };
 

@@ -8,17 +8,17 @@ import { mutants } from '../fixtures/mutants/index.js';
 import { liveProcessCount } from '../suite/harness/process.js';
 import { allProperties } from '../suite/properties/index.js';
 import { cReference } from '../suite/registry.js';
-import { planUnits, runUnits, type RunConfig } from '../suite/plan/runner.js';
+import { runSuite, type RunSuiteOptions } from '../suite/run.js';
 import { leftoversOf } from './support/leftovers.js';
 
 const properties = allProperties();
-const config = (overrides: Partial<RunConfig>): RunConfig => ({
-  implementations: [],
+const options = (overrides: RunSuiteOptions): RunSuiteOptions => ({
   properties,
   runs: 25,
   seed: 20261123,
   shrink: false,
   caseDeadlineMs: 10_000,
+  jobs: 2,
   ...overrides,
 });
 
@@ -36,19 +36,18 @@ describe('every mutant is caught by the property meant to catch it', () => {
   });
 
   for (const mutant of all) {
-    const role = mutant.implementation.server ? 'server' : 'client';
-    it.concurrent(`${mutant.implementation.name} (${mutant.bug})`, async () => {
-      const impls = [mutant.implementation, cReference];
-      const units = planUnits(
-        config({
-          implementations: impls,
+    const impl = mutant.implementation;
+    const role = impl.server ? 'server' : impl.client ? 'client' : impl.driver!.roles![0]!;
+    it.concurrent(`${impl.name} (${mutant.bug})`, async () => {
+      const { results } = await runSuite(
+        options({
+          implementations: [impl, cReference],
           propertyPatterns: mutant.caughtBy,
-          servers: [role === 'server' ? mutant.implementation.name : cReference.name],
-          clients: [role === 'client' ? mutant.implementation.name : cReference.name],
+          servers: [role === 'server' ? impl.name : cReference.name],
+          clients: [role === 'client' ? impl.name : cReference.name],
         }),
       );
-      expect(units.length).toBe(mutant.caughtBy.length);
-      const results = await runUnits(units, config({ implementations: impls, concurrency: 2 }));
+      expect(results.length).toBe(mutant.caughtBy.length);
       for (const r of results) {
         expect({ property: r.property, status: r.status }).toEqual({ property: r.property, status: 'fail' });
         expect(r.evidence?.message).toBeTruthy();
@@ -59,8 +58,7 @@ describe('every mutant is caught by the property meant to catch it', () => {
 
   it('the same properties pass on c-reference × c-reference (the control)', async () => {
     const ids = [...new Set(all.flatMap((m) => m.caughtBy))];
-    const cfg = config({ implementations: [cReference], propertyPatterns: ids });
-    const results = await runUnits(planUnits(cfg), cfg);
+    const { results } = await runSuite(options({ implementations: [cReference], propertyPatterns: ids }));
     expect(results.map((r) => [r.property, r.status])).toEqual(results.map((r) => [r.property, 'pass']));
   });
 });

@@ -9,13 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { allProperties } from '../suite/properties/index.js';
 import { builtinImplementations } from '../suite/registry.js';
 import type { RunReport } from '../suite/report/results.js';
-import { planUnits, unitSeed } from '../suite/plan/runner.js';
+import { unitSeed } from '../suite/plan/runner.js';
+import { planSuite } from '../suite/run.js';
 import { parseShard, shardOf } from '../suite/plan/shard.js';
 import { cli } from './support/cli.js';
 
 describe('shardOf', () => {
-  it('puts every case of the plan in exactly one of n shards, the same way every time', () => {
-    const units = planUnits({ implementations: builtinImplementations(), properties: allProperties(), runs: 1, seed: 1 });
+  it('puts every case of the plan in exactly one of n shards, the same way every time', async () => {
+    const { units } = await planSuite({ implementations: builtinImplementations(), properties: allProperties() });
     expect(units.length).toBeGreaterThan(20);
     for (const n of [1, 2, 3, 5, units.length, units.length + 3]) {
       const shards = Array.from({ length: n }, (_, i) => shardOf(units, { index: i + 1, count: n }));

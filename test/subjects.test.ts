@@ -87,13 +87,11 @@ describe('mutants through manifests', () => {
       const dir = await tmpDir({ unsafeCleanup: true });
       try {
         const impl = mutant.implementation;
-        const role = impl.server ? 'server' : 'client';
-        const manifest = {
-          name: impl.name,
-          [role]: { command: (impl.server ?? impl.client)!.command!.command },
-          // fd mutants speak the fd-passing mode on their command line, as a user's tool may.
-          ...(impl.features.includes('fd-cli') ? { features: ['fd-cli'] } : {}),
-        };
+        const role = impl.server ? 'server' : impl.client ? 'client' : impl.driver!.roles![0]!;
+        // fd mutants are drivers, as a user's library under test would be.
+        const manifest = impl.driver
+          ? { name: impl.name, driver: { command: impl.driver.command!.command } }
+          : { name: impl.name, [role]: { command: (impl.server ?? impl.client)!.command!.command } };
         await writeFile(join(dir.path, 'm.json'), JSON.stringify(manifest));
         const args = ['run', '--runs', '25', '--seed', '11', '--no-shrink', '--subject', join(dir.path, 'm.json'), '--subjects-only', '--out', join(dir.path, 'out')];
         for (const p of mutant.caughtBy) args.push('--property', p);

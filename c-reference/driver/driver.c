@@ -3,7 +3,8 @@
  * (never answers) go to stderr. End of stdin is a quit with status 0.
  *
  * This file holds the command loop, the name table, and the commands that only touch names
- * (hello, close, quit); sock.c and fdops.c hold the rest. */
+ * (hello, close, quit); sock.c and fdops.c hold the rest, and steps.c the system calls of send,
+ * recv and read that driver mutants replace (steps.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -170,9 +171,17 @@ static void name_remove(struct named *e) {
 
 /* ---- the commands that only touch names ---- */
 
+/* What this driver can do: the socket types of listen/connect ("type"), the address kinds, fd
+ * passing, credentials (none: no SCM_CREDENTIALS), and every command it answers. A driver mutant
+ * (fixtures/mutants/driver-*.c) answers the same: it is this driver with one step replaced. */
+#define CAPABILITIES                                                                              \
+    "{\"types\":[\"stream\",\"seqpacket\"],\"addresses\":[\"pathname\"],\"fds\":true,"              \
+    "\"credentials\":false,\"commands\":[\"hello\",\"listen\",\"accept\",\"connect\",\"send\","     \
+    "\"recv\",\"shutdown\",\"close\",\"mkfd\",\"stat\",\"read\",\"fds\",\"open\",\"whoami\",\"quit\"]}"
+
 static int cmd_hello(const struct jobject *c, struct buf *ans, struct failure *f) {
     (void)c, (void)f;
-    buf_cstr(ans, ",\"protocol\":\"" PROTOCOL "\",\"implementation\":\"c-reference\"");
+    buf_cstr(ans, ",\"protocol\":\"" PROTOCOL "\",\"implementation\":\"c-reference\",\"capabilities\":" CAPABILITIES);
     return 0;
 }
 

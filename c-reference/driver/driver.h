@@ -1,5 +1,6 @@
 /* c-reference's driver (docs/driver-protocol.md): shared declarations of the command loop
- * (driver.c), the socket commands (sock.c) and the fd commands (fdops.c). */
+ * (driver.c), the socket commands (sock.c) and the fd commands (fdops.c). The system calls that
+ * pass and receive fds are the replaceable steps of steps.h (steps.c). */
 #ifndef UDS_DRIVER_H
 #define UDS_DRIVER_H
 

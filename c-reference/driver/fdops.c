@@ -1,5 +1,6 @@
 /* The driver's fd commands (docs/driver-protocol.md): make the fds of docs/fd-passing.md (mkfd),
- * inspect one (stat, read), list the process's open fds (fds), try a path (open), and whoami. */
+ * inspect one (stat, read), list the process's open fds (fds), try a path (open), and whoami. The
+ * read through an fd of `read` is a step (steps.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 #include "../reference/common.h" /* write_all */
 #include "driver.h"
+#include "steps.h"
 
 #define MAX_READ (64LL << 20)
 
@@ -148,7 +150,7 @@ int cmd_read(const struct jobject *c, struct buf *ans, struct failure *f) {
     if (data == NULL)
         return fail_with(f, ENOMEM, "read");
     int err = 0;
-    size_t got = read_up_to(e->fd, data, (size_t)n, &err);
+    size_t got = driver_read_through(e->fd, data, (size_t)n, &err); /* the step */
     buf_cstr(ans, ",\"data\":");
     buf_b64(ans, data, got);
     buf_cstr(ans, ",\"error\":");

@@ -1,13 +1,17 @@
 /* The driver's socket commands (docs/driver-protocol.md): listen, accept, connect, send, recv and
- * shutdown, each one system call (send: one sendmsg, then plain sends for whatever it left). */
+ * shutdown, each one system call (send: one sendmsg, then plain sends for whatever it left). The
+ * calls of send and recv are the steps of steps.h (steps.c), which driver mutants replace. listen
+ * and connect make a stream socket, or a seqpacket one when the command's "type" says so. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "driver.h"
+#include "steps.h"
 
 #define MAX_DATA (64LL << 20)
 #define MAX_CONTROL_FDS 4096
@@ -28,6 +32,24 @@ static int make_addr(const char *path, struct sockaddr_un *a, socklen_t *len, co
     return 0;
 }
 
+/* The socket type of listen and connect: the optional field "type", "stream" (the default) or
+ * "seqpacket"; any other (dgram included) is a type this driver does not offer (ENOTSUP). */
+static int field_type(const struct jobject *c, int *type, struct failure *f) {
+    const char *t;
+    if (field_str_opt(c, "type", &t, "stream", f) < 0)
+        return -1;
+    if (strcmp(t, "stream") == 0)
+        *type = SOCK_STREAM;
+    else if (strcmp(t, "seqpacket") == 0)
+        *type = SOCK_SEQPACKET;
+    else {
+        char what[64];
+        snprintf(what, sizeof what, "socket type \"%.30s\"", t);
+        return fail_unsupported(f, what);
+    }
+    return 0;
+}
+
 static int answer_name(struct buf *ans, const char *key, char prefix, int fd, struct failure *f) {
     struct named *e = name_add(prefix, fd, -1);
     if (e == NULL) {
@@ -42,12 +64,13 @@ static int answer_name(struct buf *ans, const char *key, char prefix, int fd, st
 int cmd_listen(const struct jobject *c, struct buf *ans, struct failure *f) {
     const char *path;
     long long backlog;
+    int type;
     struct sockaddr_un addr;
     socklen_t len;
     if (field_str(c, "path", &path, f) < 0 || field_num(c, "backlog", &backlog, 16, 0, 65535, 0, f) < 0 ||
-        make_addr(path, &addr, &len, "bind", f) < 0)
+        field_type(c, &type, f) < 0 || make_addr(path, &addr, &len, "bind", f) < 0)
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail_errno(f, "socket");
     if (bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, (int)backlog) < 0) {
@@ -77,11 +100,13 @@ int cmd_accept(const struct jobject *c, struct buf *ans, struct failure *f) {
 
 int cmd_connect(const struct jobject *c, struct buf *ans, struct failure *f) {
     const char *path;
+    int type;
     struct sockaddr_un addr;
     socklen_t len;
-    if (field_str(c, "path", &path, f) < 0 || make_addr(path, &addr, &len, "connect", f) < 0)
+    if (field_str(c, "path", &path, f) < 0 || field_type(c, &type, f) < 0 ||
+        make_addr(path, &addr, &len, "connect", f) < 0)
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return fail_errno(f, "socket");
     int rc;
@@ -141,48 +166,33 @@ int cmd_send(const struct jobject *c, struct buf *ans, struct failure *f) {
     unsigned char *data = base64_decode(data64, strlen(data64), &len);
     if (data == NULL)
         return fail_proto(f, "field \"data\" is not base64");
-    char *control = NULL;
-    size_t clen = 0;
-    if (nfds > 0) {
-        clen = CMSG_SPACE(nfds * sizeof(int));
-        if ((control = calloc(1, clen)) == NULL) {
-            free(data);
-            return fail_with(f, ENOMEM, "sendmsg");
-        }
-        struct cmsghdr *cm = (struct cmsghdr *)control;
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-        for (size_t i = 0; i < nfds; i++) {
-            struct named *e = name_find(names[i]);
-            if (e == NULL) {
-                free(data), free(control);
-                return fail_with(f, EBADF, "sendmsg");
-            }
-            memcpy(CMSG_DATA(cm) + i * sizeof(int), &e->fd, sizeof(int));
-        }
+    int *fds = NULL;
+    if (nfds > 0 && (fds = calloc(nfds, sizeof(int))) == NULL) {
+        free(data);
+        return fail_with(f, ENOMEM, "sendmsg");
     }
-    struct iovec iov = {.iov_base = data, .iov_len = len};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = clen};
-    ssize_t n;
-    do
-        n = sendmsg(conn->fd, &msg, flags | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    int rc = n < 0 ? fail_errno(f, "sendmsg") : 0;
-    size_t sent = n < 0 ? 0 : (size_t)n;
-    /* A blocking stream send normally takes everything; what it left follows plainly (the fds went
-     * with the first byte). */
-    while (rc == 0 && !once && sent < len) {
-        n = send(conn->fd, data + sent, len - sent, flags | MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = fail_errno(f, "send");
-        else
-            sent += (size_t)n;
+    for (size_t i = 0; i < nfds; i++) {
+        struct named *e = name_find(names[i]);
+        if (e == NULL) {
+            free(data), free(fds);
+            return fail_with(f, EBADF, "sendmsg");
+        }
+        fds[i] = e->fd;
+    }
+    flags |= MSG_NOSIGNAL; /* a peer that went away is EPIPE, never SIGPIPE */
+    size_t sent = 0;
+    int rc;
+    if (nfds > 0) {
+        rc = driver_send_fds(conn->fd, data, len, fds, nfds, flags, once, &sent, f); /* the step */
+    } else {
+        ssize_t n = driver_sendmsg(conn->fd, data, len, NULL, 0, flags);
+        rc = n < 0 ? fail_errno(f, "sendmsg") : 0;
+        sent = n < 0 ? 0 : (size_t)n;
+        if (rc == 0 && !once)
+            rc = driver_send_rest(conn->fd, data, len, &sent, flags, f);
     }
     free(data);
-    free(control);
+    free(fds);
     if (rc == 0)
         buf_fmt(ans, ",\"sent\":%zu", sent);
     return rc;
@@ -210,50 +220,33 @@ int cmd_recv(const struct jobject *c, struct buf *ans, struct failure *f) {
         FLAG_BITS(recv_flags, c, &flags, f) < 0)
         return -1;
     unsigned char *data = malloc((size_t)size);
-    /* Exactly CMSG_LEN: CMSG_SPACE's padding would let Linux deliver one fd more than asked. */
-    size_t clen = ctl_fds > 0 ? CMSG_LEN((size_t)ctl_fds * sizeof(int)) : 0;
-    char *control = clen ? calloc(1, clen) : NULL;
-    if (data == NULL || (clen && control == NULL)) {
-        free(data), free(control);
+    if (data == NULL)
         return fail_with(f, ENOMEM, plain ? "read" : "recvmsg");
-    }
-    struct iovec iov = {.iov_base = data, .iov_len = (size_t)size};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = clen};
-    ssize_t n;
-    do
-        n = plain ? read(conn->fd, data, (size_t)size)
-                  : recvmsg(conn->fd, &msg, flags | (cloexec ? MSG_CMSG_CLOEXEC : 0));
-    while (n < 0 && errno == EINTR);
+    int *fds = NULL, bits = 0;
+    size_t nfds = 0;
+    ssize_t n = plain ? driver_plain_read(conn->fd, data, (size_t)size, f)
+                      : driver_recv(conn->fd, data, (size_t)size, (size_t)ctl_fds, cloexec, flags, &fds, &nfds, &bits, f);
     if (n < 0) {
-        free(data), free(control);
-        return fail_errno(f, plain ? "read" : "recvmsg");
+        free(data), free(fds);
+        return -1;
     }
     buf_cstr(ans, ",\"data\":");
     buf_b64(ans, data, (size_t)n);
     buf_cstr(ans, ",\"fds\":[");
     size_t got = 0;
-    for (struct cmsghdr *cm = plain ? NULL : CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len < CMSG_LEN(0))
+    for (size_t k = 0; k < nfds; k++) {
+        struct named *e = name_add('R', fds[k], -1);
+        if (e == NULL) { /* cannot name it: do not keep it */
+            close(fds[k]);
             continue;
-        size_t room = (size_t)(control + clen - (char *)CMSG_DATA(cm));
-        size_t bytes = cm->cmsg_len - CMSG_LEN(0);
-        size_t count = (bytes < room ? bytes : room) / sizeof(int);
-        for (size_t k = 0; k < count; k++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-            struct named *e = name_add('R', fd, -1);
-            if (e == NULL) { /* cannot name it: do not keep it */
-                close(fd);
-                continue;
-            }
-            buf_cstr(ans, got++ ? "," : "");
-            buf_jstr(ans, e->name);
         }
+        buf_cstr(ans, got++ ? "," : "");
+        buf_jstr(ans, e->name);
     }
     buf_cstr(ans, "]");
-    answer_flags(ans, plain ? 0 : msg.msg_flags);
+    answer_flags(ans, bits);
     free(data);
-    free(control);
+    free(fds);
     return 0;
 }
 

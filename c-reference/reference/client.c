@@ -1,13 +1,9 @@
 /* Corrected reference client of the seed protocol: copy everything the server sends to stdout,
  * binary-safe, until EOF.   usage: reference-client PATH
- * With an option (--fds ...) it runs the fd-passing mode of docs/fd-passing.md (fdmode_client.c).
  * The work is done by the steps of client_steps.c (steps.h), which mutants replace one at a time. */
-#include "fdmode.h"
 #include "steps.h"
 
 int main(int argc, char **argv) {
-    if (fd_mode_requested(argc, argv))
-        return fd_client_main(argc, argv);
     const char *path = argc > 1 ? argv[1] : "/tmp/my_sock";
     copy_to_stdout(connect_to(path));
     return 0;

@@ -1,15 +1,11 @@
 /* Corrected reference server of the seed protocol: serve one client, send the payload, clean up.
  * usage: reference-server PATH [PAYLOAD-FILE]   (no payload file: "Server Message\n")
- * With an option (--pass ...) it runs the fd-passing mode of docs/fd-passing.md (fdmode_server.c).
  * The work is done by the steps of server_steps.c (steps.h), which mutants replace one at a time. */
 #include <signal.h>
 #include "common.h"
-#include "fdmode.h"
 #include "steps.h"
 
 int main(int argc, char **argv) {
-    if (fd_mode_requested(argc, argv))
-        return fd_server_main(argc, argv);
     const char *path = argc > 1 ? argv[1] : "/tmp/my_sock";
     const char *payload_file = argc > 2 ? argv[2] : NULL;
     struct sockaddr_un addr;

@@ -1,10 +1,8 @@
-/* The reference server's steps (steps.h), for the plain protocol (server.c) and the fd-passing
- * mode (fdmode_server.c). Each is STEP: weak so that a mutant in fixtures/mutants/ can replace
- * exactly one step by linking its own definition. */
+/* The reference server's steps (steps.h), called by server.c. Each is STEP: weak so that a mutant
+ * in fixtures/mutants/ can replace exactly one step by linking its own definition. */
 #include <fcntl.h>
 #include <sys/stat.h>
 #include "common.h"
-#include "fdmode.h"
 #include "steps.h"
 
 /* A regular file at the path is someone's data: it stays, and bind() then fails with EADDRINUSE
@@ -55,43 +53,4 @@ STEP void send_payload_file(int connfd, const char *payload_file) {
             die("write");
     }
     close(in);
-}
-
-STEP void send_plain(int connfd, const unsigned char *data, size_t len) {
-    if (write_all(connfd, data, len) < 0)
-        fail_errno("write", errno);
-}
-
-ssize_t send_rights(int connfd, const unsigned char *data, size_t len, const int *fds, size_t nfds) {
-    size_t payload = nfds * sizeof(int);
-    char *control = calloc(1, CMSG_SPACE(payload));
-    if (control == NULL) {
-        errno = ENOMEM;
-        return -1;
-    }
-    struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-                         .msg_controllen = CMSG_SPACE(payload)};
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(payload);
-    memcpy(CMSG_DATA(cmsg), fds, payload);
-    ssize_t n;
-    do
-        n = sendmsg(connfd, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    int saved = errno;
-    free(control);
-    errno = saved;
-    return n;
-}
-
-/* A blocking stream send normally takes everything; if it stops short, the rest follows plainly
- * (the fds went with the first byte, uds-semantics D14). */
-STEP void send_with_fds(int connfd, const unsigned char *data, size_t len, const int *fds, size_t nfds) {
-    ssize_t n = send_rights(connfd, data, len, fds, nfds);
-    if (n < 0)
-        fail_errno("sendmsg", errno);
-    send_plain(connfd, data + n, len - (size_t)n);
 }

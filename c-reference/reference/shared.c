@@ -1,4 +1,4 @@
-/* Helpers of the reference programs that c-reference's driver uses too (shared.h). */
+/* Helpers of c-reference's driver (shared.h), compiled by c-reference/driver/Makefile. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,9 @@
-/* Helpers the reference programs share with c-reference's driver (c-reference/driver/), which
- * compiles shared.c into itself: errno and fd-kind names, reads up to a count, and the byte-exact
- * pieces of their JSON output (string literals, base64). Nothing here exits or reports: each
- * caller keeps its own way of failing (the reference's fail_errno, the driver's struct failure). */
+/* Helpers of c-reference's driver (c-reference/driver/, whose Makefile compiles shared.c into
+ * libreference-driver.a): errno and fd-kind names, reads up to a count, and the byte-exact pieces
+ * of its JSON output (string literals, base64). They were shared with the fd-passing mode of the
+ * reference programs, since retired (fd passing is now exercised through the driver only), and
+ * stay beside them. Nothing here exits or reports: the caller keeps its own way of failing (the
+ * driver's struct failure). */
 #ifndef UDS_REFERENCE_SHARED_H
 #define UDS_REFERENCE_SHARED_H
 

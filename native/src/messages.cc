@@ -132,6 +132,7 @@ void InitMessages(Napi::Env env, Napi::Object exports) {
   msg.Set("MSG_WAITALL", Napi::Number::New(env, MSG_WAITALL));
   msg.Set("MSG_DONTWAIT", Napi::Number::New(env, MSG_DONTWAIT));
   msg.Set("MSG_NOSIGNAL", Napi::Number::New(env, MSG_NOSIGNAL));
+  msg.Set("MSG_MORE", Napi::Number::New(env, MSG_MORE));
   msg.Set("MSG_ERRQUEUE", Napi::Number::New(env, MSG_ERRQUEUE));
   msg.Set("MSG_CMSG_CLOEXEC", Napi::Number::New(env, MSG_CMSG_CLOEXEC));
   exports.Set("MSG", msg);

@@ -9,15 +9,17 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { FIXED_MESSAGE } from '../../fixtures/corpora/payloads.js';
+import { DEFAULTS } from '../defaults.js';
 import { OutputCapture } from './capture.js';
 import { spawnProcess } from './process.js';
 import { waitListening, type ReadyOutcome } from './readiness.js';
-import type { CommandTemplate, Implementation, Pairing, ProcessSummary } from '../model/types.js';
+import type { Transport } from '../driver/protocol.js';
+import type { Driver } from '../driver/driver.js';
+import { startDriver } from '../driver/start.js';
+import type { AddressKind, CommandTemplate, Implementation, Pairing, ProcessSummary, Role, SocketType } from '../model/types.js';
+import { commandCwd, embedsPayload, prepareCommand } from './command.js';
 import { Unsupported } from '../model/types.js';
 
-/** Stdout bytes kept for evidence; beyond this only the hash, length and first difference are kept. */
-export const STDOUT_CAP = 2 * 1024 * 1024;
-export const DEFAULT_CASE_DEADLINE_MS = 15_000;
 
 export type RunMode = 'auto' | 'process' | 'in-process';
 
@@ -73,7 +75,7 @@ export interface RunClientOptions {
   /** Run the client process as this uid/gid (privilege drop). */
   uid?: number;
   gid?: number;
-  /** Stdout bytes kept (default STDOUT_CAP); a client printing a report needs all of it. */
+  /** Stdout bytes kept (default DEFAULTS.stdoutCap); a client printing a report needs all of it. */
   stdoutCap?: number;
   /** Capture stdout into this instead of a new OutputCapture (suite/perf.ts times its chunks). */
   capture?: OutputCapture;
@@ -96,11 +98,27 @@ export function sweepCaseDirs(): void {
   }
 }
 
+/**
+ * What a case runs on, as the plan settled it: the pairing (with the oracle for a single-role
+ * property), the socket type and address kind, and each driver side's transport.
+ */
+export interface CaseUnit extends Pairing {
+  socketType?: SocketType;
+  address?: AddressKind;
+  transport?: Partial<Record<Role, Transport>>;
+}
+
+export interface StartDriverOptions {
+  /** Run a process driver as this uid/gid (privilege drop). */
+  uid?: number;
+  gid?: number;
+}
+
 export class CaseContext {
   private readonly cleanups: Array<() => Promise<void> | void> = [];
 
   private constructor(
-    readonly pairing: Pairing,
+    readonly pairing: CaseUnit,
     /** The case's private temp dir (mode 0700), removed after the case. */
     readonly dir: string,
     /** Aborted at the case deadline; every wait in the case observes it. */
@@ -109,7 +127,7 @@ export class CaseContext {
   ) {}
 
   /** Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. */
-  static async with<T>(pairing: Pairing, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions = {}): Promise<T> {
+  static async with<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions = {}): Promise<T> {
     // mkdtemp(3) makes the dir with mode 0700; synchronous, as it takes 0.06 ms (tmp-promise's dir and
     // cleanup took 2.3 ms per case here: extra stat calls, synchronous recursive removal).
     const dir = mkdtempSync(join(os.tmpdir(), `${CASE_DIR_PREFIX}-${process.pid}-`));
@@ -127,6 +145,27 @@ export class CaseContext {
       for (const cleanup of ctx.cleanups.reverse()) await cleanup();
       await removeCaseDir(dir);
     }
+  }
+
+  /** The unit's socket type: what every socket of the case is. */
+  get socketType(): SocketType {
+    return this.pairing.socketType ?? 'stream';
+  }
+
+  get address(): AddressKind {
+    return this.pairing.address ?? 'pathname';
+  }
+
+  /**
+   * Starts the driver of the pairing's server or client, by the transport the plan chose, and says
+   * hello. It is stopped with the case, whatever happens.
+   */
+  async startDriver(role: Role, options: StartDriverOptions = {}): Promise<Driver> {
+    const impl = role === 'server' ? this.server : this.client;
+    if (!impl.driver) throw new Unsupported(`${role} ${impl.name} has no driver`);
+    const transport = this.pairing.transport?.[role] ?? (impl.driver.inProcess && options.uid === undefined ? 'in-process' : 'process');
+    const host = { dir: this.dir, signal: this.signal, extraEnv: this.options.env, addCleanup: (fn: () => void | Promise<void>) => void this.cleanups.push(fn) };
+    return startDriver(host, impl.driver, { transport, label: `${role} ${impl.name}`, uid: options.uid, gid: options.gid });
   }
 
   /** The pairing's server, or for a client-scoped property the oracle peer. */
@@ -174,6 +213,7 @@ export class CaseContext {
    */
   async makeStaleSocket(path: string): Promise<void> {
     const target = this.resolve(path);
+    if (this.socketType !== 'stream') return makeStaleSocketOfType(target, this.socketType);
     const temporary = resolve(this.dir, `_stale${++nameCounter}`);
     const server = net.createServer();
     await new Promise<void>((ok, fail) => {
@@ -198,14 +238,14 @@ export class CaseContext {
     // A command that cannot drop its payload argument (FILE:{payload}, or the payload on stdin) is given
     // the fixed message as its payload: that is what the protocol's default means for it.
     else if (embedsPayload(template)) vars.payload = await this.writePayloadFile(FIXED_MESSAGE);
-    const argv = [...expand(template, vars), ...(options.extraArgs ?? [])];
+    const command = prepareCommand(template, { dir: this.dir, vars, extraEnv: this.options.env });
     const stdout = new OutputCapture({ cap: 256 * 1024 });
-    const child = spawnProcess(argv, {
-      cwd: template.cwd ?? this.dir,
-      env: commandEnv(template, vars, this.options.env),
+    const child = spawnProcess([...command.argv, ...(options.extraArgs ?? [])], {
+      cwd: command.cwd,
+      env: command.env,
       signal: this.signal,
       stdout,
-      stdin: template.stdin !== undefined ? { file: expandOne(template.stdin, vars) } : 'ignore',
+      stdin: command.stdinFile !== undefined ? { file: command.stdinFile } : 'ignore',
     });
     this.cleanups.push(async () => {
       child.kill();
@@ -215,15 +255,16 @@ export class CaseContext {
     await child.started;
     const ready = await waitListening({
       path: options.path,
-      cwd: spec.command!.cwd ?? this.dir,
+      cwd: command.cwd,
       pid: child.pid,
       exited: child.exited,
       signal: this.signal,
+      type: this.socketType,
     });
     if (!ready.ready && ready.boundPath !== undefined) {
       // A truncating bind can put the socket anywhere (even outside the case dir, e.g. /tmp/udsc-12):
       // remove what this server created once it is dead, so no socket file outlives the case.
-      const stray = resolve(spec.command!.cwd ?? this.dir, ready.boundPath);
+      const stray = resolve(command.cwd, ready.boundPath);
       this.cleanups.unshift(() => removeSocketFile(stray));
     }
     return { path: options.path, ready, exited: child.exited, kill: child.kill, stdout };
@@ -239,7 +280,7 @@ export class CaseContext {
   startClient(options: RunClientOptions, impl: Implementation = this.client): ClientHandle {
     const spec = impl.client;
     if (!spec) throw new Unsupported(`${impl.name} has no client role`);
-    const stdout = options.capture ?? new OutputCapture({ cap: options.stdoutCap ?? STDOUT_CAP, expected: options.expected });
+    const stdout = options.capture ?? new OutputCapture({ cap: options.stdoutCap ?? DEFAULTS.stdoutCap, expected: options.expected });
     if (this.useInProcess(spec, options)) {
       const controller = new AbortController();
       const onCaseAbort = (): void => controller.abort();
@@ -266,12 +307,11 @@ export class CaseContext {
       });
       return { stdout, exited, kill: () => controller.abort() };
     }
-    const vars = this.commandVars(spec.command!, options.path);
-    const argv = [...expand(spec.command!, vars), ...(options.extraArgs ?? [])];
-    const child = spawnProcess(argv, {
-      cwd: spec.command!.cwd ?? this.dir,
-      stdin: spec.command!.stdin !== undefined ? { file: expandOne(spec.command!.stdin, vars) } : 'ignore',
-      env: commandEnv(spec.command!, vars, this.options.env),
+    const command = prepareCommand(spec.command!, { dir: this.dir, vars: this.commandVars(spec.command!, options.path), extraEnv: this.options.env });
+    const child = spawnProcess([...command.argv, ...(options.extraArgs ?? [])], {
+      cwd: command.cwd,
+      stdin: command.stdinFile !== undefined ? { file: command.stdinFile } : 'ignore',
+      env: command.env,
       signal: this.signal,
       stdout,
       uid: options.uid,
@@ -285,8 +325,8 @@ export class CaseContext {
   }
 
   /** Placeholder values; a command with a cwd of its own gets the socket path in absolute form. */
-  private commandVars(template: CommandTemplate, path: string): Record<string, string> {
-    return { path: template.cwd !== undefined ? this.resolve(path) : path, dir: this.dir };
+  private commandVars(template: CommandTemplate, path: string): { path: string; payload?: string } {
+    return { path: template.cwd !== undefined ? this.resolve(path) : path };
   }
 
   private useInProcess(
@@ -343,6 +383,19 @@ export class CaseContext {
   }
 }
 
+/** A stale socket of another type than stream: bound (and listening, unless datagram), then closed. */
+async function makeStaleSocketOfType(target: string, type: SocketType): Promise<void> {
+  // The addon only where node:net cannot help, so stream-only runs never load it.
+  const native = await import('../../native/index.js');
+  const fd = native.socket(type);
+  try {
+    native.bind(fd, target);
+    if (type !== 'dgram') native.listen(fd);
+  } finally {
+    native.close(fd);
+  }
+}
+
 /**
  * Removes a case dir: one rmdir when it is empty (the usual case), else the whole tree. In the thread
  * pool: an rmdir on this ext4 /tmp takes 0.4 ms, which the event loop spends on other cases meanwhile.
@@ -361,39 +414,6 @@ async function removeSocketFile(path: string): Promise<void> {
   } catch {
     // already gone
   }
-}
-
-/** Expands {path}, {payload} and {dir}; an argument that is exactly "{payload}" is dropped when there is no payload. */
-export function expand(template: CommandTemplate, vars: Record<string, string>): string[] {
-  const out: string[] = [];
-  for (const arg of template.command) {
-    if (arg === '{payload}' && vars.payload === undefined) continue;
-    out.push(expandOne(arg, vars));
-  }
-  return out;
-}
-
-export function expandOne(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{(path|payload|dir)\}/g, (whole, name: string) => vars[name] ?? whole);
-}
-
-/** Whether the payload is part of a larger argument or of stdin, so it cannot simply be left out. */
-function embedsPayload(template: CommandTemplate): boolean {
-  return (template.stdin ?? '').includes('{payload}') || template.command.some((a) => a !== '{payload}' && a.includes('{payload}'));
-}
-
-/** A subject's environment: the harness's own (PATH and friends) plus the template's, expanded. */
-function commandEnv(template: CommandTemplate, vars: Record<string, string>, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  // The built-in TypeScript implementations run as `<this node> dist/...` and make no TLS connection,
-  // but NODE_EXTRA_CA_CERTS (set on this machine) makes every Node start parse the CA bundle: 40 to
-  // 55 ms per start on an idle machine (toolchain.md), about 100 ms under load (README.md, Benchmark).
-  // A template that sets the variable itself still gets it.
-  if (template.command[0] === process.execPath) delete env.NODE_EXTRA_CA_CERTS;
-  Object.assign(env, extra);
-  for (const [k, v] of Object.entries(template.env ?? {})) env[k] = expandOne(v, vars);
-  return env;
 }
 
 function inProcessSummary(code: number, stderr: string[], stdoutLength: number, started: number, signal: AbortSignal): ProcessSummary {

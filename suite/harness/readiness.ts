@@ -9,6 +9,7 @@
  * server's tree at another path is reported at once (that is how a truncating bind shows up).
  */
 import { readFileSync, readdirSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
+import type { SocketType } from '../model/types.js';
 import { dirname, resolve } from 'node:path';
 
 const SO_ACCEPTCON = 0x00010000;
@@ -88,6 +89,20 @@ export interface WaitListeningOptions {
   /** Resolves when the server has exited. */
   exited: Promise<unknown>;
   signal: AbortSignal;
+  /** The socket type the server was asked for (default stream). */
+  type?: SocketType;
+}
+
+/** /proc/net/unix's Type column: SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5. */
+const TYPE_NUMBER: Record<SocketType, number> = { stream: 1, dgram: 2, seqpacket: 5 };
+
+/**
+ * When a server of this type is ready for a client: a connection-oriented socket once it listens
+ * (between bind(2) and listen(2) a connect gets ECONNREFUSED); a datagram socket once it is bound.
+ */
+export function readyPredicate(type: SocketType = 'stream'): (e: UnixSocketEntry) => boolean {
+  const number = TYPE_NUMBER[type];
+  return type === 'dgram' ? (e) => e.type === number && e.path !== '' : (e) => e.listening && e.type === number;
 }
 
 /**
@@ -101,6 +116,7 @@ export function waitListening(options: WaitListeningOptions): Promise<ReadyOutco
   const started = performance.now();
   const key = pathKey(options.path);
   const cwdKey = pathKey(options.cwd);
+  const isReady = readyPredicate(options.type);
   return new Promise<ReadyOutcome>((resolvePromise) => {
     let settled = false;
     let watcher: FSWatcher | undefined;
@@ -124,15 +140,15 @@ export function waitListening(options: WaitListeningOptions): Promise<ReadyOutco
       entryPath === key || (entryPath !== '' && resolve(cwdKey, entryPath) === resolve(cwdKey, key));
     const check = (): boolean => {
       const table = readUnixTable();
-      const candidates = table.filter((e) => e.listening && sameFile(e.path));
-      if (candidates.length === 0 && !table.some((e) => e.listening && e.path !== '')) return false;
+      const candidates = table.filter((e) => isReady(e) && sameFile(e.path));
+      if (candidates.length === 0 && !table.some((e) => isReady(e) && e.path !== '')) return false;
       const owned = socketInodesOf(options.pid);
       const mine = candidates.find((e) => owned.has(e.inode));
       if (mine) {
         finish({ ready: true, inode: mine.inode, waitedMs: waited() });
         return true;
       }
-      const elsewhere = table.find((e) => e.listening && owned.has(e.inode) && !sameFile(e.path));
+      const elsewhere = table.find((e) => isReady(e) && owned.has(e.inode) && !sameFile(e.path));
       if (elsewhere) {
         const bound = Buffer.from(elsewhere.path, 'latin1').toString('utf8');
         finish({

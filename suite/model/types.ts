@@ -3,21 +3,20 @@
  * Everything a property, the runner and the reporters share is declared here so that no module
  * needs to know another's internals.
  */
-import type fc from 'fast-check';
+import { ADDRESS_KINDS, SOCKET_TYPES, type AddressKind, type Capabilities, type DriverAdapter, type SocketType } from '../driver/protocol.js';
+
+export { ADDRESS_KINDS, SOCKET_TYPES, type AddressKind, type Capabilities, type SocketType };
 
 export type Role = 'server' | 'client';
 export type Level = 'MUST' | 'SHOULD' | 'MAY';
 export type Status = 'pass' | 'fail' | 'expected-fail' | 'unexpected-pass' | 'unsupported' | 'error';
 export const STATUSES: readonly Status[] = ['pass', 'fail', 'expected-fail', 'unexpected-pass', 'unsupported', 'error'];
 
-/**
- * Capabilities an implementation may have beyond the seed protocol:
- * - payload: its server sends a given payload (else the fixed "Server Message\n");
- * - fd-passing: it can pass fds, by its fd-mode command line (fd-cli) or through its driver (driver);
- * - fd-cli: its commands speak the fd-passing mode of docs/fd-passing.md;
- * - driver: it has a driver process speaking docs/driver-protocol.md.
- */
-export type Feature = 'payload' | 'fd-passing' | 'fd-cli' | 'driver';
+/** The name used for the absent side of a single-role property in results and matrices. */
+export const NO_PEER = '-';
+
+/** Which side of a failing pairing is at fault (plan/blame.ts). */
+export type Blame = 'server' | 'client' | 'pairing' | 'unknown';
 
 /**
  * How a role is started as a process. Placeholders: {path} (socket path), {payload} (file holding the
@@ -79,10 +78,21 @@ export interface Implementation {
   description: string;
   server?: ServerSpec;
   client?: ClientSpec;
-  /** A long-running driver process (docs/driver-protocol.md), for properties a plain command cannot show. */
-  driver?: CommandTemplate;
-  features: Feature[];
+  /** Its driver (docs/driver-protocol.md), for properties a plain command cannot show. */
+  driver?: DriverSpec;
   expectations: Record<string, Expectation>;
+}
+
+/**
+ * A driver, by either transport: a process speaking JSON lines, and/or an in-process adapter. With both,
+ * the plan picks in-process where the property allows it (the fast path), as for seed-protocol roles.
+ */
+export interface DriverSpec {
+  command?: CommandTemplate;
+  /** A fresh adapter per case. */
+  inProcess?: () => DriverAdapter;
+  /** The roles it may play (default both): a mutant's driver plays only the role it breaks. */
+  roles?: Role[];
 }
 
 /** The pairing a case runs on. For client-scoped properties the server is absent, and vice versa. */
@@ -147,29 +157,20 @@ export class Unsupported extends Error {
   }
 }
 
-export interface Property<T = unknown> {
+/** What reports and the plan know of a property: everything but its arbitrary and check. */
+export interface PropertyInfo {
   id: string;
   level: Level;
   category: string;
   scope: PropertyScope;
   /** One line, quoted in every report. */
   requirement: string;
-  /** Where the requirement comes from: the seed, unix(7), uds-semantics.md row, ... */
+  /** Where the requirement comes from: unix(7), cmsg(3), the gVisor or kernel selftest that asserts it. */
   reference: string;
-  /** Features the pairing must have; missing ones make the result `unsupported`. */
-  requires?: { server?: Feature[]; client?: Feature[] };
-  arbitrary: fc.Arbitrary<T>;
-  /** Inputs always tried first (the corpora's edge cases). */
-  examples?: T[];
-  /** Upper bound on generated runs, for properties whose case is expensive. */
-  maxRuns?: number;
-  /** A short JSON-able view of an input for reports (large payloads summarised). */
-  describe?: (input: T) => unknown;
-  /**
-   * Resolves when the requirement holds (optionally with what it observed, kept in the result as
-   * evidence of a pass); throws CheckFailure when it does not.
-   */
-  check: (input: T, ctx: import('../harness/context.js').CaseContext) => Promise<void | Record<string, unknown>>;
+  /** Socket types it applies to (default stream). */
+  socketTypes?: SocketType[];
+  /** Address kinds it applies to (default pathname). */
+  addresses?: AddressKind[];
 }
 
 export interface Counterexample {
@@ -183,6 +184,8 @@ export interface ResultEntry {
   server: string;
   client: string;
   property: string;
+  socketType: SocketType;
+  address: AddressKind;
   status: Status;
   runs: number;
   durationMs: number;
@@ -193,7 +196,7 @@ export interface ResultEntry {
   /** Why the case counts as expected-fail, or why it is unsupported. */
   reason?: string;
   /** For a failing cell with a subject in it: which side is at fault (see suite/blame.ts). */
-  blame?: 'server' | 'client' | 'pairing' | 'unknown';
+  blame?: Blame;
   /** What the last passing run observed, for properties that report it (e.g. the uid a client ran as). */
   observed?: Record<string, unknown>;
 }

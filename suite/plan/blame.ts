@@ -3,21 +3,19 @@
  * seed and counterexample path, with the oracle peer (c-reference) in each role in turn: which of the
  * two still fails says whether the subject's server, its client, or only this pairing is at fault.
  */
-import { runUnit, type RunConfig, type Unit } from './runner.js';
+import { runUnit, type RunnerOptions, type Unit } from './runner.js';
 import type { Expectation, Implementation, ResultEntry, Role } from '../model/types.js';
-
-export type Blame = 'server' | 'client' | 'pairing' | 'unknown';
 const FAILING = new Set(['fail', 'expected-fail']);
 
 export interface BlameOptions {
-  config: RunConfig;
+  config: RunnerOptions;
   /** The oracle peer. */
   reference: Implementation;
   /** Names of the subjects: only cells involving one are blamed. */
   subjects: Set<string>;
 }
 
-async function stillFails(unit: Unit, seed: number, path: string, config: RunConfig): Promise<boolean> {
+async function stillFails(unit: Unit, seed: number, path: string, config: RunnerOptions): Promise<boolean> {
   const r = await runUnit(unit, { ...config, seed, replayPath: path, onResult: undefined });
   return FAILING.has(r.status);
 }

@@ -3,7 +3,8 @@
  */
 import fc from 'fast-check';
 import { EDGE_SIZES, patternBytes } from '../../fixtures/corpora/payloads.js';
-import { PATH_CHARS, PATH_FIRST_CHARS, SUN_PATH_MAX } from '../../fixtures/corpora/paths.js';
+import { PATH_CHARS, PATH_FIRST_CHARS } from '../../fixtures/corpora/paths.js';
+import { SUN_PATH_MAX } from '../model/seed.js';
 
 /** Largest generated payload: above 1 MiB so the 1 MiB edge has neighbours on both sides. */
 export const MAX_PAYLOAD = 1024 * 1024 + 4096;

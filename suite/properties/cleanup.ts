@@ -1,8 +1,10 @@
 /** Cleanup and stale paths: the path belongs to a session and is gone afterwards; a stale one is no obstacle. */
 import { smallPayloadArb, smallTextPayloadArb } from './arbitraries.js';
-import { CheckFailure, type Property } from '../model/types.js';
+import { exitText } from '../model/format.js';
+import type { Property } from './property.js';
 import { describePayload } from './delivery.js';
-import { exitText, requireReady, session, sides, whatIsAt } from './session.js';
+import { session, sides, whatIsAt } from './session.js';
+import { expectBytes, expectExitZero, fail, requireReady } from './verify.js';
 
 export const cleanupPathRemoved: Property<Uint8Array> = {
   id: 'cleanup.path-removed',
@@ -12,7 +14,7 @@ export const cleanupPathRemoved: Property<Uint8Array> = {
   // does (the seed's) would hide a server that leaves its path behind.
   scope: 'server',
   requirement: 'After a session the server has removed its socket path.',
-  reference: 'seed server.c: close(sockfd); unlink(socketPath); unix(7): the socket file stays until unlinked',
+  reference: 'unix(7): a bound pathname socket stays in the filesystem until unlink(2); seed c-reference/original/server.c: close(sockfd); unlink(socketPath)',
   arbitrary: smallPayloadArb,
   maxRuns: 20,
   describe: describePayload,
@@ -22,10 +24,7 @@ export const cleanupPathRemoved: Property<Uint8Array> = {
     requireReady(outcome, path);
     const left = await whatIsAt(ctx.resolve(path));
     if (left !== 'nothing') {
-      throw new CheckFailure({
-        message: `after the session ${left} is still at the socket path`,
-        expected: 'nothing at the path',
-        actual: left,
+      fail(`after the session ${left} is still at the socket path`, 'nothing at the path', left, {
         ...sides(outcome),
         details: { serverExit: exitText(outcome.server), clientExit: exitText(outcome.client) },
       });
@@ -39,7 +38,7 @@ export const stalePathReplaced: Property<Uint8Array> = {
   category: 'stale-path',
   scope: 'pairing',
   requirement: 'A socket file left behind by a SIGKILLed server does not stop a new server from starting and serving.',
-  reference: 'seed server.c: unlink(socketPath) "in case it existed from a prior run"; bind(2) on an existing path gives EADDRINUSE (uds-semantics A7)',
+  reference: 'unix(7) EADDRINUSE: bind(2) on an existing socket file fails; seed c-reference/original/server.c unlinks the path before bind',
   arbitrary: smallTextPayloadArb,
   maxRuns: 20,
   describe: describePayload,
@@ -49,14 +48,7 @@ export const stalePathReplaced: Property<Uint8Array> = {
     const expected = ctx.server.server?.payload ? payload : undefined;
     const outcome = await session(ctx, { path, payload, expected });
     requireReady(outcome, path);
-    if (outcome.client.exitCode !== 0 || (expected && outcome.stdout.compare().firstDifference !== null)) {
-      throw new CheckFailure({
-        message: `over a stale socket the session did not complete: client ${exitText(outcome.client)}, ${outcome.stdout.length} bytes`,
-        expected: 'the new server serves the client (exit 0, payload delivered)',
-        actual: `client ${exitText(outcome.client)}`,
-        bytes: expected ? outcome.stdout.compare() : undefined,
-        ...sides(outcome),
-      });
-    }
+    expectExitZero(outcome.client, 'over a stale socket the client', sides(outcome));
+    if (expected) expectBytes(outcome.stdout, expected, "over a stale socket the client's stdout differs from the payload", sides(outcome));
   },
 };

@@ -1,10 +1,13 @@
 /** Delivery: the bytes the server sends are the bytes the client prints. */
 import fc from 'fast-check';
-import { FIXED_MESSAGE, payloadCorpus } from '../../fixtures/corpora/payloads.js';
+import { payloadCorpus } from '../../fixtures/corpora/payloads.js';
 import { payloadArb } from './arbitraries.js';
 import { describeBytes } from '../harness/capture.js';
-import { CheckFailure, type Property } from '../model/types.js';
-import { exitText, requireReady, session, sides } from './session.js';
+import { exitText } from '../model/format.js';
+import { FIXED_MESSAGE } from '../model/seed.js';
+import type { Property } from './property.js';
+import { session, sides } from './session.js';
+import { expectBytes, requireReady } from './verify.js';
 
 /** A payload as it appears in reports: its length and its first bytes, escaped. */
 export function describePayload(payload: Uint8Array): unknown {
@@ -17,8 +20,8 @@ export const deliveryPayload: Property<Uint8Array> = {
   category: 'delivery',
   scope: 'pairing',
   requirement: "The client's stdout equals the server's payload, byte for byte.",
-  reference: 'seed protocol (server writes, client prints until EOF); unix(7) SOCK_STREAM is a byte stream; uds-semantics C1',
-  requires: { server: ['payload'] },
+  reference: 'unix(7): SOCK_STREAM is a byte stream; seed protocol (c-reference/original/: server.c writes, client.c prints until EOF)',
+  needsPayload: true,
   arbitrary: payloadArb,
   examples: payloadCorpus().map((entry) => entry.bytes),
   describe: describePayload,
@@ -26,17 +29,7 @@ export const deliveryPayload: Property<Uint8Array> = {
     const path = ctx.socketName();
     const outcome = await session(ctx, { path, payload, expected: payload });
     requireReady(outcome, path);
-    const bytes = outcome.stdout.compare();
-    if (bytes.firstDifference !== null) {
-      throw new CheckFailure({
-        message: `stdout differs from the payload at offset ${bytes.firstDifference} (expected ${bytes.expectedLength} bytes, got ${bytes.actualLength})`,
-        expected: bytes.expectedContext,
-        actual: bytes.actualContext,
-        bytes,
-        ...sides(outcome),
-        details: { client: exitText(outcome.client) },
-      });
-    }
+    expectBytes(outcome.stdout, payload, 'stdout differs from the payload', { ...sides(outcome), details: { client: exitText(outcome.client) } });
   },
 };
 
@@ -46,22 +39,13 @@ export const deliveryDefaultMessage: Property<null> = {
   category: 'delivery',
   scope: 'pairing',
   requirement: 'A server started without a payload sends exactly "Server Message\\n", and the client prints exactly that.',
-  reference: 'seed server.c: write(connfd, "Server Message\\n", ...)',
+  reference: 'seed c-reference/original/server.c: write(connfd, "Server Message\\n", ...)',
   arbitrary: fc.constant(null),
   maxRuns: 3,
   async check(_input, ctx) {
     const path = ctx.socketName();
     const outcome = await session(ctx, { path, expected: FIXED_MESSAGE });
     requireReady(outcome, path);
-    const bytes = outcome.stdout.compare();
-    if (bytes.firstDifference !== null) {
-      throw new CheckFailure({
-        message: `client printed ${bytes.actualLength} bytes that differ from "Server Message\\n" at offset ${bytes.firstDifference}`,
-        expected: bytes.expectedContext,
-        actual: bytes.actualContext,
-        bytes,
-        ...sides(outcome),
-      });
-    }
+    expectBytes(outcome.stdout, FIXED_MESSAGE, `the client's stdout differs from "Server Message\\n"`, sides(outcome));
   },
 };

@@ -1,11 +1,14 @@
 /** EOF handling: the client ends when the server closes, having printed everything, with status 0. */
 import fc from 'fast-check';
-import { FIXED_MESSAGE, patternBytes } from '../../fixtures/corpora/payloads.js';
+import { patternBytes } from '../../fixtures/corpora/payloads.js';
 import { noNulPayloadArb, withoutNul } from './arbitraries.js';
 import type { CaseContext } from '../harness/context.js';
-import { CheckFailure, type Property } from '../model/types.js';
+import { exitText } from '../model/format.js';
+import { FIXED_MESSAGE } from '../model/seed.js';
+import type { Property } from './property.js';
 import { describePayload } from './delivery.js';
-import { EOF_GRACE_MS, exitText, requireReady, session, sides } from './session.js';
+import { EOF_GRACE_MS, session, sides } from './session.js';
+import { expectBytes, expectExitZero, fail, requireReady } from './verify.js';
 
 function expectedOutput(ctx: CaseContext, payload: Uint8Array): Uint8Array {
   return ctx.server.server?.payload ? payload : FIXED_MESSAGE;
@@ -17,7 +20,7 @@ export const eofExitZero: Property<Uint8Array> = {
   category: 'eof',
   scope: 'pairing',
   requirement: 'Once the server closes, the client has printed everything it was sent and exits with status 0.',
-  reference: 'seed client.c: while ((n = read(...)) > 0) ...; return 0; read(2) returns 0 at EOF (uds-semantics B13)',
+  reference: 'read(2)/recv(2): 0 at EOF after an orderly shutdown; seed c-reference/original/client.c: while ((n = read(...)) > 0) ...; return 0',
   arbitrary: noNulPayloadArb,
   examples: [1024, 1025, 65537].map((n) => withoutNul(patternBytes(n, n))),
   describe: describePayload,
@@ -28,25 +31,18 @@ export const eofExitZero: Property<Uint8Array> = {
     requireReady(outcome, path);
     const evidence = { ...sides(outcome), details: { clientExit: exitText(outcome.client), serverExit: exitText(outcome.server) } };
     if (outcome.clientHung) {
-      throw new CheckFailure({
-        message: `the client was still running ${EOF_GRACE_MS} ms after the server had closed and exited`,
-        expected: 'client exits at EOF',
-        actual: 'client kept running (killed)',
-        ...evidence,
-      });
+      fail(`the client was still running ${EOF_GRACE_MS} ms after the server had closed and exited`, 'client exits at EOF', 'client kept running (killed)', evidence);
     }
+    // All of it, not the same bytes: a wrong byte is delivery.payload's failure, not this one's.
     if (outcome.stdout.length !== expected.length) {
-      throw new CheckFailure({
-        message: `the client printed ${outcome.stdout.length} of the ${expected.length} bytes sent before it exited`,
-        expected: `${expected.length} bytes, then exit 0`,
-        actual: `${outcome.stdout.length} bytes, ${exitText(outcome.client)}`,
-        bytes: outcome.stdout.compare(),
-        ...evidence,
-      });
+      fail(
+        `the client printed ${outcome.stdout.length} of the ${expected.length} bytes sent before it exited`,
+        `${expected.length} bytes, then exit 0`,
+        `${outcome.stdout.length} bytes, ${exitText(outcome.client)}`,
+        { ...evidence, bytes: outcome.stdout.compare() },
+      );
     }
-    if (outcome.client.exitCode !== 0) {
-      throw new CheckFailure({ message: `the client ended with ${exitText(outcome.client)} at EOF`, expected: 'exit 0', actual: exitText(outcome.client), ...evidence });
-    }
+    expectExitZero(outcome.client, 'at EOF the client', evidence);
   },
 };
 
@@ -56,8 +52,8 @@ export const eofSilentServer: Property<null> = {
   category: 'eof',
   scope: 'pairing',
   requirement: 'When the server closes without sending anything, the client ends with status 0 and prints nothing.',
-  reference: 'read(2) returns 0 at EOF on an empty stream (uds-semantics B13)',
-  requires: { server: ['payload'] },
+  reference: 'read(2)/recv(2): 0 at EOF on an empty stream; seed c-reference/original/client.c read loop',
+  needsPayload: true,
   arbitrary: fc.constant(null),
   maxRuns: 3,
   async check(_input, ctx) {
@@ -65,15 +61,10 @@ export const eofSilentServer: Property<null> = {
     const empty = new Uint8Array(0);
     const outcome = await session(ctx, { path, payload: empty, expected: empty });
     requireReady(outcome, path);
-    if (outcome.clientHung || outcome.client.exitCode !== 0 || outcome.stdout.length !== 0) {
-      throw new CheckFailure({
-        message: outcome.clientHung
-          ? `the client was still running ${EOF_GRACE_MS} ms after the server closed without sending`
-          : `the client ended with ${exitText(outcome.client)} and printed ${outcome.stdout.length} bytes`,
-        expected: 'exit 0, no output',
-        actual: `${outcome.clientHung ? 'hung (killed)' : exitText(outcome.client)}, ${outcome.stdout.length} bytes`,
-        ...sides(outcome),
-      });
+    if (outcome.clientHung) {
+      fail(`the client was still running ${EOF_GRACE_MS} ms after the server closed without sending`, 'exit 0, no output', `hung (killed), ${outcome.stdout.length} bytes`, sides(outcome));
     }
+    expectExitZero(outcome.client, 'after a server that sent nothing, the client', sides(outcome));
+    expectBytes(outcome.stdout, empty, 'after a server that sent nothing, stdout differs from the empty stream', sides(outcome));
   },
 };

@@ -1,5 +1,5 @@
 /** Every conformance property, in report order. Each area lives in its own file. */
-import type { Property } from '../model/types.js';
+import type { Property } from './property.js';
 import { cleanupPathRemoved, stalePathReplaced } from './cleanup.js';
 import { connectEconnrefused, connectEnoent } from './connect.js';
 import { deliveryDefaultMessage, deliveryPayload } from './delivery.js';

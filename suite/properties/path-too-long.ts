@@ -6,8 +6,11 @@
 import net from 'node:net';
 import fc from 'fast-check';
 import type { CaseContext } from '../harness/context.js';
-import { CheckFailure, type Property } from '../model/types.js';
-import { exitText, throwIfDeclaredUnsupported } from './session.js';
+import { exitText } from '../model/format.js';
+import { SUN_PATH_MAX } from '../model/seed.js';
+import type { Property } from './property.js';
+import { throwIfDeclaredUnsupported } from './session.js';
+import { expectRefused, fail } from './verify.js';
 
 /** An absolute ASCII path of `length` bytes inside the case dir (longer than sun_path's 107). */
 function longPath(ctx: CaseContext, length: number): string {
@@ -15,8 +18,8 @@ function longPath(ctx: CaseContext, length: number): string {
   return prefix + 'L'.repeat(length - prefix.length);
 }
 
-// 108 bytes exactly fit without the NUL (Linux accepts that, uds-semantics A5): refusal is required beyond it.
-const lengthArb = fc.integer({ min: 109, max: 300 });
+// 108 bytes exactly fit without the NUL (Linux accepts that, unix(7) BUGS): refusal is required beyond it.
+const lengthArb = fc.integer({ min: SUN_PATH_MAX + 2, max: 300 });
 const DECOY_BANNER = 'DECOY: connected to a truncated path\n';
 
 /** Listens at path, answering any connection with the banner: proof that someone truncated. */
@@ -38,30 +41,26 @@ export const pathTooLongClient: Property<number> = {
   category: 'paths',
   scope: 'client',
   requirement: "A client given a path longer than 108 bytes (sun_path's size) refuses it with a non-zero exit and an error, and never connects to a truncated prefix.",
-  reference: 'unix(7) sun_path[108]; uds-semantics A5 (libuv and Node check first); seed client.c strncpy(..., sizeof sun_path - 1)',
+  reference: 'unix(7): sun_path[108]; seed c-reference/original/client.c strncpy(..., sizeof sun_path - 1) truncates',
   arbitrary: lengthArb,
   examples: [109, 110, 200],
   maxRuns: 5,
   async check(length, ctx) {
     const path = longPath(ctx, length);
     const hits: string[] = [];
-    const decoys = [await decoy(path.slice(0, 107), hits), await decoy(path.slice(0, 108), hits)];
+    const decoys = [await decoy(path.slice(0, SUN_PATH_MAX), hits), await decoy(path.slice(0, SUN_PATH_MAX + 1), hits)];
     try {
       const { summary, stdout } = await ctx.runClient({ path });
       throwIfDeclaredUnsupported(summary);
-      const refused = summary.exitCode !== 0 && summary.exitCode !== null && summary.stderr.trim() !== '';
-      if (hits.length > 0 || !refused) {
-        throw new CheckFailure({
-          message:
-            hits.length > 0
-              ? `given a ${length}-byte path the client connected to its ${Buffer.byteLength(hits[0]!)}-byte prefix (silent truncation), ${exitText(summary)}`
-              : `given a ${length}-byte path the client ended with ${exitText(summary)} and stderr ${JSON.stringify(summary.stderr.slice(0, 120))}`,
-          expected: 'non-zero exit with an error on stderr; no connection',
-          actual: `${exitText(summary)}; connections to ${hits.length ? hits.map((h) => `${Buffer.byteLength(h)}-byte prefix`).join(', ') : 'nothing'}; stdout ${JSON.stringify(stdout.head().toString().slice(0, 60))}`,
-          client: summary,
-          details: { length },
-        });
+      if (hits.length > 0) {
+        fail(
+          `given a ${length}-byte path the client connected to its ${Buffer.byteLength(hits[0]!)}-byte prefix (silent truncation), ${exitText(summary)}`,
+          'non-zero exit with an error on stderr; no connection',
+          `${exitText(summary)}; connections to ${hits.map((h) => `${Buffer.byteLength(h)}-byte prefix`).join(', ')}; stdout ${JSON.stringify(stdout.head().toString().slice(0, 60))}`,
+          { client: summary, details: { length } },
+        );
       }
+      expectRefused(summary, { what: `given a ${length}-byte path the client` }, { client: summary, details: { length, stdout: stdout.head().toString().slice(0, 60) } });
     } finally {
       await Promise.all(decoys.map((d) => new Promise((r) => d.close(r))));
     }
@@ -74,7 +73,7 @@ export const pathTooLongServer: Property<number> = {
   category: 'paths',
   scope: 'server',
   requirement: "A server given a path longer than 108 bytes (sun_path's size) refuses it with a non-zero exit and an error, and never listens at a truncated prefix.",
-  reference: 'unix(7) sun_path[108]; uds-semantics A5; seed server.c binds sizeof(struct sockaddr)',
+  reference: 'unix(7): sun_path[108]; seed c-reference/original/server.c binds sizeof(struct sockaddr), truncating',
   arbitrary: lengthArb,
   examples: [109, 110, 200],
   maxRuns: 5,
@@ -84,16 +83,10 @@ export const pathTooLongServer: Property<number> = {
     if (server.ready.ready || server.ready.reason !== 'exited') server.kill();
     const summary = await server.exited;
     throwIfDeclaredUnsupported(summary);
-    const refused = summary.exitCode !== 0 && summary.exitCode !== null && summary.stderr.trim() !== '';
-    if (server.ready.ready || server.ready.reason === 'wrong-path' || !refused) {
-      const where = server.ready.ready ? 'at the full path (impossible: it cannot fit)' : server.ready.reason === 'wrong-path' ? `at the ${Buffer.byteLength(server.ready.boundPath ?? '')}-byte prefix ${JSON.stringify(server.ready.boundPath)}` : '';
-      throw new CheckFailure({
-        message: where ? `given a ${length}-byte path the server listened ${where}` : `given a ${length}-byte path the server ended with ${exitText(summary)} and stderr ${JSON.stringify(summary.stderr.slice(0, 120))}`,
-        expected: 'non-zero exit with an error on stderr; no listening socket',
-        actual: `${exitText(summary)}${where ? `; listening ${where}` : ''}`,
-        server: summary,
-        details: { length },
-      });
+    if (server.ready.ready || server.ready.reason === 'wrong-path') {
+      const where = server.ready.ready ? 'at the full path (impossible: it cannot fit)' : `at the ${Buffer.byteLength(server.ready.boundPath ?? '')}-byte prefix ${JSON.stringify(server.ready.boundPath)}`;
+      fail(`given a ${length}-byte path the server listened ${where}`, 'non-zero exit with an error on stderr; no listening socket', `${exitText(summary)}; listening ${where}`, { server: summary, details: { length } });
     }
+    expectRefused(summary, { what: `given a ${length}-byte path the server` }, { server: summary, details: { length } });
   },
 };

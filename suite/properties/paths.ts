@@ -1,9 +1,10 @@
 /** Path forms: any pathname that fits sun_path works, relative or absolute, with any characters. */
-import { FIXED_MESSAGE } from '../../fixtures/corpora/payloads.js';
 import { EDGE_PATH_LENGTHS } from '../../fixtures/corpora/paths.js';
 import { materializePath, socketPathArb, type PathSpec } from './arbitraries.js';
-import { CheckFailure, type Property } from '../model/types.js';
-import { exitText, requireReady, session, sides } from './session.js';
+import { FIXED_MESSAGE } from '../model/seed.js';
+import type { Property } from './property.js';
+import { session, sides } from './session.js';
+import { expectBytes, expectExitZero, requireReady } from './verify.js';
 
 export const pathForms: Property<PathSpec> = {
   id: 'path.forms',
@@ -11,7 +12,7 @@ export const pathForms: Property<PathSpec> = {
   category: 'paths',
   scope: 'pairing',
   requirement: 'Absolute and relative socket paths of 1 to 107 bytes, including spaces and non-ASCII bytes, work for server and client alike.',
-  reference: 'unix(7): sun_path is 108 bytes including the NUL; a relative path counts as given (uds-semantics A5, A6)',
+  reference: 'unix(7): sun_path is 108 bytes including the NUL; CPython test_socket.py TestUnixDomain (testSurrogateescapeBind: non-ASCII paths)',
   arbitrary: socketPathArb,
   examples: [
     ...EDGE_PATH_LENGTHS.map((length): PathSpec => ({ form: 'relative', length, chars: ['a', 'é', ' ', 'b'] })),
@@ -27,22 +28,10 @@ export const pathForms: Property<PathSpec> = {
     const mode = spec.form === 'relative' ? 'process' : 'auto';
     const outcome = await session(ctx, { path, mode, expected: FIXED_MESSAGE });
     const shown = { path, bytes: Buffer.byteLength(path) };
-    try {
-      requireReady(outcome, path);
-    } catch (err) {
-      if (err instanceof CheckFailure) err.evidence.details = { ...err.evidence.details, ...shown };
-      throw err;
-    }
-    const bytes = outcome.stdout.compare();
-    if (outcome.client.exitCode !== 0 || bytes.firstDifference !== null) {
-      throw new CheckFailure({
-        message: `with the ${shown.bytes}-byte path ${JSON.stringify(path)} the client ended with ${exitText(outcome.client)} after ${bytes.actualLength} bytes`,
-        expected: 'exit 0 and "Server Message\\n"',
-        actual: `${exitText(outcome.client)}, ${bytes.actualContext ?? 'the message'}`,
-        bytes,
-        ...sides(outcome),
-        details: shown,
-      });
-    }
+    requireReady(outcome, path, shown);
+    const evidence = { ...sides(outcome), details: shown };
+    const withPath = `with the ${shown.bytes}-byte path ${JSON.stringify(path)}`;
+    expectExitZero(outcome.client, `${withPath} the client`, evidence);
+    expectBytes(outcome.stdout, FIXED_MESSAGE, `${withPath} the client's stdout differs from "Server Message\\n"`, evidence);
   },
 };

@@ -1,12 +1,13 @@
 /**
- * Small helpers shared by the properties, in the spirit of gVisor's TransferTest/SendSingleFD: run one
- * session of the pairing and describe what happened, so that each property only states its requirement.
+ * One session of the seed protocol, in the spirit of gVisor's TransferTest and SendSingleFD
+ * (test/syscalls/linux/unix_domain_socket_test_util.h): run the pairing once and describe what
+ * happened, so that each property only states its requirement (through verify.ts).
  */
 import { lstat } from 'node:fs/promises';
 import type { OutputCapture } from '../harness/capture.js';
 import type { CaseContext, RunMode } from '../harness/context.js';
 import type { ReadyOutcome } from '../harness/readiness.js';
-import { CheckFailure, Unsupported, type Evidence, type ProcessSummary } from '../model/types.js';
+import { Unsupported, type Evidence, type ProcessSummary } from '../model/types.js';
 
 /** How long a client may keep running after its server has closed the connection and exited. */
 export const EOF_GRACE_MS = 2000;
@@ -108,26 +109,9 @@ export function throwIfDeclaredUnsupported(...summaries: Array<ProcessSummary | 
   }
 }
 
-/** Fails the check unless the server reached the listening state. */
-export function requireReady(outcome: SessionOutcome, path: string): asserts outcome is SessionOutcome & { client: ProcessSummary; stdout: OutputCapture } {
-  if (outcome.ready.ready) return;
-  throw new CheckFailure({
-    message: `server never listened at ${JSON.stringify(path)}: ${outcome.ready.detail}`,
-    expected: `a socket listening at ${JSON.stringify(path)}`,
-    actual: outcome.ready.reason === 'wrong-path' ? `listening at ${JSON.stringify(outcome.ready.boundPath)}` : outcome.ready.detail,
-    server: outcome.server,
-  });
-}
-
 /** The processes' summaries, for evidence. */
 export function sides(outcome: SessionOutcome): Pick<Evidence, 'server' | 'client'> {
   return { server: outcome.server, client: outcome.client };
-}
-
-export function exitText(p: ProcessSummary | undefined): string {
-  if (!p) return 'not run';
-  if (p.signal) return `killed by ${p.signal}${p.timedOut ? ' (deadline)' : ''}`;
-  return `exit ${p.exitCode}`;
 }
 
 /** What is at path now: 'nothing' or the file type, for cleanup evidence. */

@@ -1,12 +1,13 @@
 /**
- * What the reporters (JUnit, Markdown, HTML) share: status severity, the server × client axes of the
- * matrix, per-implementation scorecards, and the blame of a result where one is recorded.
+ * What the reporters (JUnit, Markdown, HTML, the terminal) share: status severity, case labels, the
+ * server × client axes of the matrix, per-implementation scorecards, and the blame of a result where one
+ * is recorded.
  */
-import type { Level, ResultEntry, Status } from '../model/types.js';
+import { ADDRESS_KINDS, SOCKET_TYPES } from '../driver/protocol.js';
+import { NO_PEER, type Blame, type Level, type ResultEntry, type Status } from '../model/types.js';
 import type { RunReport } from './results.js';
 
-/** The placeholder for the absent side of a single-role property (the runner's NO_PEER). */
-export const NO_PEER = '-';
+export { NO_PEER, type Blame };
 
 /** Worst first: a cell is coloured by the first of these among its results. */
 export const SEVERITY: readonly Status[] = ['fail', 'error', 'unexpected-pass', 'expected-fail', 'pass', 'unsupported'];
@@ -45,11 +46,56 @@ export function held(status: Status): boolean {
   return status === 'pass' || status === 'unexpected-pass';
 }
 
-/** Who a result blames, when the result says (a field other reporters may add later). */
-export type Blame = 'server' | 'client' | 'pairing' | 'unknown';
+/** Who a result blames, when the result says. */
 export function blameOf(r: ResultEntry): Blame | undefined {
   const b = (r as ResultEntry & { blame?: unknown }).blame;
   return b === 'server' || b === 'client' || b === 'pairing' || b === 'unknown' ? b : undefined;
+}
+
+/** What names one case of a pairing: a property on one socket type and address kind. */
+export type CaseOf = Pick<ResultEntry, 'property' | 'socketType' | 'address'>;
+
+/**
+ * The one name of a case in every report (JUnit testcase, summary.md items, HTML details, terminal
+ * columns): the property id for a stream socket at a pathname, else the id with what differs, e.g.
+ * `fd.identity [seqpacket]`, `connect.enoent [abstract]`, `fd.identity [seqpacket, abstract]`.
+ * Reporters key their rows, columns and testcases by it, and never look at the socket type themselves.
+ */
+export function caseLabel(r: CaseOf): string {
+  const variant = [r.socketType !== 'stream' ? r.socketType : undefined, r.address !== 'pathname' ? r.address : undefined].filter((x) => x !== undefined);
+  return variant.length ? `${r.property} [${variant.join(', ')}]` : r.property;
+}
+
+/**
+ * Orders cases as a run does: by property (the report's order), then socket type and address kind
+ * (the property's own order, as the plan instantiates them).
+ */
+export function caseComparator(report: Pick<RunReport, 'properties'>): (a: CaseOf, b: CaseOf) => number {
+  const props = new Map(report.properties.map((p, i) => [p.id, { i, types: p.socketTypes ?? SOCKET_TYPES, addresses: p.addresses ?? ADDRESS_KINDS }]));
+  // A value the property does not list (a foreign file) goes after those it lists, in the global order.
+  const rank = <T>(list: readonly T[], v: T, all: readonly T[]): number => {
+    const i = list.indexOf(v);
+    return i >= 0 ? i : list.length + all.indexOf(v);
+  };
+  return (a, b) => {
+    const pa = props.get(a.property);
+    const pb = props.get(b.property);
+    if (!pa || !pb || a.property !== b.property) return (pa?.i ?? 1e9) - (pb?.i ?? 1e9);
+    return rank(pa.types, a.socketType, SOCKET_TYPES) - rank(pa.types, b.socketType, SOCKET_TYPES) || rank(pa.addresses, a.address, ADDRESS_KINDS) - rank(pa.addresses, b.address, ADDRESS_KINDS);
+  };
+}
+
+/** The cases of a report that have results, in run order, each with its label and property. */
+export function reportCases(report: RunReport): Array<{ label: string; property: string; level: Level }> {
+  const level = new Map(report.properties.map((p) => [p.id, p.level]));
+  const first = new Map<string, ResultEntry>();
+  for (const r of report.results) {
+    const label = caseLabel(r);
+    if (!first.has(label)) first.set(label, r);
+  }
+  return [...first.values()]
+    .sort(caseComparator(report))
+    .map((r) => ({ label: caseLabel(r), property: r.property, level: level.get(r.property) ?? 'MUST' }));
 }
 
 export function pairingName(r: { server: string; client: string }): string {
@@ -76,16 +122,14 @@ export function matrixAxes(report: RunReport): Axes {
   };
 }
 
-/** Results grouped by pairing, in row-major matrix order; each group in property order. */
+/** Results grouped by pairing, in row-major matrix order; each group in case order. */
 export function byPairing(report: RunReport): Array<{ server: string; client: string; results: ResultEntry[] }> {
   const { servers, clients } = matrixAxes(report);
-  const propOrder = new Map(report.properties.map((p, i) => [p.id, i]));
+  const order = caseComparator(report);
   const groups: Array<{ server: string; client: string; results: ResultEntry[] }> = [];
   for (const server of servers) {
     for (const client of clients) {
-      const results = report.results
-        .filter((r) => r.server === server && r.client === client)
-        .sort((a, b) => (propOrder.get(a.property) ?? 1e9) - (propOrder.get(b.property) ?? 1e9));
+      const results = report.results.filter((r) => r.server === server && r.client === client).sort(order);
       if (results.length) groups.push({ server, client, results });
     }
   }
@@ -111,9 +155,10 @@ export interface Scorecard {
 export function effectiveBlame(r: ResultEntry, all: readonly ResultEntry[]): Blame | undefined {
   const own = blameOf(r);
   if (own || held(r.status) || r.server === NO_PEER || r.client === NO_PEER) return own ?? (r.client === NO_PEER ? 'server' : r.server === NO_PEER ? 'client' : undefined);
+  const label = caseLabel(r);
   const failsElsewhere = (role: 'server' | 'client'): boolean => {
     const other = role === 'server' ? 'client' : 'server';
-    return all.some((q) => q !== r && q.property === r.property && q[role] === r[role] && q[other] !== r[other] && q.status !== 'unsupported' && !held(q.status));
+    return all.some((q) => q !== r && caseLabel(q) === label && q[role] === r[role] && q[other] !== r[other] && q.status !== 'unsupported' && !held(q.status));
   };
   const s = failsElsewhere('server');
   const c = failsElsewhere('client');
@@ -122,12 +167,13 @@ export function effectiveBlame(r: ResultEntry, all: readonly ResultEntry[]): Bla
 
 /**
  * One scorecard per implementation: per level, the properties it holds out of those that applied to it.
- * A property is held when every applicable case the implementation took part in held. A case whose
+ * A property is held when every applicable case the implementation took part in held (on every socket
+ * type and address kind it ran on). A case whose
  * failure is blamed on the other side (by the result, or inferred by effectiveBlame) says nothing about
  * this one and is left out; otherwise a failing pairing counts against both sides.
  */
 export function scorecards(report: RunReport): Scorecard[] {
-  const level = new Map(report.properties.map((p) => [p.id, p.level]));
+  const level = new Map<string, Level>(report.properties.map((p) => [p.id, p.level]));
   const cards: Scorecard[] = [];
   for (const impl of report.implementations) {
     const card: Scorecard = {

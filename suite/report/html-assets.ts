@@ -3,7 +3,8 @@
  * written without template literals so that it can live in String.raw here; it reads the report from
  * the page's <script type="application/json" id="report-data"> and renders the scorecards, filters,
  * matrix and the details of the selected cell. Hooks the browser test uses: td.cell[data-server]
- * [data-client][data-status], #detail, .result[data-property], .counterexample, .replay.
+ * [data-client][data-status], #detail, .result[data-property][data-case], .counterexample, .replay.
+ * Cases are named and ordered by data.caseLabels and data.caseOrder (common.ts caseLabel).
  */
 
 export const HTML_CSS = String.raw`
@@ -60,11 +61,17 @@ export const HTML_JS = String.raw`
   var SEVERITY = ['fail', 'error', 'unexpected-pass', 'expected-fail', 'pass', 'unsupported'];
   var LABEL = { pass: 'pass', fail: 'FAIL', 'expected-fail': 'xfail', 'unexpected-pass': 'XPASS', unsupported: 'n/a', error: 'ERROR' };
   var LEVELS = ['MUST', 'SHOULD', 'MAY'];
+  // Mirrors NO_PEER in suite/model/types.ts (this is browser code and imports nothing).
   var NO_PEER = '-';
   var props = {};
   report.properties.forEach(function (p, i) { props[p.id] = { p: p, order: i }; });
+  var labels = new Map();
+  report.results.forEach(function (r, i) { labels.set(r, (data.caseLabels || [])[i] || r.property); });
+  var caseRank = Object.create(null);
+  (data.caseOrder || []).forEach(function (label, i) { caseRank[label] = i; });
   function propOf(r) { return (props[r.property] || { p: { id: r.property, level: 'MUST', category: 'unknown', requirement: '', reference: '' } }).p; }
-  function orderOf(r) { return props[r.property] ? props[r.property].order : 1e9; }
+  function labelOf(r) { return labels.get(r); }
+  function orderOf(r) { var k = caseRank[labelOf(r)]; return k === undefined ? 1e9 : k; }
   var categories = [];
   report.properties.forEach(function (p) { if (categories.indexOf(p.category) < 0) categories.push(p.category); });
   var state = { level: {}, category: {}, status: {}, selected: null };
@@ -242,9 +249,9 @@ export const HTML_JS = String.raw`
   }
   function resultView(r) {
     var p = propOf(r), ev = r.evidence || {};
-    var d = el('details', { cls: 'result st-' + r.status, 'data-property': r.property, 'data-status': r.status });
+    var d = el('details', { cls: 'result st-' + r.status, 'data-property': r.property, 'data-case': labelOf(r), 'data-status': r.status });
     if (r.status !== 'pass' && r.status !== 'unsupported') d.open = true;
-    d.appendChild(el('summary', null, [el('span', { cls: 'badge', text: LABEL[r.status] }), el('code', { text: r.property }),
+    d.appendChild(el('summary', null, [el('span', { cls: 'badge', text: LABEL[r.status] }), el('code', { text: labelOf(r) }),
       el('span', { cls: 'sub', text: p.level + ' \u00b7 ' + p.category + ' \u00b7 ' + r.runs + ' runs \u00b7 ' + r.durationMs + ' ms' })]));
     var dl = el('dl', { cls: 'fields' });
     field(dl, 'requirement', p.requirement);

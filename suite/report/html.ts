@@ -1,12 +1,12 @@
 /**
  * index.html: one self-contained file (inline CSS, inline script, the report as inline JSON; no network,
  * no CDN). Servers are rows and clients columns; each cell is coloured by its worst status and opens the
- * cell's properties (requirement, reference, status, counterexample as bytes with the first differing
+ * cell's cases, each named by its case label (requirement, reference, status, counterexample as bytes with the first differing
  * offset highlighted, stderr and stdout excerpts, timing, blame, replay). Filters by level, category and
  * status; one scorecard per implementation. The page's script is in html-assets.ts.
  */
 import { HTML_CSS, HTML_JS } from './html-assets.js';
-import { matrixAxes, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
+import { caseLabel, matrixAxes, reportCases, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
 import type { RunReport } from './results.js';
 
 /** Text for HTML element content or a quoted attribute. */
@@ -25,7 +25,16 @@ export function scriptJson(value: unknown): string {
 }
 
 export function renderHtml(report: RunReport): string {
-  const data = { report, axes: matrixAxes(report), scorecards: scorecards(report) };
+  // The page names and orders cases by their labels, computed here (the script never looks at a socket type).
+  const data = {
+    report,
+    axes: matrixAxes(report),
+    scorecards: scorecards(report),
+    /** The case label of each result, by index. */
+    caseLabels: report.results.map(caseLabel),
+    /** Every case label, in run order. */
+    caseOrder: reportCases(report).map((c) => c.label),
+  };
   const title = `uds-conformance report${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ''}`;
   // Without JavaScript the page still says what happened.
   const noscript = SEVERITY.map((s) => `${STATUS_LABEL[s]} ${report.summary[s] ?? 0}`).join(' · ');

@@ -1,6 +1,7 @@
 /**
  * junit.xml: one <testsuite> per pairing (server × client, "-" for the absent side of a single-role
- * property), one <testcase> per property.
+ * property), one <testcase> per case, named by its case label (the property id, with the socket type
+ * and address kind in brackets when they are not stream and pathname).
  *
  *   pass             a plain testcase
  *   fail             <failure type="fail">: requirement, expected against actual, counterexample, replay
@@ -11,7 +12,7 @@
  *   unsupported      <skipped message="unsupported: REASON">
  */
 import type { ResultEntry } from '../model/types.js';
-import { blameOf, byPairing, pairingName, seconds } from './common.js';
+import { blameOf, byPairing, caseLabel, pairingName, seconds } from './common.js';
 import type { RunReport } from './results.js';
 
 /** Text safe for XML 1.0: markup escaped, characters XML cannot hold shown as \xNN / \uNNNN. */
@@ -89,7 +90,7 @@ export function renderJUnit(report: RunReport): string {
     out.push(`    <properties>${Object.entries(meta).map(([k, v]) => `<property${attr('name', k)}${attr('value', v)}/>`).join('')}</properties>`);
     for (const r of rs) {
       const p = props.get(r.property);
-      const open = `    <testcase${attr('name', r.property)}${attr('classname', name)}${attr('time', seconds(r.durationMs))}`;
+      const open = `    <testcase${attr('name', caseLabel(r))}${attr('classname', name)}${attr('time', seconds(r.durationMs))}`;
       const body = xmlEscape(failureText(r, p));
       switch (r.status) {
         case 'pass':

@@ -1,10 +1,10 @@
 /**
  * summary.md: a compact report for a CI job summary ($GITHUB_STEP_SUMMARY) or a PR comment. Unexpected
  * results come first (with expected against actual and the replay line), then the server × client matrix
- * (each cell: the worst status and how many properties held), the scorecards and the expected failures.
+ * (each cell: the worst status and how many of its cases held; a case is named by its case label), the scorecards and the expected failures.
  */
 import type { ResultEntry, Status } from '../model/types.js';
-import { NO_PEER, STATUS_ICON, STATUS_LABEL, LEVELS, held, isUnexpected, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
+import { NO_PEER, STATUS_ICON, STATUS_LABEL, LEVELS, caseLabel, held, isUnexpected, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
 import type { RunReport } from './results.js';
 
 /** At most this many unexpected results are listed in full; results.json has the rest. */
@@ -38,7 +38,7 @@ function counts(report: RunReport): string {
 
 function unexpectedItem(r: ResultEntry, report: RunReport): string {
   const p = report.properties.find((q) => q.id === r.property);
-  const lines = [`- ${STATUS_ICON[r.status]} **${STATUS_LABEL[r.status]}** ${mdCode(r.property)} ${mdText(pairingName(r))}${p ? ` (${p.level})` : ''}: ${mdText(r.message ?? '')}`];
+  const lines = [`- ${STATUS_ICON[r.status]} **${STATUS_LABEL[r.status]}** ${mdCode(caseLabel(r))} ${mdText(pairingName(r))}${p ? ` (${p.level})` : ''}: ${mdText(r.message ?? '')}`];
   if (p) lines.push(`  - requirement: ${mdText(p.requirement)}`);
   if (r.evidence?.expected !== undefined || r.evidence?.actual !== undefined) {
     lines.push(`  - expected ${mdCode(r.evidence?.expected ?? '')} · actual ${mdCode(r.evidence?.actual ?? '')}`);
@@ -96,7 +96,7 @@ export function renderMarkdown(report: RunReport): string {
   const xfail = report.results.filter((r) => r.status === 'expected-fail');
   if (xfail.length) {
     out.push(`<details><summary>Expected failures (${xfail.length})</summary>`, '');
-    for (const r of xfail) out.push(`- ${mdCode(r.property)} ${mdText(pairingName(r))}: ${mdText(r.message ?? '')}${r.reason ? ` (known: ${mdText(r.reason, 160)})` : ''}`);
+    for (const r of xfail) out.push(`- ${mdCode(caseLabel(r))} ${mdText(pairingName(r))}: ${mdText(r.message ?? '')}${r.reason ? ` (known: ${mdText(r.reason, 160)})` : ''}`);
     out.push('', '</details>', '');
   }
   const legend = (Object.keys(STATUS_LABEL) as Status[]).map((s) => `${STATUS_ICON[s]} ${s}`).join(' · ');

@@ -1,11 +1,14 @@
 /**
  * Reading results.json back (`report --from`, `merge`) and merging the reports of shards into one.
- * Input is checked field by field: a bad file is reported as "FILE: FIELD: what is wrong" (exit 2).
+ * Input is checked against docs/results.schema.json (model/shape.ts) and then for what a schema cannot
+ * say; a bad file is reported as "FILE: FIELD: what is wrong" (exit 2). Version 1 files are read as
+ * version 2; what is written is always version 2.
  */
 import { readFile } from 'node:fs/promises';
-import { NO_PEER } from './common.js';
+import { checkShape, ShapeError } from '../model/shape.js';
+import { NO_PEER, type ResultEntry } from '../model/types.js';
+import { caseComparator, caseLabel } from './common.js';
 import { SCHEMA_VERSION, summarize, type RunReport } from './results.js';
-import { STATUSES, type ResultEntry } from '../model/types.js';
 
 export class ReportInputError extends Error {
   constructor(
@@ -17,10 +20,6 @@ export class ReportInputError extends Error {
     this.name = 'ReportInputError';
   }
 }
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const show = (v: unknown): string => (v === undefined ? 'missing' : `got ${JSON.stringify(v)?.slice(0, 80)}`);
 
 export async function loadReport(file: string): Promise<RunReport> {
   let text: string;
@@ -38,92 +37,59 @@ export async function loadReport(file: string): Promise<RunReport> {
   return validateReport(value, file);
 }
 
-/** Checks a parsed results.json (schema 1) and returns it with its summary recomputed. */
+/** results.json as version 1 wrote it: what version 2 added is absent, and implementations have features. */
+type ReportV1 = Omit<RunReport, 'schemaVersion' | 'implementations' | 'properties' | 'results'> & {
+  schemaVersion: 1;
+  implementations: Array<Omit<RunReport['implementations'][number], 'driver' | 'capabilities'> & { features?: string[] }>;
+  properties: Array<Omit<RunReport['properties'][number], 'socketTypes' | 'addresses'> & Partial<Pick<RunReport['properties'][number], 'socketTypes' | 'addresses'>>>;
+  results: Array<Omit<ResultEntry, 'socketType' | 'address'>>;
+};
+
+/**
+ * Checks a parsed results.json against docs/results.schema.json (version 1 or 2), then what the schema
+ * cannot say: every result's property is among the file's properties, no case is there twice,
+ * shard.index <= shard.count and startedAt is a date. Returns it as version 2 (a version 1 file's
+ * results are all stream sockets at pathnames), with its summary recomputed.
+ */
 export function validateReport(value: unknown, file: string): RunReport {
   const fail = (field: string, problem: string): never => {
     throw new ReportInputError(file, field, problem);
   };
-  if (!isObj(value)) return fail('(top level)', `expected an object, ${show(value)}`);
-  const str = (o: Obj, key: string, at: string, optional = false): void => {
-    if (optional && o[key] === undefined) return;
-    if (typeof o[key] !== 'string') fail(`${at}${key}`, `expected a string, ${show(o[key])}`);
-  };
-  const num = (o: Obj, key: string, at: string, opts: { int?: boolean; min?: number; optional?: boolean } = {}): void => {
-    const v = o[key];
-    if (opts.optional && v === undefined) return;
-    if (typeof v !== 'number' || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min)) {
-      fail(`${at}${key}`, `expected ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, ${show(v)}`);
-    }
-  };
-  const arr = (o: Obj, key: string, at: string): unknown[] => {
-    if (!Array.isArray(o[key])) fail(`${at}${key}`, `expected an array, ${show(o[key])}`);
-    return o[key] as unknown[];
-  };
-  const oneOf = (o: Obj, key: string, at: string, allowed: readonly string[]): void => {
-    if (!allowed.includes(o[key] as string)) fail(`${at}${key}`, `expected one of ${allowed.join(', ')}, ${show(o[key])}`);
-  };
-  if (value.schemaVersion !== SCHEMA_VERSION) fail('schemaVersion', `expected ${SCHEMA_VERSION}, ${show(value.schemaVersion)}`);
-  if (!isObj(value.tool)) fail('tool', `expected an object, ${show(value.tool)}`);
-  str(value.tool as Obj, 'name', 'tool.');
-  str(value.tool as Obj, 'version', 'tool.');
-  num(value, 'seed', '', { int: true });
-  num(value, 'runs', '', { int: true, min: 1 });
-  str(value, 'startedAt', '');
-  if (Number.isNaN(Date.parse(value.startedAt as string))) fail('startedAt', `expected an ISO date, ${show(value.startedAt)}`);
-  num(value, 'durationMs', '', { min: 0 });
-  arr(value, 'implementations', '').forEach((impl, i) => {
-    const at = `implementations[${i}].`;
-    if (!isObj(impl)) return fail(at.slice(0, -1), `expected an object, ${show(impl)}`);
-    str(impl, 'name', at);
-    const roles = arr(impl, 'roles', at);
-    roles.forEach((r, j) => r === 'server' || r === 'client' || fail(`${at}roles[${j}]`, `expected "server" or "client", ${show(r)}`));
-  });
-  const propertyIds = new Set<string>();
-  arr(value, 'properties', '').forEach((p, i) => {
-    const at = `properties[${i}].`;
-    if (!isObj(p)) return fail(at.slice(0, -1), `expected an object, ${show(p)}`);
-    str(p, 'id', at);
-    oneOf(p, 'level', at, ['MUST', 'SHOULD', 'MAY']);
-    str(p, 'category', at);
-    oneOf(p, 'scope', at, ['pairing', 'server', 'client']);
-    str(p, 'requirement', at);
-    str(p, 'reference', at);
-    propertyIds.add(p.id as string);
-  });
+  let doc: RunReport | ReportV1;
+  try {
+    doc = checkShape<RunReport | ReportV1>('results', value);
+  } catch (err) {
+    if (err instanceof ShapeError) return fail(err.field, err.message);
+    throw err;
+  }
+  if (Number.isNaN(Date.parse(doc.startedAt))) fail('startedAt', `expected an ISO date, got ${JSON.stringify(doc.startedAt)}`);
+  if (doc.shard && doc.shard.index > doc.shard.count) fail('shard.index', `${doc.shard.index} is more than shard.count ${doc.shard.count}`);
+  const report = doc.schemaVersion === 1 ? fromV1(doc) : doc;
+  const propertyIds = new Set(report.properties.map((p) => p.id));
   const seen = new Map<string, number>();
-  arr(value, 'results', '').forEach((r, i) => {
-    const at = `results[${i}].`;
-    if (!isObj(r)) return fail(at.slice(0, -1), `expected an object, ${show(r)}`);
-    for (const k of ['server', 'client', 'property']) str(r, k, at);
-    if (!propertyIds.has(r.property as string)) fail(`${at}property`, `${JSON.stringify(r.property)} is not among the file's properties`);
-    oneOf(r, 'status', at, STATUSES);
-    num(r, 'runs', at, { int: true, min: 0 });
-    num(r, 'durationMs', at, { min: 0 });
-    for (const k of ['message', 'reason', 'replay']) str(r, k, at, true);
-    if (r.counterexample !== undefined) {
-      if (!isObj(r.counterexample)) return fail(`${at}counterexample`, `expected an object, ${show(r.counterexample)}`);
-      num(r.counterexample, 'seed', `${at}counterexample.`, { int: true });
-      str(r.counterexample, 'path', `${at}counterexample.`);
-    }
-    if (r.evidence !== undefined && !isObj(r.evidence)) fail(`${at}evidence`, `expected an object, ${show(r.evidence)}`);
-    const key = caseKey(r as unknown as ResultEntry);
+  report.results.forEach((r, i) => {
+    if (!propertyIds.has(r.property)) fail(`results[${i}].property`, `${JSON.stringify(r.property)} is not among the file's properties`);
+    const key = caseKey(r);
     if (seen.has(key)) fail(`results[${i}]`, `the same case as results[${seen.get(key)}] (${key})`);
     seen.set(key, i);
   });
-  if (value.shard !== undefined) {
-    if (!isObj(value.shard)) fail('shard', `expected an object, ${show(value.shard)}`);
-    const shard = value.shard as Obj;
-    num(shard, 'count', 'shard.', { int: true, min: 1 });
-    num(shard, 'index', 'shard.', { int: true, min: 1 });
-    if ((shard.index as number) > (shard.count as number)) fail('shard.index', `${shard.index} is more than shard.count ${shard.count}`);
-  }
-  const report = value as unknown as RunReport;
   return { ...report, summary: summarize(report.results) };
 }
 
-/** A case: one property on one pairing. */
-export function caseKey(r: Pick<ResultEntry, 'property' | 'server' | 'client'>): string {
-  return `${r.property} ${r.server} × ${r.client}`;
+/** A version 1 report as version 2: every result a stream socket at a pathname, as every v1 case was. */
+function fromV1(doc: ReportV1): RunReport {
+  return {
+    ...doc,
+    schemaVersion: SCHEMA_VERSION,
+    implementations: doc.implementations.map(({ features, ...impl }) => ({ ...impl, driver: impl.kind === 'driver' || (features ?? []).includes('driver') })),
+    properties: doc.properties.map((p) => ({ ...p, socketTypes: p.socketTypes ?? ['stream'], addresses: p.addresses ?? ['pathname'] })),
+    results: doc.results.map((r) => ({ ...r, socketType: 'stream', address: 'pathname' })),
+  };
+}
+
+/** A case: one property on one pairing, socket type and address kind (named by its case label). */
+export function caseKey(r: Pick<ResultEntry, 'property' | 'server' | 'client' | 'socketType' | 'address'>): string {
+  return `${caseLabel(r)} ${r.server} × ${r.client}`;
 }
 
 export interface MergeOutcome {
@@ -178,13 +144,11 @@ export function mergeReports(inputs: Array<{ file: string; report: RunReport }>)
     const missing = Array.from({ length: shardCount }, (_, i) => i + 1).filter((i) => !shards.has(i));
     if (missing.length) warnings.push(`shard${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${shardCount} missing: the merged report is incomplete`);
   }
-  // The order of a single run: property, then server, then client, in implementation order.
-  const propIndex = new Map(properties.map((p, i) => [p.id, i]));
+  // The order of a single run: property, socket type and address kind, then server, then client, in
+  // implementation order.
+  const byCase = caseComparator({ properties });
   const implIndex = (name: string): number => (name === NO_PEER ? -1 : implementations.findIndex((i) => i.name === name));
-  results.sort(
-    (a, b) =>
-      propIndex.get(a.property)! - propIndex.get(b.property)! || implIndex(a.server) - implIndex(b.server) || implIndex(a.client) - implIndex(b.client),
-  );
+  results.sort((a, b) => byCase(a, b) || implIndex(a.server) - implIndex(b.server) || implIndex(a.client) - implIndex(b.client));
   const started = Math.min(...inputs.map((i) => Date.parse(i.report.startedAt)));
   const report: RunReport = {
     schemaVersion: SCHEMA_VERSION,

@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { ResultEntry } from '../model/types.js';
-import { isUnexpected } from './common.js';
+import { caseLabel, isUnexpected } from './common.js';
 
 export interface Progress {
   /** One more case finished (done counts all finished cases). */
@@ -61,7 +61,7 @@ export function startProgress(options: ProgressOptions): Progress {
       update(result, n) {
         count(result);
         done = n;
-        bar.update(n, { unexpected: bad, xfail, current: `${result.property} ${result.server} × ${result.client}`.slice(0, 40) });
+        bar.update(n, { unexpected: bad, xfail, current: `${caseLabel(result)} ${result.server} × ${result.client}`.slice(0, 40) });
       },
       stop() {
         if (stopped) return;

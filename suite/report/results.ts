@@ -1,24 +1,47 @@
 /**
- * results.json, schema version 1 (documented in the README). Later versions add fields; the ones here
- * are kept.
+ * results.json, schema version 2 (docs/results.schema.json; a test checks that every file written here
+ * validates against it). Version 2 added socketType and address to every result, socketTypes and
+ * addresses to every property, and driver (and capabilities, from the driver's hello) to every
+ * implementation; it dropped implementations[].features. A version 1 file is read as version 2
+ * (merge.ts).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../harness/paths.js';
 import type { PerfEntry } from '../measure/perf.js';
-import { STATUSES, type Implementation, type Property, type ResultEntry, type Role, type Status } from '../model/types.js';
+import { addressesOf, socketTypesOf, type CapabilityMap } from '../plan/plan.js';
+import { STATUSES, type AddressKind, type Capabilities, type Implementation, type PropertyInfo, type ResultEntry, type Role, type SocketType, type Status } from '../model/types.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+export interface ImplementationEntry {
+  name: string;
+  /** The roles it plays by the seed protocol (command templates or in-process roles). */
+  roles: Role[];
+  kind: Implementation['kind'];
+  payload: boolean;
+  /** It has a driver (docs/driver-protocol.md). */
+  driver: boolean;
+  /** Its driver's answer to hello, when it has a driver and the run asked it. */
+  capabilities?: Capabilities;
+  description: string;
+}
+
+/** A property as reports know it; socketTypes and addresses are always written (defaults stream, pathname). */
+export interface PropertyEntry extends Omit<PropertyInfo, 'socketTypes' | 'addresses'> {
+  socketTypes: SocketType[];
+  addresses: AddressKind[];
+}
 
 export interface RunReport {
-  schemaVersion: 1;
+  schemaVersion: typeof SCHEMA_VERSION;
   tool: { name: string; version: string };
   seed: number;
   runs: number;
   startedAt: string;
   durationMs: number;
-  implementations: Array<{ name: string; roles: Role[]; kind: Implementation['kind']; payload: boolean; features: string[]; description: string }>;
-  properties: Array<{ id: string; level: Property['level']; category: string; scope: Property['scope']; requirement: string; reference: string }>;
+  implementations: ImplementationEntry[];
+  properties: PropertyEntry[];
   results: ResultEntry[];
   summary: Record<Status, number>;
   /** Subject expectations that matched no failure in this run. */
@@ -54,8 +77,10 @@ export async function buildReport(input: {
   startedAt: Date;
   durationMs: number;
   implementations: Implementation[];
-  properties: Property<any>[];
+  properties: PropertyInfo[];
   results: ResultEntry[];
+  /** The drivers' hello answers (plan/capabilities.ts), by implementation name. */
+  capabilities?: CapabilityMap;
 }): Promise<RunReport> {
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -64,14 +89,18 @@ export async function buildReport(input: {
     runs: input.runs,
     startedAt: input.startedAt.toISOString(),
     durationMs: Math.round(input.durationMs),
-    implementations: input.implementations.map((i) => ({
-      name: i.name,
-      roles: (['server', 'client'] as const).filter((r) => i[r] !== undefined),
-      kind: i.kind,
-      payload: i.server?.payload ?? false,
-      features: [...i.features],
-      description: i.description,
-    })),
+    implementations: input.implementations.map((i) => {
+      const answer = i.driver ? input.capabilities?.get(i.name) : undefined;
+      return {
+        name: i.name,
+        roles: (['server', 'client'] as const).filter((r) => i[r] !== undefined),
+        kind: i.kind,
+        payload: i.server?.payload ?? false,
+        driver: i.driver !== undefined,
+        ...(answer && 'capabilities' in answer ? { capabilities: answer.capabilities } : {}),
+        description: i.description,
+      };
+    }),
     properties: input.properties.map((p) => ({
       id: p.id,
       level: p.level,
@@ -79,6 +108,8 @@ export async function buildReport(input: {
       scope: p.scope,
       requirement: p.requirement,
       reference: p.reference,
+      socketTypes: [...socketTypesOf(p)],
+      addresses: [...addressesOf(p)],
     })),
     results: input.results,
     summary: summarize(input.results),

@@ -1,9 +1,11 @@
 /**
- * The readable matrix printed at the end of a run: one row per pairing, one column per property,
- * then the details of everything unexpected (and of expected failures, briefly).
+ * The readable matrix printed at the end of a run: one row per pairing, one column per case (a
+ * property, or a property's variant on another socket type or address kind: its case label), then the
+ * details of everything unexpected (and of expected failures, briefly).
  */
 import type { RunReport } from './results.js';
 import type { ResultEntry, Status } from '../model/types.js';
+import { caseLabel, reportCases } from './common.js';
 import { unexpected } from './results.js';
 
 export const STATUS_MARK: Record<Status, string> = {
@@ -20,27 +22,27 @@ function pad(s: string, n: number): string {
 }
 
 export function renderMatrix(report: RunReport): string {
-  const props = report.properties.filter((p) => report.results.some((r) => r.property === p.id));
+  const cases = reportCases(report);
   const rows = new Map<string, Map<string, ResultEntry>>();
   for (const r of report.results) {
     const key = `${r.server} × ${r.client}`;
     if (!rows.has(key)) rows.set(key, new Map());
-    rows.get(key)!.set(r.property, r);
+    rows.get(key)!.set(caseLabel(r), r);
   }
   const labelWidth = Math.max(18, ...[...rows.keys()].map((k) => k.length)) + 2;
   const colWidth = 7;
   const lines: string[] = [];
   lines.push('Properties:');
-  props.forEach((p, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${pad(p.id, 26)} ${p.level}`));
+  cases.forEach((c, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${pad(c.label, 26)} ${c.level}`));
   lines.push('');
   // `run --perf`: throughput and first-byte latency at the end of each pairing's row.
   const perf = new Map((report.perf ?? []).map((e) => [`${e.server} × ${e.client}`, e]));
   const perfHead = perf.size ? `  ${'MB/s'.padStart(7)} ${'1st byte'.padStart(9)}` : '';
-  lines.push(pad('server × client', labelWidth) + props.map((_, i) => pad(String(i + 1).padStart(3), colWidth)).join('') + perfHead);
+  lines.push(pad('server × client', labelWidth) + cases.map((_, i) => pad(String(i + 1).padStart(3), colWidth)).join('') + perfHead);
   for (const [key, cells] of rows) {
     const e = perf.get(key);
     const perfCells = !e ? '' : e.mbPerSec === null ? `  ${'error'.padStart(7)}` : `  ${e.mbPerSec.toFixed(0).padStart(7)} ${`${e.firstByteMs!.toFixed(2)} ms`.padStart(9)}`;
-    lines.push(pad(key, labelWidth) + props.map((p) => pad(cells.has(p.id) ? STATUS_MARK[cells.get(p.id)!.status] : '', colWidth)).join('') + perfCells);
+    lines.push(pad(key, labelWidth) + cases.map((c) => pad(cells.has(c.label) ? STATUS_MARK[cells.get(c.label)!.status] : '', colWidth)).join('') + perfCells);
   }
   lines.push('');
   lines.push('ok pass · FAIL fail · xfail expected fail · XPASS unexpected pass · n/a unsupported · ERROR harness error');
@@ -53,7 +55,7 @@ export function renderMatrix(report: RunReport): string {
 }
 
 function renderFailure(r: ResultEntry, requirement: string | undefined): string {
-  const out = [`${STATUS_MARK[r.status]}  ${r.property}  ${r.server} × ${r.client}`];
+  const out = [`${STATUS_MARK[r.status]}  ${caseLabel(r)}  ${r.server} × ${r.client}`];
   if (requirement) out.push(`  requirement: ${requirement}`);
   if (r.message) out.push(`  ${r.message}`);
   if (r.reason && r.status !== 'unsupported') out.push(`  known: ${r.reason}`);
@@ -74,7 +76,7 @@ export function renderDetails(report: RunReport, options: { expectedToo: boolean
   if (bad.length) sections.push(`Unexpected results (${bad.length}):\n\n${bad.map((r) => renderFailure(r, req.get(r.property))).join('\n\n')}`);
   if (options.expectedToo) {
     const xf = report.results.filter((r) => r.status === 'expected-fail');
-    if (xf.length) sections.push(`Expected failures (${xf.length}):\n${xf.map((r) => `  ${r.property}  ${r.server} × ${r.client}: ${r.message}`).join('\n')}`);
+    if (xf.length) sections.push(`Expected failures (${xf.length}):\n${xf.map((r) => `  ${caseLabel(r)}  ${r.server} × ${r.client}: ${r.message}`).join('\n')}`);
   }
   return sections.join('\n\n');
 }

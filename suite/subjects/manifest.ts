@@ -5,11 +5,11 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
 import { PROJECT_ROOT } from '../harness/paths.js';
-import type { CommandTemplate, Expectation, Feature, Implementation } from '../model/types.js';
+import type { CommandTemplate, Expectation, Implementation } from '../model/types.js';
+import { checkShape, schemaFile, ShapeError } from '../model/shape.js';
 
-export const SCHEMA_FILE = join(PROJECT_ROOT, 'docs', 'subject-manifest.schema.json');
+export const SCHEMA_FILE = schemaFile('manifest');
 const PLACEHOLDERS = new Set(['path', 'payload', 'dir']);
 
 /** A manifest problem: exits 2 with "<file>: <field>: <message>". */
@@ -36,7 +36,6 @@ interface ManifestJson {
   server?: RoleJson;
   client?: RoleJson;
   driver?: RoleJson;
-  features?: Array<'fd-cli'>;
   expectations?: Record<string, Expectation>;
   expectationsFile?: string;
 }
@@ -47,12 +46,6 @@ export interface Subject {
   /** Where --update-expectations writes: the manifest itself or its expectationsFile. */
   expectationsFile: string;
   expectationsInManifest: boolean;
-}
-
-let validator: ReturnType<Ajv['compile']> | undefined;
-function validate(doc: unknown): ErrorObject[] {
-  validator ??= new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
-  return validator(doc) ? [] : (validator.errors ?? []);
 }
 
 /** "at position N" from JSON.parse turned into line and column. */
@@ -66,19 +59,6 @@ function jsonError(file: string, text: string, err: Error): ManifestError {
   return new ManifestError(file, '(json)', `invalid JSON at line ${line}, column ${column}: ${err.message.replace(/ in JSON at position \d+.*$/, '')}`);
 }
 
-function fieldOf(e: ErrorObject): { field: string; message: string } {
-  const base = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
-  if (e.keyword === 'additionalProperties') {
-    const extra = (e.params as { additionalProperty: string }).additionalProperty;
-    return { field: base === '(top level)' ? extra : `${base}.${extra}`, message: 'unknown field' };
-  }
-  if (e.keyword === 'required') {
-    const missing = (e.params as { missingProperty: string }).missingProperty;
-    return { field: base === '(top level)' ? missing : `${base}.${missing}`, message: 'is required' };
-  }
-  if (e.keyword === 'anyOf') return { field: 'server|client|driver', message: 'at least one of server, client or driver is required' };
-  return { field: base, message: e.message ?? e.keyword };
-}
 
 function findExecutable(name: string, baseDir: string): string | undefined {
   const isExe = (p: string): boolean => {
@@ -151,12 +131,15 @@ function readJson(file: string, field: string): unknown {
 export function loadSubject(path: string, knownProperties: string[]): Subject {
   const file = resolve(path);
   const doc = readJson(file, '(file)');
-  const errors = validate(doc);
-  if (errors.length > 0) {
-    // anyOf's branches report their own "required" errors; the anyOf error itself says it best.
-    const first = errors.find((e) => e.keyword === 'anyOf') ?? errors.find((e) => !e.schemaPath.startsWith('#/anyOf/')) ?? errors[0]!;
-    const { field, message } = fieldOf(first);
-    throw new ManifestError(file, field, message);
+  try {
+    checkShape('manifest', doc);
+  } catch (err) {
+    if (!(err instanceof ShapeError)) throw err;
+    // The top-level anyOf (server, client or driver) reports one "required" per branch: say it once.
+    if (err.errors.some((e) => e.keyword === 'anyOf' && e.instancePath === '')) {
+      throw new ManifestError(file, 'server|client|driver', 'at least one of server, client or driver is required');
+    }
+    throw new ManifestError(file, err.field, err.message);
   }
   const m = doc as ManifestJson;
   let expectations = m.expectations ?? {};
@@ -164,27 +147,33 @@ export function loadSubject(path: string, knownProperties: string[]): Subject {
   if (m.expectationsFile !== undefined) {
     if (m.expectations !== undefined) throw new ManifestError(file, 'expectationsFile', 'give expectations or expectationsFile, not both');
     expectationsFile = resolve(dirname(file), m.expectationsFile);
-    expectations = existsSync(expectationsFile) ? (readJson(expectationsFile, 'expectationsFile') as Record<string, Expectation>) : {};
+    expectations = existsSync(expectationsFile) ? readExpectationsFile(expectationsFile) : {};
   }
   for (const id of Object.keys(expectations)) {
     if (!knownProperties.includes(id)) throw new ManifestError(file, `expectations.${id}`, `no such property (known: ${knownProperties.join(', ')})`);
   }
-  const features: Feature[] = [];
-  if (m.server && m.server.command.includes('{payload}')) features.push('payload');
-  if (m.features?.includes('fd-cli')) features.push('fd-cli', 'fd-passing');
-  if (m.driver) features.push('driver', 'fd-passing');
   const implementation: Implementation = {
     name: m.name,
     kind: m.driver ? 'driver' : 'command',
     description: m.description ?? `subject from ${file}`,
-    features: [...new Set(features)],
     expectations,
   };
   if (m.server) implementation.server = { command: roleTemplate(file, 'server', m.server), payload: m.server.command.some((a) => a.includes('{payload}')) || (m.server.stdin ?? '').includes('{payload}') };
-  if (implementation.server?.payload && !features.includes('payload')) implementation.features.push('payload');
   if (m.client) implementation.client = { command: roleTemplate(file, 'client', m.client) };
-  if (m.driver) implementation.driver = roleTemplate(file, 'driver', m.driver);
+  // What the driver can do is not declared here: the plan asks it (hello's capabilities).
+  if (m.driver) implementation.driver = { command: roleTemplate(file, 'driver', m.driver) };
   return { file, implementation, expectationsFile, expectationsInManifest: m.expectationsFile === undefined };
+}
+
+/** An expectations file, checked against docs/expectations.schema.json: a problem names the file and field. */
+function readExpectationsFile(file: string): Record<string, Expectation> {
+  const doc = readJson(file, '(file)');
+  try {
+    return checkShape<Record<string, Expectation>>('expectations', doc);
+  } catch (err) {
+    if (err instanceof ShapeError) throw new ManifestError(file, err.field, err.message);
+    throw err;
+  }
 }
 
 /** Loads every manifest; names must be unique among themselves and the built-ins. */

@@ -1,16 +1,16 @@
 /**
  * fd passing, what arrives: the same open file description, every fd in order, every kind, the
  * SCM_MAX_FD limit, and the capability case of the seed (an unprivileged reader of a root-only file).
- * Sources: ../shared/reference/uds-semantics.md rows D1, D2, D6, D22.
+ * Sources: unix(7) SCM_RIGHTS, cmsg(3), gVisor test/syscalls/linux/socket_unix_cmsg.cc, CPython
+ * test_socket.py SCMRightsTest.
  */
 import { chmod, writeFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { fdContent, receivedKind, type FdKind } from './reports.js';
-import { CheckFailure, Unsupported, type Property } from '../../model/types.js';
-import { exitText } from '../session.js';
+import { Unsupported } from '../../model/types.js';
+import type { Property } from '../property.js';
+import { expectBytes, expectErrno, expectRefused, fail } from '../verify.js';
 import { expectedRead, expectSameObjects, fdKindArb, fdListArb, fdSession, requireServerReport, textPayload } from './session.js';
-
-const FD = { server: ['fd-passing' as const], client: ['fd-passing' as const] };
 
 export const fdSameDescription: Property<{ kind: 'file' | 'memfd'; skip: number; readBytes: number }> = {
   id: 'fd.same-description',
@@ -18,8 +18,9 @@ export const fdSameDescription: Property<{ kind: 'file' | 'memfd'; skip: number;
   category: 'fd-passing',
   scope: 'pairing',
   requirement: 'A passed fd is a new descriptor in the receiver for the same open file description: same dev/inode, and one shared file offset in both directions.',
-  reference: 'unix(7) SCM_RIGHTS "as though created with dup(2)"; uds-semantics D1, D22 (offset never checked elsewhere)',
-  requires: FD,
+  reference: 'unix(7) SCM_RIGHTS: as though created with dup(2), sharing the open file description (offset); gVisor socket_unix_cmsg.cc BasicFDPass',
+  via: 'driver',
+  needs: { fds: true },
   arbitrary: fc.record({
     kind: fc.constantFrom<'file' | 'memfd'>('file', 'memfd'),
     skip: fc.integer({ min: 0, max: 30 }),
@@ -38,12 +39,12 @@ export const fdSameDescription: Property<{ kind: 'file' | 'memfd'; skip: number;
     if (!got.data.equals(want)) problems.push(`reading through it gave ${JSON.stringify(got.data.toString())}, not ${JSON.stringify(want.toString())}`);
     if (after !== input.skip + got.data.length) problems.push(`the sender's offset afterwards is ${after}, not ${input.skip + got.data.length} (the receiver's read did not move it)`);
     if (problems.length) {
-      throw new CheckFailure({
-        message: problems.join('; '),
-        expected: `offset ${input.skip} in the receiver, ${JSON.stringify(want.toString())} read, sender's offset ${input.skip + want.length} after`,
-        actual: `offset ${got.offset}, ${JSON.stringify(got.data.toString())}, sender's offset ${after}`,
-        ...s.evidence,
-      });
+      fail(
+        problems.join('; '),
+        `offset ${input.skip} in the receiver, ${JSON.stringify(want.toString())} read, sender's offset ${input.skip + want.length} after`,
+        `offset ${got.offset}, ${JSON.stringify(got.data.toString())}, sender's offset ${after}`,
+        s.evidence,
+      );
     }
   },
 };
@@ -54,8 +55,9 @@ export const fdManyInOrder: Property<FdKind[]> = {
   category: 'fd-passing',
   scope: 'pairing',
   requirement: 'Several fds in one message all arrive, in the order sent, up to SCM_MAX_FD (253).',
-  reference: 'unix(7) SCM_RIGHTS; cmsg(3); uds-semantics D2, D6',
-  requires: FD,
+  reference: 'unix(7) SCM_RIGHTS; cmsg(3); gVisor socket_unix_cmsg.cc BasicTwoFDPass/BasicThreeFDPass; CPython test_socket.py testMultipleFDPass',
+  via: 'driver',
+  needs: { fds: true },
   arbitrary: fdListArb,
   examples: [[...Array<FdKind>(253).fill('pipe')], ['file', 'pipe', 'socket', 'memfd', 'dir']],
   maxRuns: 10,
@@ -64,17 +66,12 @@ export const fdManyInOrder: Property<FdKind[]> = {
     const s = await fdSession(ctx, { payload: textPayload(16), pass: kinds });
     const server = requireServerReport(s);
     if (server.sent.length !== kinds.length) {
-      throw new CheckFailure({ message: `the server reports ${server.sent.length} fds sent for ${kinds.length} asked`, expected: String(kinds.length), actual: String(server.sent.length), ...s.evidence });
+      fail(`the server reports ${server.sent.length} fds sent for ${kinds.length} asked`, String(kinds.length), String(server.sent.length), s.evidence);
     }
     expectSameObjects(s, server.sent, 'not every fd arrived in order');
     const carrying = s.client.reads.filter((r) => r.fds > 0);
     if (carrying.length !== 1) {
-      throw new CheckFailure({
-        message: `the fds of one message arrived over ${carrying.length} reads`,
-        expected: 'all fds with one read',
-        actual: JSON.stringify(s.client.reads.slice(0, 6)),
-        ...s.evidence,
-      });
+      fail(`the fds of one message arrived over ${carrying.length} reads`, 'all fds with one read', JSON.stringify(s.client.reads.slice(0, 6)), s.evidence);
     }
   },
 };
@@ -85,8 +82,9 @@ export const fdScmMax: Property<number> = {
   category: 'fd-passing',
   scope: 'pairing',
   requirement: '253 fds (SCM_MAX_FD) in one message work; 254 fail with EINVAL, reported by the sender, and nothing is delivered.',
-  reference: 'unix(7) SCM_MAX_FD; uds-semantics D6 [L] (no other suite tests it)',
-  requires: FD,
+  reference: 'unix(7) SCM_RIGHTS: more than SCM_MAX_FD (253) fails sendmsg(2) with EINVAL',
+  via: 'driver',
+  needs: { fds: true },
   arbitrary: fc.constantFrom(253, 254),
   examples: [253, 254],
   maxRuns: 2,
@@ -96,15 +94,11 @@ export const fdScmMax: Property<number> = {
       expectSameObjects(s, requireServerReport(s).sent, `${count} fds did not all arrive`);
       return;
     }
-    const server = s.outcome.server;
-    if (server.exitCode === 0 || !server.stderr.includes('Invalid argument') || s.client.fds.length > 0) {
-      throw new CheckFailure({
-        message: `sending ${count} fds: server ${exitText(server)} with stderr ${JSON.stringify(server.stderr.trim().slice(0, 120))}, ${s.client.fds.length} fds delivered`,
-        expected: 'the sender fails with EINVAL ("Invalid argument") and no fd arrives',
-        actual: `${exitText(server)}, ${s.client.fds.length} fds delivered`,
-        ...s.evidence,
-      });
+    if (s.client.fds.length > 0) {
+      fail(`sending ${count} fds: ${s.client.fds.length} fds delivered`, 'the sender fails with EINVAL ("Invalid argument") and no fd arrives', `${s.client.fds.length} fds delivered`, s.evidence);
     }
+    // EINVAL as strerror(3) says it: what the sender prints (a driver's failed command included).
+    expectRefused(s.outcome.server, { errorText: 'Invalid argument', what: `sending ${count} fds: the server` }, s.evidence);
   },
 };
 
@@ -114,8 +108,9 @@ export const fdKinds: Property<FdKind[]> = {
   category: 'fd-passing',
   scope: 'pairing',
   requirement: 'Each kind of fd can be passed and used: a regular file, a pipe, a socket, a memfd and a directory.',
-  reference: 'unix(7) SCM_RIGHTS; uds-semantics D22 (pipes, directories and memfds untested elsewhere)',
-  requires: FD,
+  reference: 'unix(7) SCM_RIGHTS (any open fd); memfd_create(2); read(2) EISDIR',
+  via: 'driver',
+  needs: { fds: true },
   arbitrary: fc.uniqueArray(fdKindArb, { minLength: 1, maxLength: 5 }),
   examples: [['file', 'pipe', 'socket', 'memfd', 'dir']],
   maxRuns: 6,
@@ -125,15 +120,11 @@ export const fdKinds: Property<FdKind[]> = {
     expectSameObjects(s, server.sent, 'not every kind arrived as itself');
     kinds.forEach((kind, i) => {
       const got = s.client.fds[i]!;
-      const ok = kind === 'dir' ? got.error === 'EISDIR' : got.error === null && got.data.equals(expectedRead(i, kind, 0, 9));
-      if (!ok || got.kind !== receivedKind(kind)) {
-        throw new CheckFailure({
-          message: `fd ${i} (${kind}) is not usable as a ${kind} in the receiver`,
-          expected: kind === 'dir' ? 'kind dir; read() fails with EISDIR' : `kind ${receivedKind(kind)}; reads ${JSON.stringify(fdContent(i, kind).subarray(0, 9).toString())}`,
-          actual: `kind ${got.kind}; ${got.error ? `read() fails with ${got.error}` : `reads ${JSON.stringify(got.data.toString())}`}`,
-          ...s.evidence,
-        });
-      }
+      const usable = `fd ${i} (${kind}) is not usable as a ${kind} in the receiver`;
+      if (got.kind !== receivedKind(kind)) fail(`${usable}: it is a ${got.kind}`, `kind ${receivedKind(kind)}`, `kind ${got.kind}`, s.evidence);
+      if (kind === 'dir') return expectErrno(got.error, 'EISDIR', `${usable}: read()`, s.evidence);
+      if (got.error !== null) fail(`${usable}: read() fails with ${got.error}`, `reads ${JSON.stringify(fdContent(i, kind).subarray(0, 9).toString())}`, `read() fails with ${got.error}`, s.evidence);
+      expectBytes(got.data, expectedRead(i, kind, 0, 9), `${usable}: reading through it differs from its content`, s.evidence);
     });
   },
 };
@@ -146,8 +137,9 @@ export const fdCapability: Property<null> = {
   category: 'fd-passing',
   scope: 'pairing',
   requirement: "An unprivileged receiver reads a root-only (0600) file through the passed fd alone, while opening it by path fails with EACCES (the seed's antivirus daemon).",
-  reference: 'seed brief (capability-based security); unix(7) SCM_RIGHTS; open(2) EACCES',
-  requires: FD,
+  reference: 'unix(7) SCM_RIGHTS: the receiver gets the open file, not the right to open its path; open(2) EACCES',
+  via: 'driver',
+  needs: { fds: true },
   arbitrary: fc.constant(null),
   maxRuns: 1,
   async check(_input, ctx) {
@@ -166,16 +158,13 @@ export const fdCapability: Property<null> = {
       beforeClient: (path) => chmod(ctx.resolve(path), 0o777),
     });
     const got = s.client.fds[0];
-    const details = { ...s.evidence.details, clientUid: s.client.uid, clientGid: s.client.gid };
-    if (s.client.uid !== NOBODY || got?.data.toString() !== content || s.client.tryOpen?.error !== 'EACCES') {
-      throw new CheckFailure({
-        message: `as uid ${s.client.uid}: read through the fd gave ${JSON.stringify(got?.data.toString() ?? null)} (error ${got?.error ?? 'none'}); open by path gave ${s.client.tryOpen?.error ?? 'success'}`,
-        expected: `uid ${NOBODY}; the file's content through the fd; EACCES by path`,
-        actual: `uid ${s.client.uid}; ${JSON.stringify(got?.data.toString() ?? null)}; ${s.client.tryOpen?.error ?? 'opened'}`,
-        ...s.evidence,
-        details,
-      });
-    }
-    return { clientUid: s.client.uid, clientGid: s.client.gid, readThroughFd: got.data.toString(), openByPath: s.client.tryOpen.error };
+    const evidence = { ...s.evidence, details: { ...s.evidence.details, clientUid: s.client.uid, clientGid: s.client.gid } };
+    if (s.client.uid !== NOBODY) fail(`the client ran as uid ${s.client.uid}, not the unprivileged ${NOBODY}`, `uid ${NOBODY}`, `uid ${s.client.uid}`, evidence);
+    if (!got) fail(`as uid ${NOBODY}: no fd arrived`, "the file's content through the passed fd", 'no fd', evidence);
+    if (got.error !== null) fail(`as uid ${NOBODY}: reading through the fd failed with ${got.error}`, "the file's content through the fd", `read() fails with ${got.error}`, evidence);
+    expectBytes(got.data, Buffer.from(content), `as uid ${NOBODY}: reading through the fd differs from the file's content`, evidence);
+    const openByPath = s.client.tryOpen?.error ?? null;
+    expectErrno(openByPath, 'EACCES', `as uid ${NOBODY}: opening the file by path`, evidence);
+    return { clientUid: s.client.uid, clientGid: s.client.gid, readThroughFd: got.data.toString(), openByPath };
   },
 };

@@ -1,22 +1,22 @@
 /**
- * The fd-passing mode's reports (docs/fd-passing.md), parsed and validated. A subject whose report
- * does not have this shape is reported as lying, with the offending field named.
+ * What one fd session saw, side by side: the sender's record of every fd it made and sent, and the
+ * receiver's reads, the fds it received (each stat-ed and read through) and its whole fd table. The
+ * session (session.ts) builds both from the drivers' answers; the fd properties check them.
  */
-import { CheckFailure } from '../../model/types.js';
 
-/** The options of the fd-passing mode's client, as docs/fd-passing.md defines them. */
+/** How the receiving side reads, in the session's terms (each maps onto a driver command's field). */
 export interface FdClientOptions {
-  /** --recv-buf: the data buffer of each recvmsg (default 65536, at least 1). */
+  /** recv's dataSize: the data buffer of each recvmsg (default 65536, at least 1). */
   recvBuf?: number;
-  /** --ctl-fds: the control buffer is exactly CMSG_LEN(K * sizeof(int)) (default 253). */
+  /** recv's controlFds: the control buffer is exactly CMSG_LEN(K * sizeof(int)) (default 253). */
   ctlFds?: number;
-  /** --cloexec: receive with MSG_CMSG_CLOEXEC. */
+  /** recv's cloexec: receive with MSG_CMSG_CLOEXEC. */
   cloexec?: boolean;
-  /** --plain-read: read the stream with read(2); the kernel discards passed fds. */
+  /** recv's plain: read the stream with read(2); the kernel discards passed fds. */
   plainRead?: boolean;
-  /** --read-fd-bytes: bytes read through each received fd after EOF (default 9). */
+  /** Bytes read through each received fd after EOF (default 9). */
   readFdBytes?: number;
-  /** --try-open: also try open(PATH, O_RDONLY) and report the errno name. */
+  /** Also try open(PATH, O_RDONLY) and report the errno name. */
   tryOpen?: string;
 }
 
@@ -61,7 +61,7 @@ export interface ClientFdReport {
   gid: number;
 }
 
-/** The content the server puts behind fd number i (docs/fd-passing.md). */
+/** The content a driver's mkfd puts behind fd number i (docs/driver-protocol.md). */
 export function fdContent(index: number, kind: FdKind): Buffer {
   return Buffer.from(`fd-${index}-${kind}\n`.repeat(4));
 }
@@ -71,7 +71,7 @@ export function receivedKind(kind: FdKind): string {
   return kind === 'memfd' ? 'file' : kind;
 }
 
-/** `file,file,pipe` → `file*2,pipe`: the --pass SPEC for a list of kinds. */
+/** `file,file,pipe` → `file*2,pipe`: a short name for a list of kinds, for evidence. */
 export function passSpec(kinds: readonly string[]): string {
   const items: string[] = [];
   for (let i = 0; i < kinds.length; ) {
@@ -81,105 +81,6 @@ export function passSpec(kinds: readonly string[]): string {
     i = j;
   }
   return items.join(',');
-}
-
-class ShapeError extends Error {}
-
-function field<T>(obj: unknown, name: string, check: (v: unknown) => v is T, where: string): T {
-  const v = (obj as Record<string, unknown> | null)?.[name];
-  if (!check(v)) throw new ShapeError(`${where}.${name} is ${JSON.stringify(v)?.slice(0, 80) ?? 'missing'}`);
-  return v;
-}
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
-const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-const isArr = (v: unknown): v is unknown[] => Array.isArray(v);
-const isNumOrNull = (v: unknown): v is number | null => v === null || isNum(v);
-const isStrOrNull = (v: unknown): v is string | null => v === null || isStr(v);
-
-function lying(role: 'client' | 'server', problem: string, text: string): CheckFailure {
-  return new CheckFailure({
-    message: `the ${role}'s fd report is not in the documented form (docs/fd-passing.md): ${problem}`,
-    expected: role === 'client' ? 'one uds-fd-report/1 JSON document on stdout' : 'one JSON line {"sent":[...]} on stdout',
-    actual: JSON.stringify(text.slice(0, 300)),
-  });
-}
-
-export function parseClientReport(text: string): ClientFdReport {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw lying('client', `invalid JSON (${(err as Error).message})`, text);
-  }
-  try {
-    if (field(doc, 'format', isStr, 'report') !== 'uds-fd-report/1') throw new ShapeError('report.format is not "uds-fd-report/1"');
-    const reads = field(doc, 'reads', isArr, 'report').map((r, i) => ({
-      length: field(r, 'length', isNum, `reads[${i}]`),
-      fds: field(r, 'fds', isNum, `reads[${i}]`),
-      flags: field(r, 'flags', isArr, `reads[${i}]`).map(String),
-    }));
-    const fds = field(doc, 'fds', isArr, 'report').map((f, i) => ({
-      read: field(f, 'read', isNum, `fds[${i}]`),
-      kind: field(f, 'kind', isStr, `fds[${i}]`),
-      // null when the receiver could not fstat the fd (it then matches no sent object)
-      dev: field(f, 'dev', isNumOrNull, `fds[${i}]`) ?? -1,
-      ino: field(f, 'ino', isNumOrNull, `fds[${i}]`) ?? -1,
-      cloexec: field(f, 'cloexec', isBool, `fds[${i}]`),
-      accmode: field(f, 'accmode', isStr, `fds[${i}]`),
-      offset: field(f, 'offset', isNumOrNull, `fds[${i}]`),
-      data: Buffer.from(field(f, 'data', isStr, `fds[${i}]`), 'base64'),
-      error: field(f, 'error', isStrOrNull, `fds[${i}]`),
-    }));
-    const openFds = field(doc, 'openFds', isArr, 'report').map((o, i) => ({
-      fd: field(o, 'fd', isNum, `openFds[${i}]`),
-      dev: field(o, 'dev', isNumOrNull, `openFds[${i}]`),
-      ino: field(o, 'ino', isNumOrNull, `openFds[${i}]`),
-    }));
-    const tryOpenRaw = (doc as { tryOpen?: unknown }).tryOpen;
-    const tryOpen =
-      tryOpenRaw === undefined || tryOpenRaw === null
-        ? undefined
-        : { path: field(tryOpenRaw, 'path', isStr, 'tryOpen'), error: field(tryOpenRaw, 'error', isStrOrNull, 'tryOpen') };
-    return {
-      bytes: Buffer.from(field(doc, 'bytes', isStr, 'report'), 'base64'),
-      reads,
-      fds,
-      openFds,
-      tryOpen,
-      uid: field(doc, 'uid', isNum, 'report'),
-      gid: field(doc, 'gid', isNum, 'report'),
-    };
-  } catch (err) {
-    if (err instanceof ShapeError) throw lying('client', err.message, text);
-    throw err;
-  }
-}
-
-export function parseServerReport(text: string): ServerFdReport {
-  const line = text.split('\n').find((l) => l.trim().startsWith('{'));
-  if (line === undefined) throw lying('server', 'no JSON line on stdout', text);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(line);
-  } catch (err) {
-    throw lying('server', `invalid JSON (${(err as Error).message})`, text);
-  }
-  try {
-    return {
-      sent: field(doc, 'sent', isArr, 'server').map((s, i) => ({
-        index: field(s, 'index', isNum, `sent[${i}]`),
-        kind: field(s, 'kind', (v): v is FdKind => FD_KINDS.includes(v as FdKind), `sent[${i}]`),
-        dev: field(s, 'dev', isNum, `sent[${i}]`),
-        ino: field(s, 'ino', isNum, `sent[${i}]`),
-        offsetAfter: field(s, 'offsetAfter', isNumOrNull, `sent[${i}]`),
-      })),
-      error: field(doc, 'error', isStrOrNull, 'server'),
-    };
-  } catch (err) {
-    if (err instanceof ShapeError) throw lying('server', err.message, text);
-    throw err;
-  }
 }
 
 /** Open fds of the receiver that refer to a sent object it was not given: leaked descriptors. */

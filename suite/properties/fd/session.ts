@@ -1,14 +1,29 @@
 /**
- * One fd-passing session (docs/fd-passing.md) and the checks the fd properties share, in the spirit
- * of gVisor's SendSingleFD/TransferTest helpers. Both roles run as processes: a receiver's open fds
- * are only meaningful in a process of its own.
+ * One fd-passing session, played by the pairing's two drivers (docs/driver-protocol.md), and the checks
+ * the fd properties share, in the spirit of gVisor's SendSingleFD/TransferTest helpers. Which transport
+ * each driver uses (a process, or an adapter in the harness's process) was settled by the plan; the
+ * session cannot tell them apart.
+ *
+ * Server driver: mkfd each item, listen, accept, send payload [0,A) plain, [A,A+L) with every fd, the
+ * rest plain, shutdown(write), read until EOF, stat each item for offsetAfter, quit.
+ * Client driver: connect, recv until EOF, stat and read through each fd received, try-open, list its
+ * fds, whoami, quit (closing the connection is the EOF the server waits for).
+ *
+ * A server whose command fails "exits 1": the driver is told `quit` with status 1 (so its connection
+ * closes and the client sees EOF), and the failed call is appended to the server summary's stderr as
+ * `<command>: <syscall>: <strerror> (<errno name>)`, which is what fd.scm-max reads.
  */
 import fc from 'fast-check';
+import { DEFAULTS } from '../../defaults.js';
+import type { Driver } from '../../driver/driver.js';
+import { DriverError } from '../../driver/driver.js';
 import type { CaseContext } from '../../harness/context.js';
-import { fdContent, FD_KINDS, type FdClientOptions, leakedFds, parseClientReport, parseServerReport, passSpec, type ClientFdReport, type FdKind, type ServerFdReport } from './reports.js';
-import { CheckFailure, type Evidence } from '../../model/types.js';
-import { exitText, requireReady, session, sides, type SessionOutcome } from '../session.js';
-import { fdDriverSession, fdSessionUsesDrivers } from './drivers.js';
+import type { ReadyOutcome } from '../../harness/readiness.js';
+import { exitText } from '../../model/format.js';
+import { CheckFailure, type Evidence, type ProcessSummary } from '../../model/types.js';
+import { within, type SessionOutcome } from '../session.js';
+import { requireReady } from '../verify.js';
+import { fdContent, FD_KINDS, leakedFds, passSpec, type ClientFdReport, type FdClientOptions, type FdKind, type ReadRecord, type ReceivedFd, type SentFd, type ServerFdReport } from './reports.js';
 
 export const fdKindArb: fc.Arbitrary<FdKind> = fc.constantFrom(...FD_KINDS);
 /** Kinds whose every item is a distinct object (a `dir` item is the same directory every time). */
@@ -20,9 +35,7 @@ export const fdListArb: fc.Arbitrary<FdKind[]> = fc.oneof(
   { arbitrary: fc.record({ kind: distinctKindArb, count: fc.integer({ min: 1, max: 253 }) }).map(({ kind, count }) => Array<FdKind>(count).fill(kind)), weight: 1 },
 );
 
-/** Largest client report kept; a larger one is reported as cut off rather than parsed. */
-export const FD_REPORT_CAP = 64 * 1024 * 1024;
-
+/** How the sending side sends: fds with bytes [fdAt, fdAt+fdLen) of the payload; each seekable fd read `skip` bytes first. */
 export interface FdServerOptions {
   fdAt?: number;
   fdLen?: number;
@@ -33,7 +46,7 @@ export type { FdClientOptions };
 
 export interface FdSessionOptions {
   payload: Uint8Array;
-  /** --pass items: kinds, or `file:/abs/path`. */
+  /** What the server passes, in order: kinds, or `file:/abs/path`. */
   pass: string[];
   server?: FdServerOptions;
   client?: FdClientOptions;
@@ -50,66 +63,169 @@ export interface FdSessionOutcome {
   evidence: Pick<Evidence, 'server' | 'client' | 'details'>;
 }
 
-function serverArgs(pass: string[], o: FdServerOptions = {}): string[] {
-  const args = ['--pass', passSpec(pass)];
-  if (o.fdAt !== undefined) args.push('--fd-at', String(o.fdAt));
-  if (o.fdLen !== undefined) args.push('--fd-len', String(o.fdLen));
-  if (o.skip !== undefined) args.push('--skip', String(o.skip));
-  if (o.senderCloexec) args.push('--sender-cloexec');
-  return args;
+type Side<T> = { value: T } | { failed: DriverError } | { error: unknown };
+
+/** Runs one side's body, then quits its driver: status 0 after success, 1 after a failed command. */
+async function runSide<T>(driver: Driver, body: () => Promise<T>): Promise<Side<T>> {
+  let result: Side<T>;
+  try {
+    result = { value: await body() };
+  } catch (err) {
+    result = err instanceof DriverError ? { failed: err } : { error: err };
+  }
+  try {
+    if ('error' in result) driver.kill();
+    else await driver.quit('value' in result ? 0 : 1);
+  } catch (err) {
+    driver.kill();
+    if ('value' in result) result = err instanceof DriverError ? { failed: err } : { error: err };
+  }
+  return result;
 }
 
-function clientArgs(o: FdClientOptions = {}): string[] {
-  const args = ['--fds'];
-  if (o.recvBuf !== undefined) args.push('--recv-buf', String(o.recvBuf));
-  if (o.ctlFds !== undefined) args.push('--ctl-fds', String(o.ctlFds));
-  if (o.cloexec) args.push('--cloexec');
-  if (o.plainRead) args.push('--plain-read');
-  if (o.readFdBytes !== undefined) args.push('--read-fd-bytes', String(o.readFdBytes));
-  if (o.tryOpen !== undefined) args.push('--try-open', o.tryOpen);
-  return args;
+function withFailure(summary: ProcessSummary, failed: DriverError | undefined): ProcessSummary {
+  if (!failed) return summary;
+  const { syscall, message, code } = failed.info;
+  return { ...summary, stderr: `${summary.stderr}${failed.command}: ${syscall}: ${message} (${code})\n` };
 }
 
-/** Runs one fd-mode session and parses both reports; a client that fails or lies fails the check. */
+const seekable = (kind: FdKind): boolean => kind === 'file' || kind === 'memfd';
+
+/** Runs one fd session over the pairing's two drivers; a driver that fails or lies fails the check. */
 export async function fdSession(ctx: CaseContext, options: FdSessionOptions): Promise<FdSessionOutcome> {
-  // Without the fd-mode CLI on both sides, the same session is played by the two drivers.
-  if (fdSessionUsesDrivers(ctx)) return fdDriverSession(ctx, options);
-  const path = ctx.socketName();
-  const outcome = await session(ctx, {
-    path,
-    payload: options.payload,
-    serverArgs: serverArgs(options.pass, options.server),
-    clientArgs: clientArgs(options.client),
-    clientUid: options.clientUid,
-    clientGid: options.clientGid,
-    beforeClient: options.beforeClient,
-    // The report is parsed whole: keep all of it (a payload of a few hundred KiB, base64, plus reads).
-    clientStdoutCap: FD_REPORT_CAP,
-  });
-  requireReady(outcome, path);
-  const evidence = { ...sides(outcome), details: { pass: passSpec(options.pass), server: options.server ?? {}, client: options.client ?? {} } };
-  if (outcome.clientHung || outcome.client.exitCode !== 0) {
-    throw new CheckFailure({
-      message: `the fd-mode client ended with ${outcome.clientHung ? 'a hang (killed)' : exitText(outcome.client)}`,
-      expected: 'exit 0 and a report',
-      actual: exitText(outcome.client),
-      ...evidence,
+  // Absolute: an in-process driver shares the harness's cwd, a process driver runs in the case dir.
+  const path = ctx.resolve(ctx.socketName());
+  const payload = Buffer.from(options.payload.buffer, options.payload.byteOffset, options.payload.byteLength);
+  const so = options.server ?? {};
+  const co = options.client ?? {};
+  const at = so.fdAt ?? 0;
+  const len = so.fdLen ?? payload.length - at;
+  if (payload.length < at + 1 || len < 1 || at + len > payload.length) {
+    throw new Error(`fd session: payload of ${payload.length} bytes cannot carry fds at [${at}, ${at + len})`);
+  }
+  const started = await Promise.allSettled([ctx.startDriver('server'), ctx.startDriver('client', { uid: options.clientUid, gid: options.clientGid })]);
+  if (started[0].status === 'rejected' || started[1].status === 'rejected') {
+    for (const s of started) if (s.status === 'fulfilled') await s.value.stop();
+    throw started[0].status === 'rejected' ? started[0].reason : (started[1] as PromiseRejectedResult).reason;
+  }
+  const srv = started[0].value;
+  const cli = started[1].value;
+  const transcripts = (): Record<string, string[]> => ({ server: srv.transcript(), client: cli.transcript() });
+  const details = { socketType: ctx.socketType, pass: passSpec(options.pass), server: so, client: co };
+  try {
+    // ---- server: the fds first, then listen ----
+    const t0 = performance.now();
+    const sent: SentFd[] = [];
+    const names: string[] = [];
+    let sock: string | undefined;
+    let ready: ReadyOutcome;
+    try {
+      for (const [index, item] of options.pass.entries()) {
+        const made = await srv.mkfd({ kind: item, index, dir: ctx.dir, skip: so.skip ?? 0, cloexec: so.senderCloexec ?? false });
+        names.push(made.fd);
+        sent.push({ index, kind: (item.startsWith('file:') ? 'file' : item) as FdKind, dev: made.dev, ino: made.ino, offsetAfter: null });
+      }
+      sock = await srv.listen(path, { type: ctx.socketType });
+      ready = { ready: true, inode: 0, waitedMs: performance.now() - t0 };
+    } catch (err) {
+      if (!(err instanceof DriverError)) throw err;
+      await srv.quit(1).catch(() => srv.kill());
+      await cli.quit(0).catch(() => cli.kill());
+      const server = withFailure(await srv.exited, err);
+      const outcome: SessionOutcome = { ready: { ready: false, reason: 'exited', detail: err.message, waitedMs: performance.now() - t0 }, server, client: await cli.exited, clientHung: false, serverHung: false };
+      requireReady(outcome, path);
+      throw err; // not reached: requireReady throws for a server that is not ready
+    }
+    await options.beforeClient?.(path);
+
+    const serverRun = runSide(srv, async (): Promise<ServerFdReport> => {
+      const conn = await srv.accept(sock!);
+      if (at > 0) await srv.send(conn, payload.subarray(0, at));
+      await srv.send(conn, payload.subarray(at, at + len), { fds: names });
+      if (at + len < payload.length) await srv.send(conn, payload.subarray(at + len));
+      await srv.shutdown(conn, 'write');
+      // The client closes once it has read through the fds and reported.
+      while ((await srv.recv(conn, { dataSize: 4096, plain: true })).data.length > 0);
+      for (const [i, s] of sent.entries()) if (seekable(s.kind)) s.offsetAfter = (await srv.stat(names[i]!)).offset;
+      return { sent, error: null };
     });
+
+    const clientRun = runSide(cli, async (): Promise<ClientFdReport> => {
+      const conn = await cli.connect(path, { type: ctx.socketType });
+      const bytes: Buffer[] = [];
+      const reads: ReadRecord[] = [];
+      const got: Array<{ name: string; read: number }> = [];
+      for (;;) {
+        const r = await cli.recv(conn, { dataSize: co.recvBuf ?? 65536, controlFds: co.ctlFds ?? 253, cloexec: co.cloexec ?? false, plain: co.plainRead ?? false });
+        for (const name of r.fds) got.push({ name, read: reads.length });
+        if (r.data.length === 0) break;
+        bytes.push(r.data);
+        reads.push({ length: r.data.length, fds: r.fds.length, flags: r.flags });
+      }
+      const fds: ReceivedFd[] = [];
+      for (const { name, read } of got) {
+        const st = await cli.stat(name);
+        const through = await cli.read(name, co.readFdBytes ?? 9);
+        fds.push({ read, kind: st.kind, dev: st.dev, ino: st.ino, cloexec: st.cloexec, accmode: st.accmode ?? 'unknown', offset: st.offset, data: through.data, error: through.error });
+      }
+      // Opened and closed before the listing, so it never shows there.
+      const tryOpen = co.tryOpen === undefined ? undefined : { path: co.tryOpen, error: (await cli.open(co.tryOpen)).error };
+      const openFds = await cli.fds();
+      const who = await cli.whoami();
+      return { bytes: Buffer.concat(bytes), reads, fds, openFds, tryOpen, uid: who.uid, gid: who.gid };
+    });
+
+    const first = await Promise.race([serverRun.then(() => 'server' as const), clientRun.then(() => 'client' as const)]);
+    let clientHung = false;
+    let serverHung = false;
+    if (first === 'server') {
+      clientHung = !(await within(clientRun, DEFAULTS.eofGraceMs));
+      if (clientHung) cli.kill();
+    } else {
+      serverHung = !(await within(serverRun, DEFAULTS.serverGraceMs));
+      if (serverHung) srv.kill();
+    }
+    const [serverSide, clientSide] = [await serverRun, await clientRun];
+    const serverFailed = 'failed' in serverSide ? serverSide.failed : undefined;
+    const clientFailed = 'failed' in clientSide ? clientSide.failed : undefined;
+    const outcome: SessionOutcome = {
+      ready,
+      server: withFailure(await srv.exited, serverFailed),
+      client: withFailure(await cli.exited, clientFailed),
+      clientHung,
+      serverHung,
+    };
+    const evidence = { server: outcome.server, client: outcome.client, details: { ...details, transcript: transcripts() } };
+    // A driver that lied, declared the case unsupported or missed the deadline: nothing else counts.
+    // (A side killed for hanging is reported as hung, not by the error its killing caused.)
+    for (const [side, hung] of [[clientSide, clientHung], [serverSide, serverHung]] as const) {
+      if (!('error' in side) || hung) continue;
+      if (side.error instanceof CheckFailure) throw new CheckFailure({ ...evidence, ...side.error.evidence, details: { ...evidence.details, ...side.error.evidence.details } });
+      throw side.error;
+    }
+    if (clientHung || !('value' in clientSide)) {
+      const what = clientHung ? 'a hang (killed)' : `a failed command: ${clientFailed!.message}`;
+      throw new CheckFailure({
+        message: `the client driver ended the fd session with ${what}`,
+        expected: 'every command answered ok, and a report',
+        actual: clientHung ? `no EOF handled within ${DEFAULTS.eofGraceMs} ms of the server finishing` : `${clientFailed!.info.code} from ${clientFailed!.info.syscall}`,
+        ...evidence,
+      });
+    }
+    const server = 'value' in serverSide && !serverHung ? serverSide.value : undefined;
+    return { outcome, server, client: clientSide.value, evidence };
+  } finally {
+    // Every path leaves no driver behind: a no-op for drivers that quit.
+    await Promise.all([srv.stop(), cli.stop()]);
   }
-  if (outcome.stdout.truncated) {
-    throw new CheckFailure({ message: `the client's report is larger than ${FD_REPORT_CAP} bytes`, expected: 'a report of bounded size', actual: `${outcome.stdout.length} bytes`, ...evidence });
-  }
-  const client = parseClientReport(outcome.stdout.head().toString('utf8'));
-  const server = outcome.server.exitCode === 0 ? parseServerReport(outcome.serverStdout!.head().toString('utf8')) : undefined;
-  return { outcome, server, client, evidence };
 }
 
 /** The server's report, or a failure saying the server did not complete. */
 export function requireServerReport(s: FdSessionOutcome): ServerFdReport {
   if (s.server) return s.server;
   throw new CheckFailure({
-    message: `the fd-mode server ended with ${exitText(s.outcome.server)}`,
-    expected: 'exit 0 and a {"sent":[...]} line',
+    message: `the server driver ended with ${exitText(s.outcome.server)}`,
+    expected: 'every command answered ok',
     actual: `${exitText(s.outcome.server)}: ${s.outcome.server.stderr.trim().slice(0, 200)}`,
     ...s.evidence,
   });

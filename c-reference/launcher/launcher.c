@@ -1,6 +1,7 @@
 /*
- * uds-launcher: starts subject processes for the harness (suite/launcher.ts), so that the harness's
- * Node process never forks itself. A fork copies the page tables of the process that forks: from the
+ * uds-launcher (c-reference/launcher/, built to c-reference/bin/uds-launcher): starts subject
+ * processes for the harness (suite/harness/launcher.ts), so that the harness's Node process never
+ * forks itself. A fork copies the page tables of the process that forks: from the
  * harness (50 to 170 MB resident) that is 2 to 20 ms per spawn on the harness's only thread; this small
  * process spawns with posix_spawn (vfork-like, its cost does not grow with the caller's memory).
  *

@@ -1,0 +1,157 @@
+/**
+ * One command object in, one answer object out, for a DriverAdapter: what an adapter does whether it
+ * runs in the harness (in-process.ts) or behind stdio as a process driver (serve.ts). The answer is
+ * the one a process driver would write (bytes as base64, errors as {code, errno, syscall, message}),
+ * so the two transports answer alike and the client judges both the same way.
+ */
+import os from 'node:os';
+import { DRIVER_COMMANDS, DRIVER_PROTOCOL, SOCKET_TYPES, type DriverAdapter, type DriverCommand, type DriverErrorInfo } from './protocol.js';
+
+/** What one command came to. */
+export type Dispatched =
+  /** The answer line's object; `quit` is set when the command was quit (the driver ends with it). */
+  | { answer: Record<string, unknown>; quit?: number }
+  /** The adapter threw something that is not an errno-style error: it broke, it did not refuse. */
+  | { crash: unknown; cmd: string; id: number | undefined };
+
+type FieldType = 'string' | 'integer' | 'boolean' | 'strings' | 'bytes';
+interface FieldRule {
+  type: FieldType;
+  required?: boolean;
+  /** The values a string may take. */
+  oneOf?: readonly string[];
+  /** The least an integer may be (default 0). */
+  min?: number;
+  max?: number;
+}
+
+const req = (type: FieldType, more: Partial<FieldRule> = {}): FieldRule => ({ type, required: true, ...more });
+const opt = (type: FieldType, more: Partial<FieldRule> = {}): FieldRule => ({ type, ...more });
+
+/** Every command's fields (docs/driver-protocol.md, Commands); fields not named here are ignored. */
+const FIELDS: Record<DriverCommand, Record<string, FieldRule>> = {
+  hello: {},
+  listen: { path: req('string'), backlog: opt('integer'), type: opt('string', { oneOf: SOCKET_TYPES }) },
+  accept: { sock: req('string') },
+  connect: { path: req('string'), type: opt('string', { oneOf: SOCKET_TYPES }) },
+  send: { conn: req('string'), data: opt('bytes'), fds: opt('strings'), flags: opt('strings'), once: opt('boolean') },
+  recv: { conn: req('string'), dataSize: req('integer', { min: 1 }), controlFds: opt('integer'), cloexec: opt('boolean'), plain: opt('boolean'), flags: opt('strings') },
+  shutdown: { conn: req('string'), how: req('string', { oneOf: ['read', 'write', 'both'] }) },
+  close: { name: req('string') },
+  mkfd: { kind: req('string'), index: opt('integer'), dir: opt('string'), skip: opt('integer'), cloexec: opt('boolean') },
+  stat: { fd: req('string') },
+  read: { fd: req('string'), n: req('integer') },
+  fds: {},
+  open: { path: req('string') },
+  whoami: {},
+  quit: { status: opt('integer', { max: 255 }) },
+};
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A refusal by the driver itself (syscall "driver"), as an answer. */
+export function refusal(id: number | undefined, code: 'EINVAL' | 'ENOTSUP', message: string): Record<string, unknown> {
+  const errno = code === 'EINVAL' ? 22 : 95;
+  return { ...(id !== undefined ? { id } : {}), ok: false, error: { code, errno, syscall: 'driver', message } };
+}
+
+/** Runs one command (a parsed JSON line, or the client's command object) on the adapter. */
+export async function dispatchCommand(adapter: DriverAdapter, command: unknown): Promise<Dispatched> {
+  if (typeof command !== 'object' || command === null || Array.isArray(command)) {
+    return { answer: refusal(undefined, 'EINVAL', 'not a command: a command is a JSON object') };
+  }
+  const c = command as Record<string, unknown>;
+  const id = typeof c.id === 'number' && Number.isSafeInteger(c.id) && c.id >= 0 ? c.id : undefined;
+  if (id === undefined) return { answer: refusal(undefined, 'EINVAL', 'field "id": not a non-negative integer') };
+  if (typeof c.cmd !== 'string') return { answer: refusal(id, 'EINVAL', 'field "cmd": not a string') };
+  const cmd = c.cmd;
+  if (!(DRIVER_COMMANDS as readonly string[]).includes(cmd)) return { answer: refusal(id, 'ENOTSUP', `command ${JSON.stringify(cmd.slice(0, 40))}`) };
+  const name = cmd as DriverCommand;
+  const fields = parseFields(name, c);
+  if (typeof fields === 'string') return { answer: refusal(id, 'EINVAL', fields) };
+  // quit needs no method: an adapter that holds nothing has nothing to close.
+  const method = (adapter as unknown as Record<string, ((fields: Record<string, unknown>) => Promise<unknown>) | undefined>)[name];
+  if (name !== 'quit' && typeof method !== 'function') return { answer: refusal(id, 'ENOTSUP', `the adapter has no ${name}`) };
+  const quit = name === 'quit' ? ((fields.status as number | undefined) ?? 0) : undefined;
+  let result: unknown;
+  try {
+    if (name === 'quit') await adapter.quit?.({ status: quit! });
+    else result = await method!.call(adapter, fields);
+  } catch (err) {
+    const info = errnoInfo(err);
+    if (!info) return { crash: err, cmd: name, id };
+    return { answer: { id, ok: false, error: info }, quit };
+  }
+  const answer: Record<string, unknown> = { id, ok: true };
+  if (name === 'hello') answer.protocol = DRIVER_PROTOCOL;
+  if (typeof result === 'object' && result !== null) {
+    for (const [key, value] of Object.entries(result)) answer[key] = value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') : value;
+  }
+  // The adapter answers the fields; the protocol's own two are not its to change.
+  answer.id = id;
+  answer.ok = true;
+  return { answer, quit };
+}
+
+/** The command's fields, typed as the adapter's method takes them, or what is wrong with them. */
+function parseFields(cmd: DriverCommand, c: Record<string, unknown>): Record<string, unknown> | string {
+  const fields: Record<string, unknown> = {};
+  for (const [key, rule] of Object.entries(FIELDS[cmd])) {
+    const value = c[key];
+    // A missing optional field, or one set to null, takes its default (the adapter's).
+    if (value === undefined || value === null) {
+      if (rule.required) return `${cmd}: field "${key}" is missing`;
+      continue;
+    }
+    const wrong = `${cmd}: field "${key}": not ${article(rule.type)}`;
+    switch (rule.type) {
+      case 'string':
+        if (typeof value !== 'string') return wrong;
+        if (rule.oneOf && !rule.oneOf.includes(value)) return `${cmd}: field "${key}": ${JSON.stringify(value)} is not one of ${rule.oneOf.join(', ')}`;
+        fields[key] = value;
+        break;
+      case 'integer':
+        if (typeof value !== 'number' || !Number.isSafeInteger(value)) return wrong;
+        if (value < (rule.min ?? 0) || (rule.max !== undefined && value > rule.max)) return `${cmd}: field "${key}": ${value} is out of range`;
+        fields[key] = value;
+        break;
+      case 'boolean':
+        if (typeof value !== 'boolean') return wrong;
+        fields[key] = value;
+        break;
+      case 'strings':
+        if (!Array.isArray(value) || value.some((s) => typeof s !== 'string')) return wrong;
+        fields[key] = [...(value as string[])];
+        break;
+      case 'bytes':
+        if (typeof value !== 'string' || !BASE64.test(value)) return wrong;
+        fields[key] = new Uint8Array(Buffer.from(value, 'base64'));
+        break;
+    }
+  }
+  if (cmd === 'send' && fields.data === undefined) fields.data = new Uint8Array(0);
+  return fields;
+}
+
+function article(type: FieldType): string {
+  return { string: 'a string', integer: 'a non-negative integer', boolean: 'a boolean', strings: 'an array of strings', bytes: 'base64' }[type];
+}
+
+/**
+ * An adapter's thrown error as the protocol's error, when it is an errno-style one ({code: 'ENOENT',
+ * errno: -2, syscall: 'connect'}, as Node's system errors are; errno may be negative, as libuv gives
+ * it). A code that is not an errno name (Node's ERR_*) or no code at all is a crash, not a refusal.
+ */
+function errnoInfo(err: unknown): DriverErrorInfo | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown };
+  if (typeof e.code !== 'string' || !/^E[A-Z0-9]+$/.test(e.code)) return undefined;
+  const syscall = typeof e.syscall === 'string' ? e.syscall : 'driver';
+  // glibc's spelling where one number has two names (docs/driver-protocol.md, Errors); libuv says
+  // ENOTSUP for 95, which the protocol keeps for the driver's own "cannot do that".
+  let code = e.code === 'EWOULDBLOCK' ? 'EAGAIN' : e.code;
+  if (code === 'ENOTSUP' && syscall !== 'driver') code = 'EOPNOTSUPP';
+  const known = (os.constants.errno as Record<string, number | undefined>)[code];
+  const errno = typeof e.errno === 'number' && Number.isInteger(e.errno) ? Math.abs(e.errno) : (known ?? null);
+  return { code, errno, syscall, message: typeof e.message === 'string' && e.message !== '' ? e.message : code };
+}

@@ -1,0 +1,163 @@
+/**
+ * The plan: every unit of a run, and for each, before anything starts, whether it applies and how its
+ * roles run. A unit is property × pairing × socket type × address kind (gVisor's TEST_P over socket-pair
+ * factories, with the socket type a factory parameter). Applicability comes from what the property
+ * needs and what each implementation can do: its seed-protocol roles, and its driver's answer to
+ * `hello` (capabilities.ts). Nothing after the plan tests for a socket type or a transport.
+ */
+import type { Capabilities, Transport } from '../driver/protocol.js';
+import { NO_PEER, type AddressKind, type Expectation, type Implementation, type Role, type SocketType } from '../model/types.js';
+import type { Property } from '../properties/property.js';
+
+/** What a driver's hello told the plan: its capabilities, or why there are none. */
+export type DriverAnswer = { capabilities: Capabilities } | { unsupported: string } | { broken: string };
+/** Hello answers by implementation name. */
+export type CapabilityMap = ReadonlyMap<string, DriverAnswer>;
+
+export interface PlanInput {
+  implementations: Implementation[];
+  properties: Property<any>[];
+  /** Keep only these server / client names (empty: all). */
+  servers?: string[];
+  clients?: string[];
+  /** Keep only units with one of these implementations in them (--subjects-only). */
+  onlyWith?: string[];
+  /** Property ids or globs (`delivery.*`); empty: all. */
+  propertyPatterns?: string[];
+  /** Every driver that has a command runs as a process (run --coverage sees only processes). */
+  forceProcess?: boolean;
+}
+
+/** One property on one pairing, socket type and address kind. */
+export interface Unit {
+  property: Property<any>;
+  server?: Implementation;
+  client?: Implementation;
+  socketType: SocketType;
+  address: AddressKind;
+  /** How each side's driver runs, for driver properties. */
+  transport?: Partial<Record<Role, Transport>>;
+  /** Why the unit does not apply (result `unsupported`), decided here. */
+  unsupported?: string;
+  /** A driver that fails at once (hello): the unit fails without running, with this message. */
+  broken?: string;
+}
+
+export function globToRegExp(glob: string): RegExp {
+  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`);
+}
+
+export function selectProperties<P extends { id: string }>(properties: P[], patterns: string[] = []): P[] {
+  if (patterns.length === 0) return properties;
+  const res = patterns.map(globToRegExp);
+  return properties.filter((p) => res.some((re) => re.test(p.id)));
+}
+
+export const socketTypesOf = (p: { socketTypes?: SocketType[] }): SocketType[] => p.socketTypes ?? ['stream'];
+export const addressesOf = (p: { addresses?: AddressKind[] }): AddressKind[] => p.addresses ?? ['pathname'];
+
+/** Whether an implementation takes part in a property's units in a role (applicable or not). */
+function plays(impl: Implementation, role: Role, property: Property<any>): boolean {
+  if (impl[role] !== undefined) return true;
+  return property.via === 'driver' && impl.driver !== undefined && (impl.driver.roles ?? ['server', 'client']).includes(role);
+}
+
+/** The seed protocol is what the seed programs speak: a stream socket at a pathname. */
+const SEED_CAPABILITIES = { types: ['stream'] as SocketType[], addresses: ['pathname'] as AddressKind[] };
+
+/** Every unit of the run, in a stable order: by property, socket type, address kind, then pairing. */
+export function planUnits(input: PlanInput, capabilities: CapabilityMap = new Map()): Unit[] {
+  const pick = (names: string[] | undefined, impl: Implementation): boolean => !names?.length || names.includes(impl.name);
+  const units: Unit[] = [];
+  for (const property of selectProperties(input.properties, input.propertyPatterns)) {
+    const servers = input.implementations.filter((i) => plays(i, 'server', property) && pick(input.servers, i));
+    const clients = input.implementations.filter((i) => plays(i, 'client', property) && pick(input.clients, i));
+    const pairings: Array<{ server?: Implementation; client?: Implementation }> = [];
+    if (property.scope === 'client') for (const client of clients) pairings.push({ client });
+    else if (property.scope === 'server') for (const server of servers) pairings.push({ server });
+    else for (const server of servers) for (const client of clients) pairings.push({ server, client });
+    for (const socketType of socketTypesOf(property)) {
+      for (const address of addressesOf(property)) {
+        for (const pairing of pairings) units.push(decide({ property, ...pairing, socketType, address }, capabilities, input.forceProcess ?? false));
+      }
+    }
+  }
+  if (input.onlyWith?.length) {
+    const only = new Set(input.onlyWith);
+    return units.filter((u) => (u.server && only.has(u.server.name)) || (u.client && only.has(u.client.name)));
+  }
+  return units;
+}
+
+/** Settles one unit's applicability and transports. */
+function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean): Unit {
+  const sides = (['server', 'client'] as const).filter((role) => unit[role] !== undefined);
+  const problems: string[] = [];
+  if (unit.property.via !== 'driver') {
+    if (!SEED_CAPABILITIES.types.includes(unit.socketType) || !SEED_CAPABILITIES.addresses.includes(unit.address)) {
+      problems.push(`the seed protocol has only stream sockets at pathnames, not ${unit.socketType} at ${unit.address} addresses`);
+    }
+    if (unit.property.needsPayload && unit.server && !unit.server.server?.payload) problems.push(`server ${unit.server.name} lacks payload`);
+    return problems.length ? { ...unit, unsupported: problems.join('; ') } : unit;
+  }
+  const transport: Partial<Record<Role, Transport>> = {};
+  for (const role of sides) {
+    const impl = unit[role]!;
+    const driver = impl.driver;
+    if (!driver || !(driver.roles ?? ['server', 'client']).includes(role)) {
+      problems.push(`${role} ${impl.name} has no driver (docs/driver-protocol.md)`);
+      continue;
+    }
+    const answer = capabilities.get(impl.name);
+    if (!answer) throw new Error(`the plan has no hello answer for ${impl.name}'s driver (ask capabilities first)`);
+    if ('broken' in answer) return { ...unit, broken: `${role} ${impl.name}: ${answer.broken}` };
+    if ('unsupported' in answer) {
+      problems.push(`${role} ${impl.name}: ${answer.unsupported}`);
+      continue;
+    }
+    const missing = missingCapabilities(unit, answer.capabilities);
+    if (missing.length) problems.push(`${role} ${impl.name}'s driver ${missing.join(' and ')} (its hello answer)`);
+    const inProcess = driver.inProcess !== undefined && unit.property.isolation !== 'process' && !(forceProcess && driver.command);
+    if (inProcess) transport[role] = 'in-process';
+    else if (driver.command) transport[role] = 'process';
+    else problems.push(`${role} ${impl.name}'s driver runs only in-process, and this property needs a process of its own`);
+  }
+  if (problems.length) return { ...unit, unsupported: problems.join('; ') };
+  return { ...unit, transport };
+}
+
+function missingCapabilities(unit: Unit, caps: Capabilities): string[] {
+  const missing: string[] = [];
+  if (!caps.types.includes(unit.socketType)) missing.push(`has no ${unit.socketType} sockets`);
+  if (!caps.addresses.includes(unit.address)) missing.push(`has no ${unit.address} addresses`);
+  const needs = unit.property.needs ?? {};
+  if (needs.fds && !caps.fds) missing.push('does not pass fds');
+  if (needs.credentials && !caps.credentials) missing.push('does not pass credentials');
+  const commands = (needs.commands ?? []).filter((c) => !caps.commands.includes(c));
+  if (commands.length) missing.push(`lacks ${commands.join(', ')}`);
+  return missing;
+}
+
+/** The stream/pathname unit keeps the seed it had before the axis existed; other variants add theirs. */
+export function unitKey(unit: Pick<Unit, 'property' | 'server' | 'client' | 'socketType' | 'address'>): string {
+  const base = `${unit.property.id}\0${unit.server?.name ?? NO_PEER}\0${unit.client?.name ?? NO_PEER}`;
+  return unit.socketType === 'stream' && unit.address === 'pathname' ? base : `${base}\0${unit.socketType}\0${unit.address}`;
+}
+
+/** A stable 31-bit seed for one unit, so that any unit can be replayed on its own. */
+export function unitSeed(runSeed: number, unit: Pick<Unit, 'property' | 'server' | 'client' | 'socketType' | 'address'>): number {
+  let h = 0x811c9dc5 ^ runSeed;
+  for (const ch of unitKey(unit)) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
+  return (h >>> 1) & 0x7fffffff;
+}
+
+/** The known failure that excuses this unit, if either side declares one for the role it plays. */
+export function expectationFor(unit: Pick<Unit, 'property' | 'server' | 'client'>): Expectation | undefined {
+  const id = unit.property.id;
+  const s = unit.server?.expectations[id];
+  if (s && (s.role === undefined || s.role === 'server')) return s;
+  const c = unit.client?.expectations[id];
+  if (c && (c.role === undefined || c.role === 'client')) return c;
+  return undefined;
+}

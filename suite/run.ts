@@ -1,0 +1,162 @@
+/**
+ * runSuite: the one orchestration of a conformance run, used by the CLI, the benchmark, the tests and
+ * the public API. It normalises its options once (as fast-check's QualifiedParameters does), asks every
+ * driver what it can do, plans the units, runs them, blames the failing cells that involve a subject,
+ * and returns the report. Writing the reports, printing and exit codes are the caller's.
+ */
+import { dirname } from 'node:path';
+import { DEFAULTS, defaultJobs } from './defaults.js';
+import { startCoverage } from './measure/coverage.js';
+import { measurePerf } from './measure/perf.js';
+import type { Implementation, ResultEntry } from './model/types.js';
+import { assignBlame, staleExpectations } from './plan/blame.js';
+import { askDrivers } from './plan/capabilities.js';
+import { planUnits, selectProperties, type CapabilityMap, type Unit } from './plan/plan.js';
+import { runUnits, type RunnerOptions } from './plan/runner.js';
+import { shardOf, type Shard } from './plan/shard.js';
+import { allProperties } from './properties/index.js';
+import type { Property } from './properties/property.js';
+import { builtinImplementations, cReference } from './registry.js';
+import { buildReport, type RunReport } from './report/results.js';
+import type { Subject } from './subjects/manifest.js';
+
+export interface RunSuiteOptions {
+  /** The implementations to pair (default: the built-ins). Subjects are added to them. */
+  implementations?: Implementation[];
+  /** Third-party subjects (manifests): paired with everything, blamed when a cell with them fails. */
+  subjects?: Subject[];
+  /** Only units with a subject in them (--subjects-only). */
+  subjectsOnly?: boolean;
+  properties?: Property<any>[];
+  /** Property ids or globs. */
+  propertyPatterns?: string[];
+  servers?: string[];
+  clients?: string[];
+  runs?: number;
+  /** Run seed (default: random). */
+  seed?: number;
+  jobs?: number;
+  caseDeadlineMs?: number;
+  shrink?: boolean;
+  shard?: Shard;
+  /** Replay one recorded counterexample path (the replay command). */
+  replayPath?: string;
+  replayArgs?: string[];
+  /** Run JavaScript implementations as processes under NODE_V8_COVERAGE; the c8 report goes to coverageOutDir. */
+  coverage?: boolean;
+  coverageOutDir?: string;
+  /** After the cases, measure throughput and first-byte latency (results.json `perf`). */
+  perf?: boolean;
+  /** Run every planned unit this many times (the benchmark's batches of identical cases; default 1). */
+  repeat?: number;
+  /** The oracle peer for single-role properties and blame (default c-reference). */
+  oracle?: Implementation;
+  onPlan?: (units: Unit[], planned: number) => void;
+  onResult?: (result: ResultEntry, done: number, total: number) => void;
+  /** Free-text notes for the user (the coverage summary, what --perf is doing). */
+  onNote?: (text: string) => void;
+}
+
+/** The options with every default filled in, once. */
+export interface QualifiedRunOptions extends Required<Pick<RunSuiteOptions, 'runs' | 'seed' | 'jobs' | 'caseDeadlineMs' | 'shrink' | 'coverage' | 'perf'>> {
+  implementations: Implementation[];
+  subjects: Subject[];
+  properties: Property<any>[];
+  oracle: Implementation;
+}
+
+export function qualify(options: RunSuiteOptions): QualifiedRunOptions {
+  const subjects = options.subjects ?? [];
+  return {
+    implementations: [...(options.implementations ?? builtinImplementations()), ...subjects.map((s) => s.implementation)],
+    subjects,
+    properties: options.properties ?? allProperties(),
+    oracle: options.oracle ?? cReference,
+    runs: options.runs ?? DEFAULTS.runs,
+    seed: options.seed ?? Math.floor(Math.random() * 0x7fffffff),
+    jobs: options.jobs ?? defaultJobs(),
+    caseDeadlineMs: options.caseDeadlineMs ?? DEFAULTS.caseDeadlineMs,
+    shrink: options.shrink ?? DEFAULTS.shrink,
+    coverage: options.coverage ?? false,
+    perf: options.perf ?? false,
+  };
+}
+
+/** Thrown when the filters leave nothing to run (the CLI's exit 3). */
+export class NothingToRun extends Error {}
+
+/** Plans a run: asks the drivers (once), then every unit, applicable or not. */
+export async function planSuite(options: RunSuiteOptions, q: QualifiedRunOptions = qualify(options), extraEnv?: Record<string, string>): Promise<{ units: Unit[]; capabilities: CapabilityMap }> {
+  const input = {
+    implementations: q.implementations,
+    properties: q.properties,
+    servers: options.servers,
+    clients: options.clients,
+    propertyPatterns: options.propertyPatterns,
+    onlyWith: options.subjectsOnly ? q.subjects.map((s) => s.implementation.name) : undefined,
+    forceProcess: q.coverage,
+  };
+  // Only the drivers that can take part: a filtered run does not start the others.
+  const named = (names: string[] | undefined, i: Implementation): boolean => !names?.length || names.includes(i.name);
+  const candidates = q.implementations.filter((i) => i.driver && (named(options.servers, i) || named(options.clients, i)));
+  const capabilities = await askDrivers(candidates, { deadlineMs: Math.min(q.caseDeadlineMs, DEFAULTS.helloDeadlineMs), extraEnv });
+  return { units: planUnits(input, capabilities), capabilities };
+}
+
+export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport> {
+  const q = qualify(options);
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const coverage = q.coverage ? await startCoverage({ roots: q.subjects.map((s) => dirname(s.file)) }) : undefined;
+  try {
+    const { units: planned, capabilities } = await planSuite(options, q, coverage?.caseOptions.env);
+    if (planned.length === 0) throw new NothingToRun('nothing to run (the filters leave no pairing)');
+    const sharded = options.shard ? shardOf(planned, options.shard) : planned;
+    const units = (options.repeat ?? 1) > 1 ? sharded.flatMap((u) => Array<Unit>(options.repeat!).fill(u)) : sharded;
+    options.onPlan?.(units, planned.length);
+    const runner: RunnerOptions = {
+      runs: q.runs,
+      seed: q.seed,
+      oracle: q.oracle,
+      concurrency: q.jobs,
+      caseDeadlineMs: q.caseDeadlineMs,
+      shrink: q.shrink,
+      replayPath: options.replayPath,
+      replayArgs: options.replayArgs ?? q.subjects.flatMap((s) => ['--subject', s.file]),
+      onResult: options.onResult,
+      caseOptions: coverage?.caseOptions,
+    };
+    const results = await runUnits(units, runner);
+    const subjectNames = new Set(q.subjects.map((s) => s.implementation.name));
+    if (subjectNames.size > 0) await assignBlame(results, units, { config: runner, reference: q.oracle, subjects: subjectNames });
+    const report = await buildReport({
+      seed: q.seed,
+      runs: q.runs,
+      startedAt,
+      durationMs: performance.now() - t0,
+      implementations: q.implementations,
+      properties: selectProperties(q.properties, options.propertyPatterns),
+      results,
+      capabilities,
+    });
+    if (options.shard) report.shard = options.shard;
+    // After the cases, one pairing at a time, so that nothing else runs while a session is timed (and
+    // never under --coverage's instrumentation). With --shard, shard 1 measures.
+    if (q.perf && (!options.shard || options.shard.index === 1)) {
+      options.onNote?.('measuring throughput and first-byte latency (--perf) ...');
+      report.perf = await measurePerf(q.implementations, { servers: options.servers, clients: options.clients });
+    }
+    if (coverage) {
+      const c = await coverage.report(options.coverageOutDir ?? DEFAULTS.outDir);
+      if (c) {
+        report.coverage = { html: 'coverage/index.html', summary: 'coverage/summary.txt' };
+        options.onNote?.(`${c.text}coverage report: ${c.htmlDir}/index.html`);
+      } else options.onNote?.('coverage: no JavaScript implementation ran as a process, so there is nothing to report');
+    }
+    const stale = q.subjects.flatMap((s) => staleExpectations(s.implementation, results));
+    if (stale.length > 0) report.staleExpectations = stale;
+    return report;
+  } finally {
+    await coverage?.cleanup();
+  }
+}
