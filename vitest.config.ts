@@ -3,12 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // forks: a crash or an fd leak in the native addon stays in one worker (toolchain.md).
+    // forks: a crash or an fd leak in the native addon stays in one worker, not in the whole run.
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 60_000,
     // `npm run coverage`: the project's own code as the tests run it in-process (v8, TypeScript lines
-    // mapped correctly; toolchain.md). Code the tests run through the built CLI in a child is not seen.
+    // mapped correctly). Code the tests run through the built CLI in a child is not seen.
     coverage: {
       provider: 'v8',
       include: ['suite/**/*.ts', 'fixtures/**/*.ts', 'native/**/*.ts'],

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import tmp from 'tmp-promise';
 import { DEFAULTS, defaultJobs } from './defaults.js';
-import { sweepCaseDirs } from './harness/context.js';
+import { sweepCaseDirs } from './harness/casedir.js';
 import { installSignalHandlers, killAllLive } from './harness/process.js';
 import { ADDRESS_KINDS, SOCKET_TYPES, type AddressKind, type SocketType } from './model/types.js';
 import type { Implementation } from './model/types.js';

@@ -6,13 +6,11 @@
  * their own modules.
  */
 import { join } from 'node:path';
-import { runClient as tsNetClient } from '../fixtures/ts-net/client.js';
 import { tsNative } from '../fixtures/ts-native/index.js';
-import { runServer as tsNetServer } from '../fixtures/ts-net/server.js';
-import { C_BIN, distPath } from './harness/paths.js';
+import { tsNet } from '../fixtures/ts-net/index.js';
+import { C_BIN } from './harness/paths.js';
 import type { Implementation } from './model/types.js';
 
-const nodeScript = (relative: string, ...args: string[]): string[] => [process.execPath, distPath(relative), ...args];
 
 export const cOriginal: Implementation = {
   name: 'c-original',
@@ -55,23 +53,7 @@ export const cReference: Implementation = {
   expectations: {},
 };
 
-export const tsNet: Implementation = {
-  name: 'ts-net',
-  kind: 'builtin',
-  description: 'TypeScript on node:net; runs in-process (fast path) or as a process (fixtures/ts-net/cli.ts).',
-  server: {
-    command: { command: nodeScript('fixtures/ts-net/cli.js', 'server', '{path}', '{payload}') },
-    inProcess: tsNetServer,
-    payload: true,
-  },
-  client: {
-    command: { command: nodeScript('fixtures/ts-net/cli.js', 'client', '{path}') },
-    inProcess: tsNetClient,
-  },
-  expectations: {},
-};
-
-export { tsNative };
+export { tsNative, tsNet };
 
 export function builtinImplementations(): Implementation[] {
   return [cOriginal, cReference, tsNet, tsNative];

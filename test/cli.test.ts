@@ -41,7 +41,7 @@ describe('usage', () => {
 });
 
 describe('run', () => {
-  it('writes results.json in schema 1 and prints the matrix; exit 0 when nothing is unexpected', async () => {
+  it('writes results.json in schema 2 and prints the matrix; exit 0 when nothing is unexpected', async () => {
     const out = await tmpDir({ unsafeCleanup: true });
     try {
       const r = await cli(['run', '--runs', '5', '--seed', '7', '--out', out.path, '--server', 'c-reference', '--client', 'ts-net', '--client', 'c-reference']);
@@ -49,7 +49,7 @@ describe('run', () => {
       expect(r.exitCode).toBe(0);
       expect(r.stdout).toContain('c-reference × ts-net');
       const report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
-      expect(report).toMatchObject({ schemaVersion: 1, tool: { name: 'uds-conformance' }, seed: 7, runs: 5 });
+      expect(report).toMatchObject({ schemaVersion: 2, tool: { name: 'uds-conformance' }, seed: 7, runs: 5 });
       expect(Object.keys(report.summary).sort()).toEqual(['error', 'expected-fail', 'fail', 'pass', 'unexpected-pass', 'unsupported']);
       expect(report.implementations.map((i) => i.name)).toEqual(['c-original', 'c-reference', 'ts-net', 'ts-native']);
       expect(report.implementations[0]).toMatchObject({ roles: ['server', 'client'], kind: 'builtin', payload: false });
@@ -57,7 +57,7 @@ describe('run', () => {
       expect(report.results.length).toBeGreaterThan(0);
       // ts-net cannot pass fds: its fd cells are unsupported (with the reason), everything else passes.
       const notPass = report.results.filter((x) => x.status !== 'pass');
-      expect(notPass.every((x) => x.status === 'unsupported' && x.property.startsWith('fd.') && x.client === 'ts-net' && /lacks fd-passing/.test(x.reason ?? ''))).toBe(true);
+      expect(notPass.every((x) => x.status === 'unsupported' && x.property.startsWith('fd.') && x.client === 'ts-net' && /does not pass fds/.test(x.reason ?? ''))).toBe(true);
       expect(report.summary.pass).toBe(report.results.length - notPass.length);
       expect(report.summary.pass).toBeGreaterThan(10);
     } finally {

@@ -5,15 +5,18 @@
  * its replay command. Without chromium the test is skipped, except under CI=true, where it must run.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { dir as tmpDir, type DirectoryResult } from 'tmp-promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { worstStatus } from '../suite/report/common.js';
-import type { RunReport } from '../suite/report/results.js';
+import { checkShape } from '../suite/model/shape.js';
+import { caseLabel, worstStatus } from '../suite/report/common.js';
+import { renderHtml } from '../suite/report/html.js';
+import { summarize, type RunReport } from '../suite/report/results.js';
+import type { ResultEntry } from '../suite/model/types.js';
 import { cli } from './support/cli.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -40,7 +43,8 @@ describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () =>
     const r = await cli(['run', '--runs', '3', '--seed', '99', '--out', out.path, '--property', 'delivery.payload', '--property', 'delivery.default-message', '--property', 'connect.enoent',
       '--server', 'c-reference', '--server', 'ts-net', '--client', 'c-original', '--client', 'c-reference']);
     expect(r.exitCode, r.stderr).toBe(0);
-    report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
+    // What the run wrote matches docs/results.schema.json.
+    report = checkShape<RunReport>('results', JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')));
     if (!available) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium package`);
     profile = await mkdtemp(join(os.tmpdir(), 'uds-conformance-chromium-'));
     context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60_000 });
@@ -87,6 +91,7 @@ describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () =>
     await page.click(`td.cell[data-server="${failing.server}"][data-client="${failing.client}"]`);
     const item = page.locator(`#detail .result[data-property="${failing.property}"]`);
     await item.waitFor();
+    expect(await item.getAttribute('data-case')).toBe(caseLabel(failing));
     expect(await item.getAttribute('data-status')).toBe('expected-fail');
     const ce = item.locator('.counterexample');
     expect(await ce.isVisible()).toBe(true);
@@ -110,5 +115,34 @@ describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () =>
     expect(await cell.getAttribute('data-status')).toBe('filtered');
     await page.locator('input[data-filter="level"][value="MUST"]').check();
     expect(await cell.getAttribute('data-status')).toBe('expected-fail');
+  });
+
+  it('lists the cases of a property on other socket types and address kinds by their case labels, in run order', async () => {
+    const v = (socketType: ResultEntry['socketType'], address: ResultEntry['address'], status: ResultEntry['status']): ResultEntry =>
+      ({ server: 'a', client: 'b', property: 'fd.identity', socketType, address, status, runs: 1, durationMs: 1 });
+    const results = [v('seqpacket', 'abstract', 'unsupported'), v('seqpacket', 'pathname', 'fail'), v('stream', 'pathname', 'pass'), v('stream', 'abstract', 'pass')];
+    const variants: RunReport = {
+      ...report,
+      implementations: [],
+      properties: [{ id: 'fd.identity', level: 'MUST', category: 'fd', scope: 'pairing', requirement: 'same fd', reference: 'unix(7)', socketTypes: ['stream', 'seqpacket'], addresses: ['pathname', 'abstract'] }],
+      results,
+      summary: summarize(results),
+    };
+    const file = join(out.path, 'variants.html');
+    await writeFile(file, renderHtml(variants));
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    await p.goto(pathToFileURL(file).href);
+    await p.waitForSelector('body[data-ready="true"]');
+    const cell = p.locator('td.cell[data-server="a"][data-client="b"]');
+    expect(await cell.getAttribute('data-status')).toBe('fail');
+    await cell.click();
+    await p.locator('#detail .result').first().waitFor();
+    const inRunOrder = ['fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]'];
+    expect(await p.locator('#detail .result').evaluateAll((ds) => ds.map((d) => d.getAttribute('data-case')))).toEqual(inRunOrder);
+    expect(await p.locator('#detail .result summary code').allInnerTexts()).toEqual(inRunOrder);
+    expect(new Set(results.map(caseLabel))).toEqual(new Set(inRunOrder));
+    await p.close();
+    expect(pageErrors).toEqual([]);
   });
 });

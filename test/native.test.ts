@@ -129,6 +129,12 @@ describe('errors carry code, errno and syscall', () => {
   });
 });
 
+describe('MSG_* constants', () => {
+  it('are Linux\'s, MSG_MORE (the driver\'s send flag) included', () => {
+    expect({ ...n.MSG }).toMatchObject({ MSG_OOB: 1, MSG_PEEK: 2, MSG_CTRUNC: 8, MSG_TRUNC: 0x20, MSG_DONTWAIT: 0x40, MSG_EOR: 0x80, MSG_WAITALL: 0x100, MSG_NOSIGNAL: 0x4000, MSG_MORE: 0x8000 });
+  });
+});
+
 describe('SCM_RIGHTS over a socketpair', () => {
   it('passes 1 fd: a new number for the same object, sharing the offset', () => {
     const [a, b] = pair();

@@ -1,20 +1,25 @@
 /**
  * The reports rendered from a RunReport built here (every status, both single-role placeholders, bytes
- * that XML and HTML cannot hold as they are), `report --from`, and merge's checks of its input.
+ * that XML and HTML cannot hold as they are), cases on other socket types (case labels), `report
+ * --from` (schema versions 1 and 2), merge's checks of its input, and that every results.json written
+ * here matches docs/results.schema.json.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import vm from 'node:vm';
 import { dir as tmpDir } from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
-import { matrixAxes, scorecards, worstStatus } from '../suite/report/common.js';
+import { V1_CAPABILITIES } from '../suite/driver/protocol.js';
+import { checkShape } from '../suite/model/shape.js';
+import { caseLabel, matrixAxes, scorecards, worstStatus } from '../suite/report/common.js';
 import { renderHtml } from '../suite/report/html.js';
 import { HTML_JS } from '../suite/report/html-assets.js';
 import { renderJUnit } from '../suite/report/junit.js';
 import { renderMarkdown } from '../suite/report/markdown.js';
 import { mergeReports, ReportInputError, validateReport } from '../suite/report/merge.js';
-import { summarize, type RunReport } from '../suite/report/results.js';
+import { buildReport, summarize, type RunReport } from '../suite/report/results.js';
 import { startProgress } from '../suite/report/progress.js';
+import { renderDetails, renderMatrix } from '../suite/report/terminal.js';
 import { exitCodeFor } from '../suite/report/write.js';
 import type { ResultEntry } from '../suite/model/types.js';
 import { cli } from './support/cli.js';
@@ -22,8 +27,16 @@ import { cli } from './support/cli.js';
 const REPLAY = "npx uds-conformance replay --property delivery.payload --server ts-net --client c-reference --seed 17 --path '3:0'";
 
 function result(partial: Partial<ResultEntry> & Pick<ResultEntry, 'server' | 'client' | 'property' | 'status'>): ResultEntry {
-  return { runs: 3, durationMs: 12, ...partial };
+  return { socketType: 'stream', address: 'pathname', runs: 3, durationMs: 12, ...partial };
 }
+
+/** The file must match docs/results.schema.json (checkShape throws a ShapeError naming the field if not). */
+function expectValidResults(doc: unknown): void {
+  expect(() => checkShape('results', doc)).not.toThrow();
+}
+
+/** ts-net's in-process driver: stream sockets at pathnames, no fds. */
+const TS_NET_CAPABILITIES = { types: ['stream' as const], addresses: ['pathname' as const], fds: false, credentials: false, commands: ['hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'quit'] };
 
 export function fixtureReport(): RunReport {
   const results: ResultEntry[] = [
@@ -63,18 +76,66 @@ export function fixtureReport(): RunReport {
     result({ server: 'c-reference', client: '-', property: 'server.should-thing', status: 'pass' }),
   ];
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     tool: { name: 'uds-conformance', version: '0.1.0' },
     seed: 42,
     runs: 3,
     startedAt: '2026-11-23T22:50:40.000Z',
     durationMs: 1234,
-    implementations: ['c-original', 'c-reference', 'ts-net'].map((name) => ({ name, roles: ['server', 'client'] as const, kind: 'builtin' as const, payload: name !== 'c-original', features: [], description: name })).map((i) => ({ ...i, roles: [...i.roles] })),
+    implementations: [
+      { name: 'c-original', roles: ['server', 'client'], kind: 'builtin', payload: false, driver: false, description: 'c-original' },
+      { name: 'c-reference', roles: ['server', 'client'], kind: 'builtin', payload: true, driver: true, capabilities: V1_CAPABILITIES, description: 'c-reference' },
+      { name: 'ts-net', roles: ['server', 'client'], kind: 'builtin', payload: true, driver: true, capabilities: TS_NET_CAPABILITIES, description: 'ts-net' },
+    ],
     properties: [
-      { id: 'delivery.payload', level: 'MUST', category: 'delivery', scope: 'pairing', requirement: 'bytes in = bytes out', reference: 'seed' },
-      { id: 'path.forms', level: 'MUST', category: 'paths', scope: 'pairing', requirement: 'paths work', reference: 'unix(7)' },
-      { id: 'connect.enoent', level: 'MUST', category: 'connect-errors', scope: 'client', requirement: 'ENOENT', reference: 'connect(2)' },
-      { id: 'server.should-thing', level: 'SHOULD', category: 'misc', scope: 'server', requirement: 'a SHOULD', reference: 'here' },
+      { id: 'delivery.payload', level: 'MUST', category: 'delivery', scope: 'pairing', requirement: 'bytes in = bytes out', reference: 'seed', socketTypes: ['stream'], addresses: ['pathname'] },
+      { id: 'path.forms', level: 'MUST', category: 'paths', scope: 'pairing', requirement: 'paths work', reference: 'unix(7)', socketTypes: ['stream'], addresses: ['pathname'] },
+      { id: 'connect.enoent', level: 'MUST', category: 'connect-errors', scope: 'client', requirement: 'ENOENT', reference: 'connect(2)', socketTypes: ['stream'], addresses: ['pathname'] },
+      { id: 'server.should-thing', level: 'SHOULD', category: 'misc', scope: 'server', requirement: 'a SHOULD', reference: 'here', socketTypes: ['stream'], addresses: ['pathname'] },
+    ],
+    results,
+    summary: summarize(results),
+  };
+}
+
+/** The fixture as version 1 wrote it: features instead of driver and capabilities, no socket types or addresses. */
+export function fixtureReportV1(): Record<string, unknown> {
+  const v2 = fixtureReport();
+  return {
+    ...v2,
+    schemaVersion: 1,
+    implementations: v2.implementations.map(({ driver, capabilities: _, ...i }) => ({ ...i, features: [...(i.payload ? ['payload'] : []), ...(driver ? ['driver'] : [])] })),
+    properties: v2.properties.map(({ socketTypes: _t, addresses: _a, ...p }) => p),
+    results: v2.results.map(({ socketType: _t, address: _a, ...r }) => r),
+  };
+}
+
+/** What a version 1 file reads as: version 2, with what version 1 could not say left out. */
+function fixtureReportFromV1(): RunReport {
+  const v2 = fixtureReport();
+  return { ...v2, implementations: v2.implementations.map(({ capabilities: _, ...i }) => i) };
+}
+
+/**
+ * A property that runs over two socket types and two address kinds: one pairing has four of its cases,
+ * told apart by their case labels.
+ */
+function variantReport(): RunReport {
+  const base = fixtureReport();
+  const v = (socketType: ResultEntry['socketType'], address: ResultEntry['address'], status: ResultEntry['status'], extra: Partial<ResultEntry> = {}): ResultEntry =>
+    result({ server: 'c-reference', client: 'ts-net', property: 'fd.identity', socketType, address, status, ...extra });
+  const results: ResultEntry[] = [
+    ...base.results,
+    v('stream', 'pathname', 'pass'),
+    v('stream', 'abstract', 'pass'),
+    v('seqpacket', 'pathname', 'fail', { message: 'the fd received is not the one sent', blame: 'client' }),
+    v('seqpacket', 'abstract', 'unsupported', { runs: 0, reason: 'client ts-net has no abstract addresses' }),
+  ];
+  return {
+    ...base,
+    properties: [
+      ...base.properties,
+      { id: 'fd.identity', level: 'MUST', category: 'fd-passing', scope: 'pairing', requirement: 'the fd received is the one sent', reference: 'unix(7)', socketTypes: ['stream', 'seqpacket'], addresses: ['pathname', 'abstract'] },
     ],
     results,
     summary: summarize(results),
@@ -193,6 +254,92 @@ describe('index.html', () => {
   });
 });
 
+describe('cases on other socket types and address kinds', () => {
+  const report = variantReport();
+
+  it('names a case by its property id on a stream socket at a pathname, and by the id and what differs otherwise', () => {
+    const r = (socketType: ResultEntry['socketType'], address: ResultEntry['address']) => ({ property: 'fd.cloexec', socketType, address });
+    expect(caseLabel(r('stream', 'pathname'))).toBe('fd.cloexec');
+    expect(caseLabel(r('seqpacket', 'pathname'))).toBe('fd.cloexec [seqpacket]');
+    expect(caseLabel(r('dgram', 'pathname'))).toBe('fd.cloexec [dgram]');
+    expect(caseLabel(r('stream', 'abstract'))).toBe('fd.cloexec [abstract]');
+    expect(caseLabel(r('seqpacket', 'abstract'))).toBe('fd.cloexec [seqpacket, abstract]');
+  });
+
+  it('gives each variant its own JUnit testcase', () => {
+    const xml = renderJUnit(report);
+    checkXml(xml);
+    expect(xml.match(/<testcase /g)).toHaveLength(report.results.length);
+    const suite = /<testsuite name="c-reference × ts-net"[\s\S]*?<\/testsuite>/.exec(xml)![0];
+    expect([...suite.matchAll(/<testcase name="([^"]*)"/g)].map((m) => m[1])).toEqual(['fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]']);
+    expect(suite).toMatch(/<testcase name="fd.identity" classname="c-reference × ts-net" time="0.012"\/>/);
+    expect(suite).toMatch(/<testcase name="fd.identity \[seqpacket\]"[^>]*>\s*<failure type="fail" message="the fd received is not the one sent"/);
+    expect(suite).toContain('<skipped message="unsupported: client ts-net has no abstract addresses"/>');
+  });
+
+  it('gives each variant its own column in the terminal matrix and its own line in the details', () => {
+    const text = renderMatrix(report);
+    const columns = text.split('\n').filter((l) => /^ {2}[ \d]\d {2}/.test(l)).map((l) => l.trim().split(/\s+/)[1]);
+    expect(columns).toEqual(['delivery.payload', 'path.forms', 'connect.enoent', 'server.should-thing', 'fd.identity', 'fd.identity', 'fd.identity', 'fd.identity']);
+    expect(text).toContain('   5  fd.identity                MUST');
+    expect(text).toContain('   7  fd.identity [seqpacket]    MUST');
+    expect(text).toContain('   8  fd.identity [seqpacket, abstract] MUST');
+    const row = text.split('\n').find((l) => l.startsWith('c-reference × ts-net'))!;
+    expect(row.trim().split(/\s+/).slice(3)).toEqual(['ok', 'ok', 'FAIL', 'n/a']);
+    expect(renderDetails(report, { expectedToo: false })).toContain('FAIL  fd.identity [seqpacket]  c-reference × ts-net');
+  });
+
+  it('names the variant in summary.md and counts each case in its cell', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('**FAIL** `fd.identity [seqpacket]` c-reference × ts-net (MUST): the fd received is not the one sent');
+    expect(md).toMatch(/\| \*\*c-reference\*\* \| ⚠️ 0\/1 \| ✅ 1\/1 \| ❌ 2\/3 \| ✅ 1\/1 \|/);
+  });
+
+  it('gives the page the case label of every result and the cases in run order', () => {
+    const html = renderHtml(report);
+    const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const data = JSON.parse(json) as { report: RunReport; caseLabels: string[]; caseOrder: string[] };
+    expect(data.report).toEqual(report);
+    expect(data.caseLabels).toEqual(report.results.map(caseLabel));
+    expect(data.caseOrder).toEqual(['delivery.payload', 'path.forms', 'connect.enoent', 'server.should-thing', 'fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]']);
+  });
+});
+
+describe('results.json', () => {
+  it('version 2 records socket types, addresses, drivers and their capabilities, and matches docs/results.schema.json', async () => {
+    const impl = (name: string, driver: boolean) => ({ name, kind: 'builtin' as const, description: name, expectations: {}, server: { payload: true, command: { command: ['x'] } }, ...(driver ? { driver: { command: { command: ['d'] } } } : {}) });
+    const built = await buildReport({
+      seed: 1,
+      runs: 2,
+      startedAt: new Date('2026-01-02T03:04:05Z'),
+      durationMs: 10.4,
+      implementations: [impl('plain', false), impl('driven', true), impl('refused', true)],
+      properties: [
+        { id: 'a.b', level: 'MUST', category: 'a', scope: 'server', requirement: 'r', reference: 'unix(7)' },
+        { id: 'fd.x', level: 'MAY', category: 'fd', scope: 'server', requirement: 'r', reference: 'cmsg(3)', socketTypes: ['stream', 'seqpacket'], addresses: ['pathname', 'abstract'] },
+      ],
+      results: [result({ server: 'plain', client: '-', property: 'a.b', status: 'pass' }), result({ server: 'driven', client: '-', property: 'fd.x', socketType: 'seqpacket', address: 'abstract', status: 'pass' })],
+      capabilities: new Map([
+        ['driven', { capabilities: V1_CAPABILITIES }],
+        ['refused', { unsupported: 'no driver binary' }],
+      ]),
+    });
+    expect(built.schemaVersion).toBe(2);
+    expect(built.implementations.map((i) => [i.name, i.driver, i.capabilities])).toEqual([
+      ['plain', false, undefined],
+      ['driven', true, V1_CAPABILITIES],
+      ['refused', true, undefined],
+    ]);
+    expect(built.implementations[0]).not.toHaveProperty('features');
+    expect(built.properties.map((p) => [p.socketTypes, p.addresses])).toEqual([
+      [['stream'], ['pathname']],
+      [['stream', 'seqpacket'], ['pathname', 'abstract']],
+    ]);
+    expectValidResults(JSON.parse(JSON.stringify(built)));
+    expectValidResults(fixtureReport());
+  });
+});
+
 describe('matrix helpers', () => {
   it('order severity: fail, error, unexpected-pass, expected-fail, pass, unsupported', () => {
     expect(worstStatus(['pass', 'unsupported'])).toBe('pass');
@@ -244,13 +391,56 @@ describe('reading and merging results', () => {
       }
       throw new Error('accepted bad input');
     };
-    expect(bad((o) => (o.schemaVersion = 2))).toBe('x.json: schemaVersion: expected 1, got 2');
+    expect(bad((o) => (o.schemaVersion = 3))).toBe('x.json: schemaVersion: expected one of 1, 2');
     expect(bad((o) => (o.results[1].status = 'meh'))).toMatch(/^x\.json: results\[1\]\.status: expected one of pass, /);
-    expect(bad((o) => delete o.results[0].server)).toBe('x.json: results[0].server: expected a string, missing');
+    expect(bad((o) => delete o.results[0].server)).toBe('x.json: results[0].server: is required');
+    expect(bad((o) => delete o.results[3].socketType)).toBe('x.json: results[3].socketType: is required');
+    expect(bad((o) => (o.results[3].address = 'anywhere'))).toBe('x.json: results[3].address: expected one of pathname, abstract');
+    expect(bad((o) => delete o.implementations[1].driver)).toBe('x.json: implementations[1].driver: is required');
+    expect(bad((o) => delete o.properties[2].socketTypes)).toBe('x.json: properties[2].socketTypes: is required');
     expect(bad((o) => (o.results[0].property = 'nope'))).toBe('x.json: results[0].property: "nope" is not among the file\'s properties');
     expect(bad((o) => (o.properties[0].level = 'OUGHT'))).toMatch(/^x\.json: properties\[0\]\.level: expected one of MUST, SHOULD, MAY/);
-    expect(bad((o) => (o.seed = 'x'))).toBe('x.json: seed: expected an integer, got "x"');
+    expect(bad((o) => (o.seed = 'x'))).toBe('x.json: seed: must be integer');
+    expect(bad((o) => (o.shard = { index: 4, count: 3 }))).toBe('x.json: shard.index: 4 is more than shard.count 3');
     expect(bad((o) => o.results.push(o.results[0]))).toBe('x.json: results[8]: the same case as results[0] (delivery.payload c-reference × c-reference)');
+    // A version 1 file has no socketType to tell cases apart: each case is a stream socket at a pathname.
+    const v1 = (mutate: (o: any) => void): string => {
+      const o = fixtureReportV1() as any;
+      mutate(o);
+      try {
+        validateReport(o, 'v1.json');
+      } catch (err) {
+        expect(err).toBeInstanceOf(ReportInputError);
+        return (err as Error).message;
+      }
+      throw new Error('accepted bad input');
+    };
+    expect(v1((o) => delete o.results[0].server)).toBe('v1.json: results[0].server: is required');
+    expect(v1((o) => o.results.push(o.results[2]))).toBe('v1.json: results[8]: the same case as results[2] (delivery.payload c-reference × c-original)');
+  });
+
+  it('reads a version 1 file as version 2: every result a stream socket at a pathname', () => {
+    const v1 = fixtureReportV1();
+    expectValidResults(v1);
+    const read = validateReport(v1, 'v1.json');
+    expect(read).toEqual(fixtureReportFromV1());
+    expectValidResults(read);
+  });
+
+  it('tells the cases of one pairing apart by socket type and address kind, and a version 1 shard merges with a version 2 one', () => {
+    const report = variantReport();
+    expectValidResults(report);
+    expect(validateReport(report, 'v.json').results).toEqual(report.results);
+    const labels = report.results.filter((r) => r.property === 'fd.identity').map(caseLabel);
+    expect(labels).toEqual(['fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]']);
+    const v1 = validateReport(fixtureReportV1(), 'v1.json');
+    const { report: merged } = mergeReports([
+      { file: 'v1.json', report: { ...v1, shard: { index: 1, count: 2 } } },
+      { file: 'v2.json', report: { ...report, results: report.results.filter((r) => r.property === 'fd.identity'), shard: { index: 2, count: 2 } } },
+    ]);
+    expect(merged.schemaVersion).toBe(2);
+    expectValidResults(merged);
+    expect(merged.results.slice(-4).map(caseLabel)).toEqual(labels);
   });
 
   it('merges shards in the order of a single run and refuses overlapping or foreign ones', () => {
@@ -298,6 +488,7 @@ describe('report and merge commands', () => {
       expect(r.exitCode, r.stderr).toBe(1);
       expect(r.stdout).toContain('server × client');
       const again = JSON.parse(await readFile(join(dir.path, 'out', 'results.json'), 'utf8')) as RunReport;
+      expectValidResults(again);
       expect(again).toEqual(fixtureReport());
       expect(await readFile(join(dir.path, 'out', 'junit.xml'), 'utf8')).toBe(renderJUnit(fixtureReport()));
       expect(await readFile(join(dir.path, 'out', 'summary.md'), 'utf8')).toBe(renderMarkdown(fixtureReport()));
@@ -306,6 +497,23 @@ describe('report and merge commands', () => {
       const passing = { ...fixtureReport(), results: fixtureReport().results.filter((x) => x.status === 'pass') };
       await writeFile(from, JSON.stringify(passing));
       expect((await cli(['report', '--from', from, '--out', join(dir.path, 'out2')])).exitCode).toBe(0);
+      expectValidResults(JSON.parse(await readFile(join(dir.path, 'out2', 'results.json'), 'utf8')));
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('report --from reads a version 1 results.json and writes version 2', async () => {
+    const dir = await tmpDir({ unsafeCleanup: true });
+    try {
+      const from = join(dir.path, 'v1.json');
+      await writeFile(from, JSON.stringify(fixtureReportV1()));
+      const r = await cli(['report', '--from', from, '--out', join(dir.path, 'out')]);
+      expect(r.exitCode, r.stderr).toBe(1);
+      const again = JSON.parse(await readFile(join(dir.path, 'out', 'results.json'), 'utf8')) as RunReport;
+      expectValidResults(again);
+      expect(again).toEqual(fixtureReportFromV1());
+      expect(await readFile(join(dir.path, 'out', 'junit.xml'), 'utf8')).toBe(renderJUnit(fixtureReport()));
     } finally {
       await dir.cleanup();
     }

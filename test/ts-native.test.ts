@@ -1,26 +1,601 @@
 /**
- * ts-native as processes (dist/fixtures/ts-native/cli.js, built by `npx tsc -p tsconfig.build.json`):
- * the fd-passing mode of docs/fd-passing.md between its own server and client, checked through the
- * suite's report parser, and against c-reference in both directions; the plain protocol too.
- * Clients start once the server's socket is listening (/proc/net/unix, suite/readiness.ts).
+ * ts-native's and ts-net's drivers (fixtures/ts-native/driver.ts, fixtures/ts-net/driver.ts) as
+ * in-process adapters, called directly: a server adapter and a client adapter in this one process,
+ * which only works if neither blocks the event loop. Then both served over stdio by serveAdapter
+ * (suite/driver/serve.ts, with PassThrough streams), and ts-native's seed-protocol roles.
+ *
+ * In-process, both adapters share this process's fd table: the server's own copies of what it sent
+ * show up in the client's `fds` listing, so a leak is an identity seen more often than the server's
+ * one copy, not an identity seen at all.
+ *
+ * Longer than the usual 400 lines on purpose: it is the one home of both adapters' tests, which share
+ * the pairing helpers (connected, recvAll, failure) and the interop cases between them and c-reference.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { activePolls } from '../native/index.js';
 import { runClient } from '../fixtures/ts-native/client.js';
+import { createTsNativeAdapter } from '../fixtures/ts-native/driver.js';
+import { tsNative } from '../fixtures/ts-native/index.js';
 import { runServer } from '../fixtures/ts-native/server.js';
-import { fdContent, leakedFds, parseClientReport, parseServerReport } from '../suite/properties/fd/reports.js';
+import { createTsNetAdapter } from '../fixtures/ts-net/driver.js';
+import { tsNet } from '../fixtures/ts-net/index.js';
+import { dispatchCommand } from '../suite/driver/dispatch.js';
+import type { DriverAdapter, RecvAnswer, RecvFields } from '../suite/driver/protocol.js';
+import { serveAdapter } from '../suite/driver/serve.js';
 import { C_BIN, distPath } from '../suite/harness/paths.js';
 import { waitListening } from '../suite/harness/readiness.js';
+import { fdContent, FD_KINDS } from '../suite/properties/fd/reports.js';
 
-const CLI = distPath('fixtures/ts-native/cli.js');
-const TS_SERVER = [process.execPath, CLI, 'server'];
-const TS_CLIENT = [process.execPath, CLI, 'client'];
-const C_SERVER = [join(C_BIN, 'reference-server')];
-const C_CLIENT = [join(C_BIN, 'reference-client')];
-const C_FD_MODE = existsSync(C_SERVER[0]!) && existsSync(C_CLIENT[0]!) && existsSync(join(C_BIN, '..', 'reference', 'fdmode_client.c'));
+let dir = '';
+let adapters: DriverAdapter[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(os.tmpdir(), 'ts-native-'));
+});
+afterEach(async () => {
+  for (const a of adapters) await a.quit?.({ status: 0 });
+  adapters = [];
+  rmSync(dir, { recursive: true, force: true });
+  expect(activePolls()).toBe(0);
+});
+
+/** A fresh adapter, quit after the test. */
+function fresh(make: () => DriverAdapter): Required<DriverAdapter> {
+  const a = make();
+  adapters.push(a);
+  return a as Required<DriverAdapter>;
+}
+const native = (): Required<DriverAdapter> => fresh(createTsNativeAdapter);
+const tsnet = (): Required<DriverAdapter> => fresh(createTsNetAdapter);
+
+/** The rejection of a command, as {code, errno, syscall}. */
+async function failure(p: Promise<unknown>): Promise<{ code: string; errno: number; syscall: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { code: string; errno: number; syscall: string; message: string };
+    return { code: e.code, errno: e.errno, syscall: e.syscall, message: e.message };
+  }
+  throw new Error('the command did not fail');
+}
+
+/** listen on the server adapter, then accept and connect at once: [server conn, client conn]. */
+async function connected(server: Required<DriverAdapter>, client: Required<DriverAdapter>, type?: 'stream' | 'seqpacket'): Promise<[string, string]> {
+  const path = join(dir, 'sock');
+  const { sock } = await server.listen({ path, type });
+  const [a, c] = await Promise.all([server.accept({ sock }), client.connect({ path, type })]);
+  return [a.conn, c.conn];
+}
+
+/** recv until "" (EOF): every answer, and the bytes together. */
+async function recvAll(a: Required<DriverAdapter>, fields: RecvFields): Promise<{ reads: RecvAnswer[]; bytes: Buffer }> {
+  const reads: RecvAnswer[] = [];
+  for (;;) {
+    const r = await a.recv(fields);
+    reads.push(r);
+    if (r.data.length === 0) return { reads, bytes: Buffer.concat(reads.map((x) => x.data)) };
+  }
+}
+
+const identity = (x: { dev: number | null; ino: number | null }): string => `${x.dev}:${x.ino}`;
+
+describe('ts-native driver adapter', () => {
+  it('hello: stream and seqpacket at pathnames, fds, every command', async () => {
+    const hello = await native().hello();
+    expect(hello.implementation).toBe('ts-native');
+    expect(hello.capabilities).toEqual({
+      types: ['stream', 'seqpacket'],
+      addresses: ['pathname'],
+      fds: true,
+      credentials: false,
+      commands: ['hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'mkfd', 'stat', 'read', 'fds', 'open', 'whoami', 'quit'],
+    });
+  });
+
+  it('every kind of fd: identity, shared offsets, MSG_CMSG_CLOEXEC, contents, EISDIR', async () => {
+    const server = native();
+    const client = native();
+    const made = [];
+    for (const [index, kind] of FD_KINDS.entries()) made.push(await server.mkfd({ kind, index, dir, skip: 2, cloexec: false }));
+    for (const m of made) expect((await server.stat({ fd: m.fd })).cloexec).toBe(false);
+    const [sconn, cconn] = await connected(server, client);
+    const payload = Buffer.from('hello world payload\n');
+    expect(await server.send({ conn: sconn, data: payload.subarray(0, 3) })).toEqual({ sent: 3 });
+    expect(await server.send({ conn: sconn, data: payload.subarray(3, 5), fds: made.map((m) => m.fd) })).toEqual({ sent: 2 });
+    expect(await server.send({ conn: sconn, data: payload.subarray(5) })).toEqual({ sent: payload.length - 5 });
+    await server.shutdown({ conn: sconn, how: 'write' });
+
+    const { reads, bytes } = await recvAll(client, { conn: cconn, dataSize: 65536, controlFds: 253, cloexec: true });
+    expect(bytes).toEqual(payload);
+    const carrying = reads.filter((r) => r.fds.length > 0);
+    expect(carrying).toHaveLength(1);
+    expect(carrying[0]!.flags).toEqual([]);
+    const got = carrying[0]!.fds;
+    expect(got).toHaveLength(5);
+
+    const stats = [];
+    const through = [];
+    for (const fd of got) {
+      stats.push(await client.stat({ fd }));
+      through.push(await client.read({ fd, n: 9 }));
+    }
+    expect(stats.map(identity)).toEqual(made.map(identity));
+    expect(stats.map((s) => s.kind)).toEqual(['file', 'pipe', 'socket', 'file', 'dir']);
+    expect(stats.map((s) => s.accmode)).toEqual(['O_RDWR', 'O_RDONLY', 'O_RDWR', 'O_RDWR', 'O_RDONLY']);
+    expect(stats.map((s) => s.offset)).toEqual([2, null, null, 2, 0]);
+    expect(stats.map((s) => s.cloexec)).toEqual([true, true, true, true, true]);
+    const expected = FD_KINDS.map((k, i) => (k === 'dir' ? '' : fdContent(i, k).subarray(k === 'file' || k === 'memfd' ? 2 : 0, (k === 'file' || k === 'memfd' ? 2 : 0) + 9).toString()));
+    expect(through.map((t) => Buffer.from(t.data).toString())).toEqual(expected);
+    expect(through.map((t) => t.error)).toEqual([null, null, null, null, 'EISDIR']);
+    // The sender's copies are still its own: the offset they share moved with the client's read.
+    expect((await server.stat({ fd: made[0]!.fd })).offset).toBe(11);
+    expect((await server.stat({ fd: made[3]!.fd })).offset).toBe(11);
+    const { open } = await client.fds();
+    for (const s of stats) expect(open.filter((o) => identity(o) === identity(s)).length).toBeGreaterThanOrEqual(2);
+
+    // The client's close is the EOF the server waits for.
+    await client.close({ name: cconn });
+    const rest = await recvAll(server, { conn: sconn, dataSize: 4096, plain: true });
+    expect(rest.bytes.length).toBe(0);
+  });
+
+  it('controlFds 2 of 4: MSG_CTRUNC, two delivered, the other two closed by the kernel', async () => {
+    const server = native();
+    const client = native();
+    const made = [];
+    for (let index = 0; index < 4; index++) made.push(await server.mkfd({ kind: 'memfd', index }));
+    const [sconn, cconn] = await connected(server, client);
+    await server.send({ conn: sconn, data: Buffer.from('Server Message\n'), fds: made.map((m) => m.fd) });
+    await server.shutdown({ conn: sconn, how: 'write' });
+    const { reads, bytes } = await recvAll(client, { conn: cconn, dataSize: 65536, controlFds: 2 });
+    expect(bytes.toString()).toBe('Server Message\n');
+    expect(reads[0]).toMatchObject({ flags: ['MSG_CTRUNC'] });
+    expect(reads[0]!.fds).toHaveLength(2);
+    const { open } = await client.fds();
+    const copies = made.map((m) => open.filter((o) => identity(o) === identity(m)).length);
+    // The server's own copy of each, plus the client's of the two delivered: none of the others.
+    expect(copies).toEqual([2, 2, 1, 1]);
+  });
+
+  it('the control buffer is exactly CMSG_LEN: controlFds 1 takes 1 fd of 2, controlFds 0 none', async () => {
+    const server = native();
+    const client = native();
+    const a = await server.mkfd({ kind: 'pipe' });
+    const b = await server.mkfd({ kind: 'pipe', index: 1 });
+    const [sconn, cconn] = await connected(server, client);
+    await server.send({ conn: sconn, data: Buffer.from('x'), fds: [a.fd, b.fd] });
+    await server.send({ conn: sconn, data: Buffer.from('y'), fds: [a.fd] });
+    const one = await client.recv({ conn: cconn, dataSize: 1, controlFds: 1 });
+    expect([one.fds.length, one.flags]).toEqual([1, ['MSG_CTRUNC']]);
+    const none = await client.recv({ conn: cconn, dataSize: 1 });
+    expect([Buffer.from(none.data).toString(), none.fds, none.flags]).toEqual(['y', [], ['MSG_CTRUNC']]);
+  });
+
+  it('plain: read(2) gets the bytes, and the kernel discards the fds', async () => {
+    const server = native();
+    const client = native();
+    const made = [await server.mkfd({ kind: 'file', dir, cloexec: true }), await server.mkfd({ kind: 'pipe', index: 1 })];
+    const [sconn, cconn] = await connected(server, client);
+    await server.send({ conn: sconn, data: Buffer.from('ab'), fds: made.map((m) => m.fd) });
+    await server.shutdown({ conn: sconn, how: 'write' });
+    const { reads, bytes } = await recvAll(client, { conn: cconn, dataSize: 65536, controlFds: 253, plain: true });
+    expect(bytes.toString()).toBe('ab');
+    expect(reads.every((r) => r.fds.length === 0 && r.flags.length === 0)).toBe(true);
+    const { open } = await client.fds();
+    expect(made.map((m) => open.filter((o) => identity(o) === identity(m)).length)).toEqual([1, 1]);
+  });
+
+  it('cloexec: set exactly when asked on mkfd; received fds have it only with MSG_CMSG_CLOEXEC', async () => {
+    const server = native();
+    const client = native();
+    const on = await server.mkfd({ kind: 'memfd', cloexec: true });
+    const off = await server.mkfd({ kind: 'memfd', index: 1, cloexec: false });
+    expect([(await server.stat({ fd: on.fd })).cloexec, (await server.stat({ fd: off.fd })).cloexec]).toEqual([true, false]);
+    const [sconn, cconn] = await connected(server, client);
+    await server.send({ conn: sconn, data: Buffer.from('1'), fds: [on.fd] });
+    await server.send({ conn: sconn, data: Buffer.from('2'), fds: [off.fd] });
+    const first = await client.recv({ conn: cconn, dataSize: 1, controlFds: 1 });
+    const second = await client.recv({ conn: cconn, dataSize: 1, controlFds: 1, cloexec: true });
+    expect((await client.stat({ fd: first.fds[0]! })).cloexec).toBe(false);
+    expect((await client.stat({ fd: second.fds[0]! })).cloexec).toBe(true);
+  });
+
+  it('254 fds: sendmsg EINVAL and nothing arrives; 253 arrive in order', async () => {
+    const server = native();
+    const client = native();
+    const made = [];
+    for (let index = 0; index < 254; index++) made.push(await server.mkfd({ kind: 'memfd', index }));
+    const [sconn, cconn] = await connected(server, client);
+    expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), fds: made.map((m) => m.fd) }))).toMatchObject({ code: 'EINVAL', errno: 22, syscall: 'sendmsg', message: 'Invalid argument' });
+    await server.send({ conn: sconn, data: Buffer.from('y'), fds: made.slice(1).map((m) => m.fd) });
+    const r = await client.recv({ conn: cconn, dataSize: 10, controlFds: 253 });
+    expect(Buffer.from(r.data).toString()).toBe('y');
+    const ids = [];
+    for (const fd of r.fds) ids.push(identity(await client.stat({ fd })));
+    expect(ids).toEqual(made.slice(1).map(identity));
+  });
+
+  it('mkfd: file:PATH read-only, skip past the end is EINVAL from read, an unknown kind EINVAL from driver', async () => {
+    const a = native();
+    writeFileSync(join(dir, 'existing'), 'abcdef');
+    const f = await a.mkfd({ kind: `file:${join(dir, 'existing')}`, skip: 4 });
+    expect(await a.stat({ fd: f.fd })).toMatchObject({ kind: 'file', accmode: 'O_RDONLY', offset: 4, cloexec: false });
+    expect(Buffer.from((await a.read({ fd: f.fd, n: 100 })).data).toString()).toBe('ef');
+    expect(await failure(a.mkfd({ kind: 'memfd', skip: 100 }))).toMatchObject({ code: 'EINVAL', syscall: 'read' });
+    expect(await failure(a.mkfd({ kind: 'bogus' }))).toMatchObject({ code: 'EINVAL', errno: 22, syscall: 'driver' });
+    expect(await failure(a.mkfd({ kind: 'file', dir: join(dir, 'absent') }))).toMatchObject({ code: 'ENOENT', syscall: 'open' });
+    // The file is unlinked at once: nothing is left in dir but what the test made.
+    await a.mkfd({ kind: 'file', dir });
+    const socket = await a.mkfd({ kind: 'socket', index: 7 });
+    expect(Buffer.from((await a.read({ fd: socket.fd, n: 1000 })).data).toString()).toBe(fdContent(7, 'socket').toString());
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toEqual(['existing']);
+  });
+
+  it('EBADF for unknown and closed names, from the call the command would make; names are never reused', async () => {
+    const server = native();
+    const client = native();
+    const [sconn, cconn] = await connected(server, client);
+    const made = await server.mkfd({ kind: 'pipe' });
+    await server.close({ name: made.fd });
+    const gone = made.fd;
+    expect(await failure(server.send({ conn: 'nope', data: Buffer.from('x') }))).toMatchObject({ code: 'EBADF', errno: 9, syscall: 'sendmsg' });
+    expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), fds: [gone] }))).toMatchObject({ code: 'EBADF', syscall: 'sendmsg' });
+    expect(await failure(server.recv({ conn: gone, dataSize: 1 }))).toMatchObject({ code: 'EBADF', syscall: 'recvmsg' });
+    expect(await failure(server.accept({ sock: gone }))).toMatchObject({ code: 'EBADF', syscall: 'accept' });
+    expect(await failure(server.stat({ fd: gone }))).toMatchObject({ code: 'EBADF', syscall: 'fstat' });
+    expect(await failure(server.read({ fd: gone, n: 1 }))).toMatchObject({ code: 'EBADF', syscall: 'read' });
+    expect(await failure(server.shutdown({ conn: gone, how: 'write' }))).toMatchObject({ code: 'EBADF', syscall: 'shutdown' });
+    expect(await failure(server.close({ name: gone }))).toMatchObject({ code: 'EBADF', syscall: 'close' });
+    const again = await server.mkfd({ kind: 'pipe' });
+    expect([again.fd, sconn, cconn]).not.toContain(gone);
+  });
+
+  it('ENAMETOOLONG for a path that does not fit sun_path, never truncated; 107 bytes work', async () => {
+    const server = native();
+    const client = native();
+    const fit = join(dir, 'x'.repeat(107 - dir.length - 1));
+    expect(Buffer.byteLength(fit)).toBe(107);
+    expect(await failure(server.listen({ path: `${fit}y` }))).toMatchObject({ code: 'ENAMETOOLONG', errno: 36, syscall: 'bind' });
+    expect(await failure(client.connect({ path: `${fit}y` }))).toMatchObject({ code: 'ENAMETOOLONG', syscall: 'connect' });
+    expect(existsSync(fit.slice(0, -1))).toBe(false);
+    const { sock } = await server.listen({ path: fit });
+    await Promise.all([server.accept({ sock }), client.connect({ path: fit })]);
+    expect(await failure(server.listen({ path: fit }))).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind' });
+    expect(await failure(client.connect({ path: join(dir, 'absent') }))).toMatchObject({ code: 'ENOENT', syscall: 'connect' });
+  });
+
+  it('seqpacket: message boundaries, MSG_TRUNC, fds; dgram is ENOTSUP from the driver', async () => {
+    const server = native();
+    const client = native();
+    const [sconn, cconn] = await connected(server, client, 'seqpacket');
+    const m = await server.mkfd({ kind: 'memfd' });
+    await server.send({ conn: sconn, data: Buffer.from('first message'), fds: [m.fd] });
+    await server.send({ conn: sconn, data: Buffer.from('second') });
+    const one = await client.recv({ conn: cconn, dataSize: 5, controlFds: 1 });
+    expect([Buffer.from(one.data).toString(), one.fds.length, one.flags]).toEqual(['first', 1, ['MSG_TRUNC']]);
+    expect(identity(await client.stat({ fd: one.fds[0]! }))).toBe(identity(m));
+    const two = await client.recv({ conn: cconn, dataSize: 100 });
+    expect([Buffer.from(two.data).toString(), two.flags]).toEqual(['second', []]);
+    await server.close({ name: sconn });
+    expect((await client.recv({ conn: cconn, dataSize: 100 })).data.length).toBe(0);
+    expect(await failure(server.listen({ path: join(dir, 'd'), type: 'dgram' }))).toMatchObject({ code: 'ENOTSUP', errno: 95, syscall: 'driver' });
+    expect(await failure(client.connect({ path: join(dir, 'd'), type: 'dgram' }))).toMatchObject({ code: 'ENOTSUP', syscall: 'driver' });
+  });
+
+  it('recv flags: MSG_DONTWAIT is EAGAIN when empty, MSG_PEEK leaves the bytes, MSG_WAITALL waits for all', async () => {
+    const server = native();
+    const client = native();
+    const [sconn, cconn] = await connected(server, client);
+    expect(await failure(client.recv({ conn: cconn, dataSize: 10, flags: ['MSG_DONTWAIT'] }))).toMatchObject({ code: 'EAGAIN', syscall: 'recvmsg' });
+    expect(await failure(client.recv({ conn: cconn, dataSize: 10, flags: ['MSG_BOGUS'] }))).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
+    const all = client.recv({ conn: cconn, dataSize: 6, flags: ['MSG_WAITALL'] });
+    for (const part of ['ab', 'cd', 'ef']) {
+      await new Promise((r) => setTimeout(r, 20));
+      await server.send({ conn: sconn, data: Buffer.from(part), flags: ['MSG_NOSIGNAL'] });
+    }
+    expect(Buffer.from((await all).data).toString()).toBe('abcdef');
+    await server.send({ conn: sconn, data: Buffer.from('xyz'), flags: ['MSG_MORE'] });
+    await server.send({ conn: sconn, data: Buffer.from('!') });
+    const peek = await client.recv({ conn: cconn, dataSize: 2, flags: ['MSG_PEEK'] });
+    expect(Buffer.from(peek.data).toString()).toBe('xy');
+    expect(Buffer.from((await client.recv({ conn: cconn, dataSize: 4, flags: ['MSG_WAITALL'] })).data).toString()).toBe('xyz!');
+  });
+
+  it('EPIPE when the peer is gone (never SIGPIPE); a large send goes out whole while the peer reads', async () => {
+    const server = native();
+    const client = native();
+    const [sconn, cconn] = await connected(server, client);
+    const big = Buffer.alloc(4 << 20, 7);
+    const sent = server.send({ conn: sconn, data: big });
+    let got = 0;
+    while (got < big.length) got += (await client.recv({ conn: cconn, dataSize: 65536 })).data.length;
+    expect(await sent).toEqual({ sent: big.length });
+    await client.close({ name: cconn });
+    expect(await failure(server.send({ conn: sconn, data: Buffer.from('x') }))).toMatchObject({ code: 'EPIPE', syscall: 'sendmsg' });
+  });
+
+  it('open, whoami; quit cancels a pending accept and closes everything', async () => {
+    const a = native();
+    await a.open({ path: dir });
+    expect(await failure(a.open({ path: join(dir, 'absent') }))).toMatchObject({ code: 'ENOENT', syscall: 'open' });
+    expect(await a.whoami()).toEqual({ uid: process.getuid!(), gid: process.getgid!() });
+    const { sock } = await a.listen({ path: join(dir, 's') });
+    const pending = failure(a.accept({ sock }));
+    await new Promise((r) => setTimeout(r, 10));
+    await a.quit({ status: 0 });
+    expect(await pending).toMatchObject({ code: 'ECANCELED', syscall: 'accept' });
+  });
+});
+
+describe('ts-net driver adapter', () => {
+  it('hello: stream at pathnames, no fds, the commands node:net can do', async () => {
+    expect((await tsnet().hello()).capabilities).toEqual({
+      types: ['stream'],
+      addresses: ['pathname'],
+      fds: false,
+      credentials: false,
+      commands: ['hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'quit'],
+    });
+  });
+
+  it('bytes round trip both ways, half-close: EOF one way while the other still flows', async () => {
+    const server = tsnet();
+    const client = tsnet();
+    const [sconn, cconn] = await connected(server, client);
+    const payload = Buffer.alloc(300_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 7) & 0xff;
+    const sending = server.send({ conn: sconn, data: payload });
+    const sizes: number[] = [];
+    const chunks: Buffer[] = [];
+    let got = 0;
+    while (got < payload.length) {
+      const r = await client.recv({ conn: cconn, dataSize: 4096, controlFds: 253, cloexec: true });
+      expect(r.fds).toEqual([]);
+      sizes.push(r.data.length);
+      chunks.push(Buffer.from(r.data));
+      got += r.data.length;
+    }
+    expect(await sending).toEqual({ sent: payload.length });
+    expect(Buffer.concat(chunks).equals(payload)).toBe(true);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
+    await server.shutdown({ conn: sconn, how: 'write' });
+    expect((await client.recv({ conn: cconn, dataSize: 10 })).data.length).toBe(0);
+    expect((await client.recv({ conn: cconn, dataSize: 10 })).data.length).toBe(0);
+    // The other direction still works after the server's shutdown(SHUT_WR).
+    expect(await client.send({ conn: cconn, data: Buffer.from('back'), flags: ['MSG_NOSIGNAL'] })).toEqual({ sent: 4 });
+    expect(await client.send({ conn: cconn, data: new Uint8Array(0) })).toEqual({ sent: 0 });
+    await client.close({ name: cconn });
+    const { bytes } = await recvAll(server, { conn: sconn, dataSize: 100 });
+    expect(bytes.toString()).toBe('back');
+  });
+
+  it('ENOTSUP from the driver for fds, flags, other socket types, shutdown read, missing commands', async () => {
+    const server = tsnet();
+    const client = tsnet();
+    const [sconn, cconn] = await connected(server, client);
+    const refused = { code: 'ENOTSUP', errno: 95, syscall: 'driver' };
+    expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), fds: ['F1'] }))).toMatchObject(refused);
+    expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), flags: ['MSG_OOB'] }))).toMatchObject(refused);
+    expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), flags: ['MSG_BOGUS'] }))).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
+    expect(await failure(client.recv({ conn: cconn, dataSize: 1, flags: ['MSG_PEEK'] }))).toMatchObject(refused);
+    expect(await failure(server.shutdown({ conn: sconn, how: 'read' }))).toMatchObject(refused);
+    expect(await failure(server.listen({ path: join(dir, 'q'), type: 'seqpacket' }))).toMatchObject(refused);
+    expect(await failure(client.connect({ path: join(dir, 'q'), type: 'dgram' }))).toMatchObject(refused);
+    const a = createTsNetAdapter();
+    adapters.push(a);
+    for (const cmd of ['mkfd', 'stat', 'read', 'fds', 'open', 'whoami']) {
+      const r = await dispatchCommand(a, { id: 1, cmd, kind: 'memfd', fd: 'F1', n: 1, path: dir });
+      expect(r).toMatchObject({ answer: { id: 1, ok: false, error: refused } });
+    }
+  });
+
+  it('errors: EBADF for unknown names, ENAMETOOLONG, ENOENT and EADDRINUSE with positive errnos', async () => {
+    const server = tsnet();
+    const client = tsnet();
+    expect(await failure(server.send({ conn: 'C9', data: Buffer.from('x') }))).toMatchObject({ code: 'EBADF', errno: 9, syscall: 'sendmsg' });
+    expect(await failure(server.recv({ conn: 'C9', dataSize: 1 }))).toMatchObject({ code: 'EBADF', syscall: 'recvmsg' });
+    expect(await failure(server.accept({ sock: 'L9' }))).toMatchObject({ code: 'EBADF', syscall: 'accept' });
+    expect(await failure(server.close({ name: 'L9' }))).toMatchObject({ code: 'EBADF', syscall: 'close' });
+    const long = join(dir, 'x'.repeat(108 - dir.length - 1));
+    expect(await failure(server.listen({ path: long }))).toMatchObject({ code: 'ENAMETOOLONG', errno: 36, syscall: 'bind' });
+    expect(await failure(client.connect({ path: long }))).toMatchObject({ code: 'ENAMETOOLONG', syscall: 'connect' });
+    expect(await failure(client.connect({ path: join(dir, 'absent') }))).toMatchObject({ code: 'ENOENT', errno: 2, syscall: 'connect', message: 'No such file or directory' });
+    await server.listen({ path: join(dir, 'used') });
+    expect(await failure(server.listen({ path: join(dir, 'used') }))).toMatchObject({ code: 'EADDRINUSE', errno: 98, syscall: 'bind' });
+  });
+
+  it('accept waits for a client; quit cancels a pending accept', async () => {
+    const server = tsnet();
+    const client = tsnet();
+    const { sock } = await server.listen({ path: join(dir, 's') });
+    const accepted = server.accept({ sock });
+    await new Promise((r) => setTimeout(r, 20));
+    const { conn } = await client.connect({ path: join(dir, 's') });
+    expect((await accepted).conn).toMatch(/^C\d+$/);
+    expect(conn).toMatch(/^C\d+$/);
+    const pending = failure(server.accept({ sock }));
+    await server.quit({ status: 0 });
+    expect(await pending).toMatchObject({ code: 'ECANCELED', syscall: 'accept' });
+  });
+});
+
+describe('ts-native and ts-net drivers together', () => {
+  it('ts-native server, ts-net client: bytes arrive, the fds sent with them are discarded (read(2))', async () => {
+    const server = native();
+    const client = tsnet();
+    const m = await server.mkfd({ kind: 'memfd' });
+    const [sconn, cconn] = await connected(server, client);
+    await server.send({ conn: sconn, data: Buffer.from('hi '), fds: [m.fd] });
+    await server.send({ conn: sconn, data: Buffer.from('there') });
+    await server.shutdown({ conn: sconn, how: 'write' });
+    const { reads, bytes } = await recvAll(client, { conn: cconn, dataSize: 100, controlFds: 253 });
+    expect(bytes.toString()).toBe('hi there');
+    expect(reads.every((r) => r.fds.length === 0)).toBe(true);
+    const { open } = await server.fds();
+    expect(open.filter((o) => identity(o) === identity(m))).toHaveLength(1);
+  });
+
+  it('ts-net server, ts-native client: bytes and EOF', async () => {
+    const server = tsnet();
+    const client = native();
+    const [sconn, cconn] = await connected(server, client);
+    await server.send({ conn: sconn, data: Buffer.from('Server Message\n') });
+    await server.close({ name: sconn });
+    const { bytes, reads } = await recvAll(client, { conn: cconn, dataSize: 4, controlFds: 4 });
+    expect(bytes.toString()).toBe('Server Message\n');
+    expect(reads.map((r) => r.data.length)).toEqual([4, 4, 4, 3, 0]);
+  });
+});
+
+const C_DRIVER = join(C_BIN, 'reference-driver');
+
+/** c-reference's driver as a process: send a command, get its answer (commands may be pipelined). */
+function cDriver(): { send: (command: object) => Promise<Record<string, unknown>>; done: Promise<Run> } {
+  const child = spawn(C_DRIVER, [], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+  const waiting: Array<(line: string) => void> = [];
+  let buffered = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      waiting.shift()?.(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  });
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout: Buffer.alloc(0), stderr })));
+  return {
+    send: (command) => {
+      const answer = new Promise<string>((r) => waiting.push(r));
+      child.stdin.write(`${JSON.stringify(command)}\n`);
+      return answer.then((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    done,
+  };
+}
+
+describe.skipIf(!existsSync(C_DRIVER))('ts-native adapter with c-reference\'s driver (a process)', () => {
+  it('C server sends a file fd to the ts-native client: same object, shared offset', async () => {
+    const c = cDriver();
+    const client = native();
+    const path = join(dir, 'sock');
+    const made = await c.send({ id: 1, cmd: 'mkfd', kind: 'file', dir, skip: 3 });
+    expect(await c.send({ id: 2, cmd: 'listen', path })).toMatchObject({ ok: true, sock: 'L2' });
+    const accepted = c.send({ id: 3, cmd: 'accept', sock: 'L2' });
+    const { conn } = await client.connect({ path });
+    expect(await accepted).toMatchObject({ ok: true, conn: 'C3' });
+    expect(await c.send({ id: 4, cmd: 'send', conn: 'C3', data: Buffer.from('hi!').toString('base64'), fds: [made.fd] })).toMatchObject({ ok: true, sent: 3 });
+    const r = await client.recv({ conn, dataSize: 100, controlFds: 253, cloexec: true });
+    expect([Buffer.from(r.data).toString(), r.fds.length]).toEqual(['hi!', 1]);
+    expect(await client.stat({ fd: r.fds[0]! })).toMatchObject({ kind: 'file', dev: made.dev, ino: made.ino, offset: 3, cloexec: true, accmode: 'O_RDWR' });
+    expect(Buffer.from((await client.read({ fd: r.fds[0]!, n: 6 })).data).toString()).toBe('0-file');
+    expect(await c.send({ id: 5, cmd: 'stat', fd: made.fd })).toMatchObject({ ok: true, offset: 9 });
+    await c.send({ id: 6, cmd: 'quit' });
+    expect((await c.done).code).toBe(0);
+    expect((await client.recv({ conn, dataSize: 100 })).data.length).toBe(0);
+  });
+
+  it('ts-native server sends a pipe and a memfd to the C client, with MSG_CTRUNC at controlFds 1', async () => {
+    const c = cDriver();
+    const server = native();
+    const path = join(dir, 'sock');
+    const pipe = await server.mkfd({ kind: 'pipe' });
+    const memfd = await server.mkfd({ kind: 'memfd', index: 1 });
+    const { sock } = await server.listen({ path });
+    const [{ conn }, connected] = await Promise.all([server.accept({ sock }), c.send({ id: 1, cmd: 'connect', path })]);
+    expect(connected).toMatchObject({ ok: true, conn: 'C1' });
+    await server.send({ conn, data: Buffer.from('ab'), fds: [pipe.fd, memfd.fd] });
+    const r = await c.send({ id: 2, cmd: 'recv', conn: 'C1', dataSize: 10, controlFds: 1 });
+    expect(r).toMatchObject({ ok: true, data: Buffer.from('ab').toString('base64'), flags: ['MSG_CTRUNC'] });
+    const fds = r.fds as string[];
+    expect(fds).toHaveLength(1);
+    expect(await c.send({ id: 3, cmd: 'stat', fd: fds[0] })).toMatchObject({ ok: true, kind: 'pipe', dev: pipe.dev, ino: pipe.ino, cloexec: false });
+    expect(await c.send({ id: 4, cmd: 'read', fd: fds[0], n: 1000 })).toMatchObject({ data: fdContent(0, 'pipe').toString('base64'), error: null });
+    await c.send({ id: 5, cmd: 'quit' });
+    expect((await c.done).code).toBe(0);
+    expect((await server.recv({ conn, dataSize: 10, plain: true })).data.length).toBe(0);
+  });
+});
+
+/** Commands in, answers out, through serveAdapter over PassThrough streams. */
+function served(adapter: DriverAdapter): { send: (command: object) => Promise<Record<string, unknown>>; status: Promise<number>; end: () => void } {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const status = serveAdapter(adapter, input, output);
+  let buffered = '';
+  const waiting: Array<(line: string) => void> = [];
+  const lines: string[] = [];
+  output.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const w = waiting.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  const next = (): Promise<string> => (lines.length ? Promise.resolve(lines.shift()!) : new Promise((r) => waiting.push(r)));
+  return {
+    send: async (command) => {
+      input.write(`${JSON.stringify(command)}\n`);
+      return JSON.parse(await next()) as Record<string, unknown>;
+    },
+    status,
+    end: () => input.end(),
+  };
+}
+
+describe('the adapters served over stdio (serveAdapter)', () => {
+  it('ts-native: hello, mkfd, stat, base64 bytes across a served and a direct adapter, quit status', async () => {
+    const s = served(createTsNativeAdapter());
+    const client = native();
+    expect(await s.send({ id: 1, cmd: 'hello' })).toMatchObject({ id: 1, ok: true, protocol: 'uds-driver/1', implementation: 'ts-native', capabilities: { fds: true } });
+    const made = await s.send({ id: 2, cmd: 'mkfd', kind: 'memfd', index: 3, skip: 1 });
+    expect(made).toMatchObject({ id: 2, ok: true, fd: 'F1' });
+    expect(await s.send({ id: 3, cmd: 'stat', fd: 'F1' })).toMatchObject({ ok: true, kind: 'file', offset: 1, cloexec: false, dev: made.dev, ino: made.ino });
+    expect(await s.send({ id: 4, cmd: 'read', fd: 'F1', n: 4 })).toEqual({ id: 4, ok: true, data: Buffer.from('d-3-').toString('base64'), error: null });
+    const path = join(dir, 'sock');
+    expect(await s.send({ id: 5, cmd: 'listen', path })).toEqual({ id: 5, ok: true, sock: 'L2' });
+    const [accepted, c] = await Promise.all([s.send({ id: 6, cmd: 'accept', sock: 'L2' }), client.connect({ path })]);
+    expect(accepted).toEqual({ id: 6, ok: true, conn: 'C3' });
+    expect(await s.send({ id: 7, cmd: 'send', conn: 'C3', data: Buffer.from('hi!').toString('base64'), fds: ['F1'] })).toEqual({ id: 7, ok: true, sent: 3 });
+    const r = await client.recv({ conn: c.conn, dataSize: 10, controlFds: 1 });
+    expect([Buffer.from(r.data).toString(), r.fds.length]).toEqual(['hi!', 1]);
+    expect(await s.send({ id: 8, cmd: 'send', conn: 'C99', data: '' })).toEqual({ id: 8, ok: false, error: { code: 'EBADF', errno: 9, syscall: 'sendmsg', message: 'Bad file descriptor' } });
+    expect(await s.send({ id: 9, cmd: 'bogus' })).toMatchObject({ id: 9, ok: false, error: { code: 'ENOTSUP', syscall: 'driver' } });
+    expect(await s.send({ id: 10, cmd: 'quit', status: 3 })).toEqual({ id: 10, ok: true });
+    expect(await s.status).toBe(3);
+    // quit closed the served side: the client sees EOF.
+    expect((await client.recv({ conn: c.conn, dataSize: 10 })).data.length).toBe(0);
+  });
+
+  it('ts-net: hello and refusals, end of input is quit 0', async () => {
+    const s = served(createTsNetAdapter());
+    expect(await s.send({ id: 1, cmd: 'hello' })).toMatchObject({ ok: true, implementation: 'ts-net', capabilities: { fds: false, types: ['stream'] } });
+    expect(await s.send({ id: 2, cmd: 'mkfd', kind: 'memfd' })).toMatchObject({ ok: false, error: { code: 'ENOTSUP', syscall: 'driver' } });
+    expect(await s.send({ id: 3, cmd: 'connect', path: join(dir, 'absent') })).toMatchObject({ ok: false, error: { code: 'ENOENT', errno: 2, syscall: 'connect' } });
+    s.end();
+    expect(await s.status).toBe(0);
+  });
+});
+
+describe('registry entries', () => {
+  it('ts-native and ts-net declare their seed roles and both driver transports', () => {
+    expect(tsNative.driver?.command?.command).toEqual([process.execPath, distPath('fixtures/ts-native/driver-main.js')]);
+    expect(tsNative.driver?.inProcess).toBe(createTsNativeAdapter);
+    expect(tsNet.driver?.command?.command).toEqual([process.execPath, distPath('fixtures/ts-net/driver-main.js')]);
+    expect(tsNet.driver?.inProcess).toBe(createTsNetAdapter);
+    expect([tsNative.server?.payload, tsNet.server?.payload]).toEqual([true, true]);
+  });
+});
+
+// ---- the seed protocol ----
 
 interface Run {
   code: number | null;
@@ -28,12 +603,13 @@ interface Run {
   stderr: string;
 }
 
-function start(command: string[], cwd: string): { pid: number; done: Promise<Run> } {
-  const child = spawn(command[0]!, command.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(command: string[], cwd: string, stdin?: string): { pid: number; done: Promise<Run> } {
+  const child = spawn(command[0]!, command.slice(1), { cwd, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  child.stdout.on('data', (c: Buffer) => out.push(c));
-  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdout!.on('data', (c: Buffer) => out.push(c));
+  child.stderr!.on('data', (c: Buffer) => err.push(c));
   const done = new Promise<Run>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
@@ -41,139 +617,44 @@ function start(command: string[], cwd: string): { pid: number; done: Promise<Run
   return { pid: child.pid!, done };
 }
 
-let dir = '';
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p tsconfig.build.json\` first`);
-});
-beforeEach(() => {
-  dir = mkdtempSync(join(os.tmpdir(), 'ts-native-'));
-});
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const CLI = distPath('fixtures/ts-native/cli.js');
+const DRIVER_MAIN = distPath('fixtures/ts-native/driver-main.js');
 
-/** Starts the server, starts the client once the server listens, and waits for both. */
-async function pairing(server: string[], client: string[]): Promise<{ server: Run; client: Run }> {
-  const path = join(dir, 'sock');
-  const srv = start([...server.slice(0, 1), ...server.slice(1).map((a) => (a === '{path}' ? path : a))], dir);
-  const ready = await waitListening({ path, cwd: dir, pid: srv.pid, exited: srv.done, signal: AbortSignal.timeout(20_000) });
-  if (!ready.ready) throw new Error(`server not listening: ${ready.detail}; ${(await srv.done).stderr}`);
-  const cli = start([...client.slice(0, 1), ...client.slice(1).map((a) => (a === '{path}' ? path : a))], dir);
-  const [s, c] = await Promise.all([srv.done, cli.done]);
-  expect(existsSync(path)).toBe(false);
-  return { server: s, client: c };
-}
-
-const PAYLOAD = Buffer.from('hello world payload\n');
-const KINDS = ['file', 'pipe', 'socket', 'memfd', 'dir'] as const;
-
-/** Every check of one fd-mode run with --pass file,pipe,socket,memfd,dir --fd-at 3 --fd-len 2 --skip 2. */
-function checkFullRun(server: Run, client: Run, cloexec: boolean): void {
-  expect(server.stderr).toBe('');
-  expect(client.stderr).toBe('');
-  expect([server.code, client.code]).toEqual([0, 0]);
-  const sent = parseServerReport(server.stdout.toString());
-  const report = parseClientReport(client.stdout.toString());
-  expect(sent.error).toBeNull();
-  expect(sent.sent.map((s) => s.kind)).toEqual(KINDS);
-  // The client read 9 bytes through each file after the server's --skip 2.
-  expect(sent.sent.map((s) => s.offsetAfter)).toEqual([11, null, null, 11, null]);
-  expect(report.bytes).toEqual(PAYLOAD);
-  expect(report.reads.reduce((sum, r) => sum + r.length, 0)).toBe(PAYLOAD.length);
-  // All 5 fds come in one recvmsg: the one holding byte 3 (the first of their send), ending by byte 5.
-  const carrier = report.fds[0]!.read;
-  const startOf = report.reads.slice(0, carrier).reduce((sum, r) => sum + r.length, 0);
-  expect(startOf).toBeLessThanOrEqual(3);
-  expect(startOf + report.reads[carrier]!.length).toBeGreaterThan(3);
-  expect(startOf + report.reads[carrier]!.length).toBeLessThanOrEqual(5);
-  expect(report.reads[carrier]).toMatchObject({ fds: 5, flags: [] });
-  expect(report.fds.map((f) => f.read)).toEqual([carrier, carrier, carrier, carrier, carrier]);
-  expect(report.fds.map((f) => [f.dev, f.ino])).toEqual(sent.sent.map((s) => [s.dev, s.ino]));
-  expect(report.fds.map((f) => f.kind)).toEqual(['file', 'pipe', 'socket', 'file', 'dir']);
-  expect(report.fds.map((f) => f.accmode)).toEqual(['O_RDWR', 'O_RDONLY', 'O_RDWR', 'O_RDWR', 'O_RDONLY']);
-  expect(report.fds.map((f) => f.offset)).toEqual([2, null, null, 2, 0]);
-  expect(report.fds.map((f) => f.cloexec)).toEqual([cloexec, cloexec, cloexec, cloexec, cloexec]);
-  const expectedData = KINDS.map((k, i) => (k === 'dir' ? '' : fdContent(i, k).subarray(k === 'file' || k === 'memfd' ? 2 : 0).subarray(0, 9).toString()));
-  expect(report.fds.map((f) => f.data.toString())).toEqual(expectedData);
-  expect(report.fds.map((f) => f.error)).toEqual([null, null, null, null, 'EISDIR']);
-  for (const f of report.fds) expect(report.openFds).toContainEqual(expect.objectContaining({ dev: f.dev, ino: f.ino }));
-  expect(report.tryOpen).toBeUndefined();
-  expect([report.uid, report.gid]).toEqual([process.getuid!(), process.getgid!()]);
-}
-
-const FULL = ['--pass', 'file,pipe,socket,memfd,dir', '--fd-at', '3', '--fd-len', '2', '--skip', '2'];
-
-describe('ts-native fd-passing mode (processes)', () => {
-  it('server and client: every kind, identity, shared offsets, MSG_CMSG_CLOEXEC', async () => {
-    writeFileSync(join(dir, 'payload'), PAYLOAD);
-    const { server, client } = await pairing([...TS_SERVER, '{path}', join(dir, 'payload'), ...FULL], [...TS_CLIENT, '{path}', '--fds', '--cloexec']);
-    checkFullRun(server, client, true);
-  });
-
-  it('--ctl-fds 2 of 4: MSG_CTRUNC, two delivered, none of the others open in the client', async () => {
-    const { server, client } = await pairing([...TS_SERVER, '{path}', '--pass', 'memfd*4'], [...TS_CLIENT, '{path}', '--fds', '--ctl-fds', '2']);
-    expect([server.code, client.code]).toEqual([0, 0]);
-    const sent = parseServerReport(server.stdout.toString()).sent;
-    const report = parseClientReport(client.stdout.toString());
-    expect(report.fds).toHaveLength(2);
-    expect(report.reads[0]).toMatchObject({ fds: 2, flags: ['MSG_CTRUNC'] });
-    expect(report.bytes.toString()).toBe('Server Message\n');
-    expect(leakedFds(report, sent, 2)).toEqual([]);
-  });
-
-  it('--plain-read: the kernel discards the fds; --try-open reports the errno name', async () => {
-    const { server, client } = await pairing(
-      [...TS_SERVER, '{path}', '--pass', 'file*3,pipe', '--sender-cloexec'],
-      [...TS_CLIENT, '{path}', '--fds', '--plain-read', '--try-open', join(dir, 'absent')],
-    );
-    expect([server.code, client.code]).toEqual([0, 0]);
-    const report = parseClientReport(client.stdout.toString());
-    expect(report.fds).toEqual([]);
-    expect(report.reads.every((r) => r.fds === 0 && r.flags.length === 0)).toBe(true);
-    expect(report.tryOpen).toEqual({ path: join(dir, 'absent'), error: 'ENOENT' });
-    expect(leakedFds(report, parseServerReport(server.stdout.toString()).sent, 0)).toEqual([]);
-  });
-
-  it('254 fds: the server reports sendmsg EINVAL and exits 1; the client gets no fd', async () => {
-    const { server, client } = await pairing([...TS_SERVER, '{path}', '--pass', 'memfd*254'], [...TS_CLIENT, '{path}', '--fds']);
-    expect([server.code, server.stderr, server.stdout.length]).toEqual([1, 'sendmsg: Invalid argument\n', 0]);
-    expect(client.code).toBe(0);
-    expect(parseClientReport(client.stdout.toString()).fds).toEqual([]);
-  });
-
-  it('usage errors are "<what>: <strerror>" with exit 1', async () => {
-    const bad = await start([...TS_SERVER, join(dir, 's'), '--pass', 'file,bogus'], dir).done;
-    expect([bad.code, bad.stderr]).toEqual([1, '--pass: unknown kind "bogus": Invalid argument\n']);
-    const noFds = await start([...TS_CLIENT, join(dir, 's'), '--cloexec'], dir).done;
-    expect([noFds.code, noFds.stderr]).toEqual([1, 'fd-passing mode needs --fds: Invalid argument\n']);
-  });
-});
-
-describe.skipIf(!C_FD_MODE)('interoperation with c-reference in fd mode', () => {
-  it('C server → TS client', async () => {
-    writeFileSync(join(dir, 'payload'), PAYLOAD);
-    const { server, client } = await pairing([...C_SERVER, '{path}', join(dir, 'payload'), ...FULL], [...TS_CLIENT, '{path}', '--fds']);
-    checkFullRun(server, client, false);
-  });
-
-  it('TS server → C client', async () => {
-    writeFileSync(join(dir, 'payload'), PAYLOAD);
-    const { server, client } = await pairing([...TS_SERVER, '{path}', join(dir, 'payload'), ...FULL], [...C_CLIENT, '{path}', '--fds', '--cloexec']);
-    checkFullRun(server, client, true);
-  });
-});
-
-describe('ts-native plain protocol', () => {
-  it('as processes: the payload arrives whole, the path is removed', async () => {
+describe('ts-native as processes (dist/, built by `npx tsc -p tsconfig.build.json`)', () => {
+  it.skipIf(!existsSync(CLI))('the seed protocol: the payload arrives whole, the path is removed', async () => {
     const payload = Buffer.alloc(300_000, 0);
     payload.write('binary\0safe');
     writeFileSync(join(dir, 'payload'), payload);
-    const { server, client } = await pairing([...TS_SERVER, '{path}', join(dir, 'payload')], [...TS_CLIENT, '{path}']);
+    const path = join(dir, 'sock');
+    const srv = start([process.execPath, CLI, 'server', path, join(dir, 'payload')], dir);
+    const ready = await waitListening({ path, cwd: dir, pid: srv.pid, exited: srv.done, signal: AbortSignal.timeout(20_000) });
+    if (!ready.ready) throw new Error(`server not listening: ${ready.detail}; ${(await srv.done).stderr}`);
+    const cli = start([process.execPath, CLI, 'client', path], dir);
+    const [server, client] = await Promise.all([srv.done, cli.done]);
     expect([server.code, client.code, client.stderr]).toEqual([0, 0, '']);
     expect(client.stdout.equals(payload)).toBe(true);
+    expect(existsSync(path)).toBe(false);
   });
 
-  it('in-process: fixed message, and a path over 107 bytes refused by both roles', async () => {
+  it.skipIf(!existsSync(DRIVER_MAIN))('driver-main.js speaks uds-driver/1 on stdio', async () => {
+    const lines = [{ id: 1, cmd: 'hello' }, { id: 2, cmd: 'mkfd', kind: 'pipe' }, { id: 3, cmd: 'fds' }, { id: 4, cmd: 'quit', status: 5 }];
+    const run = await start([process.execPath, DRIVER_MAIN], dir, lines.map((l) => `${JSON.stringify(l)}\n`).join('')).done;
+    expect([run.code, run.stderr]).toEqual([5, '']);
+    const answers = run.stdout.toString().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(answers.map((a) => [a.id, a.ok])).toEqual([[1, true], [2, true], [3, true], [4, true]]);
+    expect(answers[0]).toMatchObject({ protocol: 'uds-driver/1', implementation: 'ts-native' });
+    const open = answers[2]!.open as Array<{ fd: number; dev: number; ino: number }>;
+    expect(open).toContainEqual(expect.objectContaining({ dev: answers[1]!.dev, ino: answers[1]!.ino }));
+  });
+
+  it.skipIf(!existsSync(DRIVER_MAIN))('usage: extra arguments are refused (the fd-mode options are gone)', async () => {
+    const bad = await start([process.execPath, CLI, 'client', join(dir, 's'), '--fds'], dir).done;
+    expect([bad.code, bad.stderr]).toEqual([1, 'unexpected argument "--fds": Invalid argument\n']);
+  });
+});
+
+describe('ts-native seed roles in-process', () => {
+  it('fixed message, and a path over 107 bytes refused by both roles', async () => {
     const path = join(dir, 's');
     const stderr: string[] = [];
     const chunks: Uint8Array[] = [];
@@ -191,7 +672,7 @@ describe('ts-native plain protocol', () => {
     expect(stderr[0]).toMatch(/^socket path: File name too long/);
   });
 
-  it('in-process: an abort ends a server that waits for a client', async () => {
+  it('an abort ends a server that waits for a client', async () => {
     const ac = new AbortController();
     const stderr: string[] = [];
     const served = runServer({ path: join(dir, 's'), signal: ac.signal, onListening: () => ac.abort(), stderr: (t) => stderr.push(t) });

@@ -3,21 +3,21 @@
  * until listening, clients run to completion, all under the case deadline. Properties never name an
  * implementation; they ask the CaseContext to start "the server" and "the client" of the pairing.
  */
-import { lstat, mkdir, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
-import { FIXED_MESSAGE } from '../../fixtures/corpora/payloads.js';
+import { isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
+import type { Driver } from '../driver/driver.js';
+import type { Transport } from '../driver/protocol.js';
+import { startDriver } from '../driver/start.js';
+import { FIXED_MESSAGE } from '../model/seed.js';
+import type { AddressKind, CommandTemplate, Implementation, Pairing, ProcessSummary, Role, SocketType } from '../model/types.js';
 import { OutputCapture } from './capture.js';
+import { makeCaseDir, removeCaseDir, removeSocketFile } from './casedir.js';
+import { embedsPayload, prepareCommand } from './command.js';
+import { startInProcess } from './inprocess.js';
 import { spawnProcess } from './process.js';
 import { waitListening, type ReadyOutcome } from './readiness.js';
-import type { Transport } from '../driver/protocol.js';
-import type { Driver } from '../driver/driver.js';
-import { startDriver } from '../driver/start.js';
-import type { AddressKind, CommandTemplate, Implementation, Pairing, ProcessSummary, Role, SocketType } from '../model/types.js';
-import { commandCwd, embedsPayload, prepareCommand } from './command.js';
 import { Unsupported } from '../model/types.js';
 
 
@@ -83,21 +83,6 @@ export interface RunClientOptions {
 
 let nameCounter = 0;
 
-/** Case dirs are named udsc-<harness pid>-<random>. */
-export const CASE_DIR_PREFIX = 'udsc';
-
-/**
- * Removes every case dir of this harness process, synchronously: for exit paths (Ctrl-C) where a case's
- * own cleanup cannot run, and where a dir being created in the thread pool was not yet registered.
- */
-export function sweepCaseDirs(): void {
-  const marker = `${CASE_DIR_PREFIX}-${process.pid}-`;
-  const tmp = os.tmpdir();
-  for (const name of readdirSync(tmp)) {
-    if (name.startsWith(marker)) rmSync(join(tmp, name), { recursive: true, force: true });
-  }
-}
-
 /**
  * What a case runs on, as the plan settled it: the pairing (with the oracle for a single-role
  * property), the socket type and address kind, and each driver side's transport.
@@ -128,9 +113,7 @@ export class CaseContext {
 
   /** Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. */
   static async with<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions = {}): Promise<T> {
-    // mkdtemp(3) makes the dir with mode 0700; synchronous, as it takes 0.06 ms (tmp-promise's dir and
-    // cleanup took 2.3 ms per case here: extra stat calls, synchronous recursive removal).
-    const dir = mkdtempSync(join(os.tmpdir(), `${CASE_DIR_PREFIX}-${process.pid}-`));
+    const dir = makeCaseDir();
     const controller = new AbortController();
     const deadline = setTimeout(
       () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
@@ -282,30 +265,13 @@ export class CaseContext {
     if (!spec) throw new Unsupported(`${impl.name} has no client role`);
     const stdout = options.capture ?? new OutputCapture({ cap: options.stdoutCap ?? DEFAULTS.stdoutCap, expected: options.expected });
     if (this.useInProcess(spec, options)) {
-      const controller = new AbortController();
-      const onCaseAbort = (): void => controller.abort();
-      this.signal.addEventListener('abort', onCaseAbort, { once: true });
-      const stderr: string[] = [];
-      const started = performance.now();
-      const exited = spec.inProcess!({
-        path: this.resolve(options.path),
-        signal: controller.signal,
-        stdout: (chunk) => stdout.push(chunk),
-        stderr: (text) => void stderr.push(text),
-      })
-        .catch((err: unknown) => {
-          stderr.push(`uncaught: ${String(err)}\n`);
-          return 1;
-        })
-        .then((code) => {
-          this.signal.removeEventListener('abort', onCaseAbort);
-          return inProcessSummary(code, stderr, stdout.length, started, controller.signal);
-        });
+      const path = this.resolve(options.path);
+      const role = startInProcess(spec.inProcess!, (io) => ({ path, stdout: (chunk: Uint8Array) => stdout.push(chunk), ...io }), this.signal, () => stdout.length);
       this.cleanups.push(async () => {
-        controller.abort();
-        await exited;
+        role.kill();
+        await role.exited;
       });
-      return { stdout, exited, kill: () => controller.abort() };
+      return { stdout, exited: role.exited, kill: role.kill };
     }
     const command = prepareCommand(spec.command!, { dir: this.dir, vars: this.commandVars(spec.command!, options.path), extraEnv: this.options.env });
     const child = spawnProcess([...command.argv, ...(options.extraArgs ?? [])], {
@@ -344,30 +310,14 @@ export class CaseContext {
   }
 
   private async startInProcessServer(impl: Implementation, path: string, payload: Uint8Array | undefined): Promise<ServerHandle> {
-    const controller = new AbortController();
-    const onCaseAbort = (): void => controller.abort();
-    this.signal.addEventListener('abort', onCaseAbort, { once: true });
-    const stderr: string[] = [];
     const started = performance.now();
     let listening!: () => void;
     const listened = new Promise<void>((r) => (listening = r));
-    const exited = impl.server!.inProcess!({
-      path: this.resolve(path),
-      payload,
-      signal: controller.signal,
-      onListening: () => listening(),
-      stderr: (text) => void stderr.push(text),
-    })
-      .catch((err: unknown) => {
-        stderr.push(`uncaught: ${String(err)}\n`);
-        return 1;
-      })
-      .then((code) => {
-        this.signal.removeEventListener('abort', onCaseAbort);
-        return inProcessSummary(code, stderr, 0, started, controller.signal);
-      });
+    const absolute = this.resolve(path);
+    const role = startInProcess(impl.server!.inProcess!, (io) => ({ path: absolute, payload, onListening: () => listening(), ...io }), this.signal);
+    const exited = role.exited;
     this.cleanups.push(async () => {
-      controller.abort();
+      role.kill();
       await exited;
     });
     const aborted = new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
@@ -379,7 +329,7 @@ export class CaseContext {
         : first === 'exited'
           ? { ready: false, reason: 'exited', detail: 'server finished before listening', waitedMs }
           : { ready: false, reason: 'deadline', detail: 'the case deadline passed before the server was listening', waitedMs };
-    return { path, ready, exited, kill: () => controller.abort(), stdout: new OutputCapture({ cap: 0 }) };
+    return { path, ready, exited, kill: role.kill, stdout: new OutputCapture({ cap: 0 }) };
   }
 }
 
@@ -394,36 +344,4 @@ async function makeStaleSocketOfType(target: string, type: SocketType): Promise<
   } finally {
     native.close(fd);
   }
-}
-
-/**
- * Removes a case dir: one rmdir when it is empty (the usual case), else the whole tree. In the thread
- * pool: an rmdir on this ext4 /tmp takes 0.4 ms, which the event loop spends on other cases meanwhile.
- */
-async function removeCaseDir(dir: string): Promise<void> {
-  try {
-    await rmdir(dir);
-  } catch {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-async function removeSocketFile(path: string): Promise<void> {
-  try {
-    if ((await lstat(path)).isSocket()) await unlink(path);
-  } catch {
-    // already gone
-  }
-}
-
-function inProcessSummary(code: number, stderr: string[], stdoutLength: number, started: number, signal: AbortSignal): ProcessSummary {
-  return {
-    how: 'in-process',
-    exitCode: code,
-    signal: null,
-    timedOut: signal.aborted && code !== 0,
-    stderr: stderr.join('').slice(0, 16 * 1024),
-    stdoutLength,
-    durationMs: performance.now() - started,
-  };
 }

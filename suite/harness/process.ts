@@ -82,7 +82,7 @@ export interface Spawned {
  *
  * Subject processes are started with node:child_process, not execa (which the project uses for its
  * own tooling: coverage, tests). Measured on this 2-core machine (bench/, median of 200 spawns of a
- * small C binary): child_process.spawn 2.2 ms, execa 3.3 to 4.5 ms (toolchain.md); under load 4.1 ms
+ * small C binary): child_process.spawn 2.2 ms, execa 3.3 to 4.5 ms (docs/benchmark.md); under load 4.1 ms
  * against 8.8 ms for the synchronous part alone. A case spawns two processes, and the benchmark's
  * target is a case within 1.5x of the bare C cycle, so execa's wrapper cost every case too much.
  * What execa gave here is kept: an own process group (detached), the whole group killed on abort and

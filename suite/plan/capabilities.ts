@@ -21,7 +21,7 @@ export async function askDrivers(implementations: Implementation[], options: Ask
     withDriver.map(async (impl): Promise<[string, DriverAnswer]> => {
       const spec = impl.driver!;
       try {
-        const hello = await askCapabilities(spec, spec.inProcess ? 'in-process' : 'process', options);
+        const hello = await askCapabilities(spec, spec.inProcess ? 'in-process' : 'process', { ...options, label: impl.name });
         return [impl.name, { capabilities: hello.capabilities }];
       } catch (err) {
         if (err instanceof Unsupported) return [impl.name, { unsupported: err.message }];

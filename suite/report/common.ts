@@ -7,8 +7,6 @@ import { ADDRESS_KINDS, SOCKET_TYPES } from '../driver/protocol.js';
 import { NO_PEER, type Blame, type Level, type ResultEntry, type Status } from '../model/types.js';
 import type { RunReport } from './results.js';
 
-export { NO_PEER, type Blame };
-
 /** Worst first: a cell is coloured by the first of these among its results. */
 export const SEVERITY: readonly Status[] = ['fail', 'error', 'unexpected-pass', 'expected-fail', 'pass', 'unsupported'];
 

@@ -3,8 +3,8 @@
  * results come first (with expected against actual and the replay line), then the server × client matrix
  * (each cell: the worst status and how many of its cases held; a case is named by its case label), the scorecards and the expected failures.
  */
-import type { ResultEntry, Status } from '../model/types.js';
-import { NO_PEER, STATUS_ICON, STATUS_LABEL, LEVELS, caseLabel, held, isUnexpected, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
+import { NO_PEER, type ResultEntry, type Status } from '../model/types.js';
+import { STATUS_ICON, STATUS_LABEL, LEVELS, caseLabel, held, isUnexpected, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
 import type { RunReport } from './results.js';
 
 /** At most this many unexpected results are listed in full; results.json has the rest. */

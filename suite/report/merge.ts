@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { checkShape, ShapeError } from '../model/shape.js';
 import { NO_PEER, type ResultEntry } from '../model/types.js';
+import { addressesOf, socketTypesOf } from '../plan/plan.js';
 import { caseComparator, caseLabel } from './common.js';
 import { SCHEMA_VERSION, summarize, type RunReport } from './results.js';
 
@@ -82,7 +83,7 @@ function fromV1(doc: ReportV1): RunReport {
     ...doc,
     schemaVersion: SCHEMA_VERSION,
     implementations: doc.implementations.map(({ features, ...impl }) => ({ ...impl, driver: impl.kind === 'driver' || (features ?? []).includes('driver') })),
-    properties: doc.properties.map((p) => ({ ...p, socketTypes: p.socketTypes ?? ['stream'], addresses: p.addresses ?? ['pathname'] })),
+    properties: doc.properties.map((p) => ({ ...p, socketTypes: [...socketTypesOf(p)], addresses: [...addressesOf(p)] })),
     results: doc.results.map((r) => ({ ...r, socketType: 'stream', address: 'pathname' })),
   };
 }

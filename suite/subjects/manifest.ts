@@ -5,7 +5,6 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { PROJECT_ROOT } from '../harness/paths.js';
 import type { CommandTemplate, Expectation, Implementation } from '../model/types.js';
 import { checkShape, schemaFile, ShapeError } from '../model/shape.js';
 

@@ -140,6 +140,8 @@ export const fdCapability: Property<null> = {
   reference: 'unix(7) SCM_RIGHTS: the receiver gets the open file, not the right to open its path; open(2) EACCES',
   via: 'driver',
   needs: { fds: true },
+  // The client driver runs as another uid: only a process can drop privileges.
+  isolation: 'process',
   arbitrary: fc.constant(null),
   maxRuns: 1,
   async check(_input, ctx) {

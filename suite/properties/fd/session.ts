@@ -22,7 +22,7 @@ import type { ReadyOutcome } from '../../harness/readiness.js';
 import { exitText } from '../../model/format.js';
 import { CheckFailure, type Evidence, type ProcessSummary } from '../../model/types.js';
 import { within, type SessionOutcome } from '../session.js';
-import { requireReady } from '../verify.js';
+import { fail, requireReady } from '../verify.js';
 import { fdContent, FD_KINDS, leakedFds, passSpec, type ClientFdReport, type FdClientOptions, type FdKind, type ReadRecord, type ReceivedFd, type SentFd, type ServerFdReport } from './reports.js';
 
 export const fdKindArb: fc.Arbitrary<FdKind> = fc.constantFrom(...FD_KINDS);
@@ -205,12 +205,12 @@ export async function fdSession(ctx: CaseContext, options: FdSessionOptions): Pr
     }
     if (clientHung || !('value' in clientSide)) {
       const what = clientHung ? 'a hang (killed)' : `a failed command: ${clientFailed!.message}`;
-      throw new CheckFailure({
-        message: `the client driver ended the fd session with ${what}`,
-        expected: 'every command answered ok, and a report',
-        actual: clientHung ? `no EOF handled within ${DEFAULTS.eofGraceMs} ms of the server finishing` : `${clientFailed!.info.code} from ${clientFailed!.info.syscall}`,
-        ...evidence,
-      });
+      fail(
+        `the client driver ended the fd session with ${what}`,
+        'every command answered ok, and a report',
+        clientHung ? `no EOF handled within ${DEFAULTS.eofGraceMs} ms of the server finishing` : `${clientFailed!.info.code} from ${clientFailed!.info.syscall}`,
+        evidence,
+      );
     }
     const server = 'value' in serverSide && !serverHung ? serverSide.value : undefined;
     return { outcome, server, client: clientSide.value, evidence };
@@ -223,12 +223,12 @@ export async function fdSession(ctx: CaseContext, options: FdSessionOptions): Pr
 /** The server's report, or a failure saying the server did not complete. */
 export function requireServerReport(s: FdSessionOutcome): ServerFdReport {
   if (s.server) return s.server;
-  throw new CheckFailure({
-    message: `the server driver ended with ${exitText(s.outcome.server)}`,
-    expected: 'every command answered ok',
-    actual: `${exitText(s.outcome.server)}: ${s.outcome.server.stderr.trim().slice(0, 200)}`,
-    ...s.evidence,
-  });
+  fail(
+    `the server driver ended with ${exitText(s.outcome.server)}`,
+    'every command answered ok',
+    `${exitText(s.outcome.server)}: ${s.outcome.server.stderr.trim().slice(0, 200)}`,
+    s.evidence,
+  );
 }
 
 /** Fails unless the client received exactly the sent objects (by dev/ino), in order. */
@@ -237,12 +237,12 @@ export function expectSameObjects(s: FdSessionOutcome, sent: ServerFdReport['sen
   const want = sent.map((f) => `${f.kind === 'memfd' ? 'file' : f.kind}@${f.dev}:${f.ino}`);
   if (got.length !== want.length || got.some((g, i) => g !== want[i])) {
     const i = got.findIndex((g, j) => g !== want[j]);
-    throw new CheckFailure({
-      message: `${what}: received ${got.length} fds for ${want.length} sent${i >= 0 ? `; first mismatch at fd ${i}` : ''}`,
-      expected: want.slice(Math.max(0, i), Math.max(0, i) + 3).join(', ') || '(none)',
-      actual: got.slice(Math.max(0, i), Math.max(0, i) + 3).join(', ') || '(none)',
-      ...s.evidence,
-    });
+    fail(
+      `${what}: received ${got.length} fds for ${want.length} sent${i >= 0 ? `; first mismatch at fd ${i}` : ''}`,
+      want.slice(Math.max(0, i), Math.max(0, i) + 3).join(', ') || '(none)',
+      got.slice(Math.max(0, i), Math.max(0, i) + 3).join(', ') || '(none)',
+      s.evidence,
+    );
   }
 }
 
@@ -250,12 +250,12 @@ export function expectSameObjects(s: FdSessionOutcome, sent: ServerFdReport['sen
 export function expectNoLeaks(s: FdSessionOutcome, sent: ServerFdReport['sent'], delivered: number): void {
   const leaks = leakedFds(s.client, sent, delivered);
   if (leaks.length > 0) {
-    throw new CheckFailure({
-      message: `${leaks.length} fd(s) the receiver was not given are open in it: ${leaks.map((l) => `fd ${l.fd} = sent #${l.sentIndex}`).join(', ')}`,
-      expected: 'undelivered fds closed by the kernel, none open in the receiver',
-      actual: `leaked: ${JSON.stringify(leaks.slice(0, 5))}`,
-      ...s.evidence,
-    });
+    fail(
+      `${leaks.length} fd(s) the receiver was not given are open in it: ${leaks.map((l) => `fd ${l.fd} = sent #${l.sentIndex}`).join(', ')}`,
+      'undelivered fds closed by the kernel, none open in the receiver',
+      `leaked: ${JSON.stringify(leaks.slice(0, 5))}`,
+      s.evidence,
+    );
   }
 }
 

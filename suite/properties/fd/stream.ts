@@ -86,6 +86,8 @@ export const fdCtruncClosesExcess: Property<{ kinds: FdKind[]; room: number }> =
   reference: 'unix(7): excess fds are closed; recvmsg(2) MSG_CTRUNC; cmsg(3); gVisor socket_unix_cmsg.cc BasicThreeFDPassTruncationMsgCtrunc; CPython testCmsgTrunc*',
   via: 'driver',
   needs: { fds: true },
+  // The receiver's fd table is checked for leaks: an in-process receiver shares it with the sender.
+  isolation: 'process',
   arbitrary: fc
     .array(distinctKindArb, { minLength: 2, maxLength: 12 })
     .chain((kinds) => fc.record({ kinds: fc.constant(kinds), room: fc.integer({ min: 0, max: kinds.length - 1 }) })),
@@ -110,6 +112,8 @@ export const fdPlainReadDiscards: Property<{ kinds: FdKind[]; size: number }> = 
   reference: 'gVisor socket_unix_cmsg.cc FDPassNoRecv, FDPassInterspersed2 (read(2) ignores the control message)',
   via: 'driver',
   needs: { fds: true },
+  // The receiver's fd table is checked for leaks: an in-process receiver shares it with the sender.
+  isolation: 'process',
   arbitrary: fc.record({ kinds: fc.array(distinctKindArb, { minLength: 1, maxLength: 6 }), size: fc.integer({ min: 1, max: 100_000 }) }),
   maxRuns: 8,
   async check({ kinds, size }, ctx) {
