@@ -6,6 +6,7 @@ import { deliveryDefaultMessage, deliveryPayload } from './delivery.js';
 import { eofExitZero, eofSilentServer } from './eof.js';
 import { fdCapability, fdKinds, fdManyInOrder, fdSameDescription, fdScmMax } from './fd/identity.js';
 import { fdCloexec, fdCtruncClosesExcess, fdFirstByteOnly, fdNeedsDataByte, fdPlainReadDiscards } from './fd/stream.js';
+import { fdMessageBoundary } from './fd/seqpacket.js';
 import { pathTooLongClient, pathTooLongServer } from './path-too-long.js';
 import { pathForms } from './paths.js';
 
@@ -32,5 +33,6 @@ export function allProperties(): Property<any>[] {
     fdCloexec,
     fdNeedsDataByte,
     fdCapability,
+    fdMessageBoundary,
   ];
 }

@@ -1,0 +1,59 @@
+/**
+ * The fd properties over every driver pairing: c-reference's C driver (a process), ts-native's adapter
+ * (in-process where the property allows, else served as a process) and python-socket's driver (a
+ * process) with one another. Every fd property holds on every pairing, except python-socket's known
+ * fd.cloexec (its recv_fds drops the flags, CPython gh-107898); ts-net's driver answers `fds: false`,
+ * so its fd units are unsupported, with that reason, and never start.
+ */
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../suite/harness/paths.js';
+import { liveProcessCount } from '../suite/harness/process.js';
+import { allProperties } from '../suite/properties/index.js';
+import { cReference, tsNative, tsNet } from '../suite/registry.js';
+import { runSuite } from '../suite/run.js';
+import { loadSubject } from '../suite/subjects/manifest.js';
+import { leftoversOf } from './support/leftovers.js';
+
+const properties = allProperties();
+const fdIds = properties.filter((p) => p.via === 'driver' && p.needs?.fds).map((p) => p.id);
+
+afterAll(() => {
+  expect(liveProcessCount()).toBe(0);
+  expect(leftoversOf(process.pid)).toEqual({ dirs: [], sockets: [], processes: [] });
+});
+
+it('every fd property passes over c-reference, ts-native and python-socket with one another', async () => {
+  const python = loadSubject(join(PROJECT_ROOT, 'fixtures', 'subjects', 'python-socket', 'manifest.json'), properties.map((p) => p.id));
+  const { results } = await runSuite({
+    implementations: [cReference, tsNative, tsNet],
+    subjects: [python],
+    properties,
+    propertyPatterns: ['fd.*'],
+    runs: 3,
+    seed: 20261201,
+    jobs: 2,
+  });
+  expect(fdIds.length).toBe(11);
+  const drivers = ['c-reference', 'ts-native', 'python-socket'];
+  const among = results.filter((r) => drivers.includes(r.server) && drivers.includes(r.client));
+  expect(among.length).toBe(fdIds.length * drivers.length * drivers.length);
+  const verdicts = among.map((r) => {
+    // uid 65534 cannot run an interpreter installed under /root (pyenv here): the harness says so.
+    if (r.property === 'fd.capability' && r.client === 'python-socket' && r.status === 'unsupported') {
+      expect(r.reason).toMatch(/cannot be started as this user/);
+      return `${r.property} ${r.server} × ${r.client}: skipped here`;
+    }
+    const want = r.property === 'fd.cloexec' && r.client === 'python-socket' ? 'expected-fail' : 'pass';
+    return `${r.property} ${r.server} × ${r.client}: ${r.status === want ? 'as expected' : `${r.status} (${r.message})`}`;
+  });
+  expect(verdicts.filter((v) => !/as expected|skipped here/.test(v))).toEqual([]);
+
+  const withTsNet = results.filter((r) => r.server === 'ts-net' || r.client === 'ts-net');
+  expect(withTsNet.length).toBe(fdIds.length * (2 * 4 - 1));
+  for (const r of withTsNet) {
+    expect(r.status).toBe('unsupported');
+    expect(r.runs).toBe(0);
+    expect(r.reason).toMatch(/ts-net's driver (has no seqpacket sockets and )?does not pass fds \(its hello answer\)/);
+  }
+});
