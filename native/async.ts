@@ -105,7 +105,7 @@ export async function connectAsync(fd: number, path: SocketPath, options: AsyncO
 
 /**
  * sendmsg until every byte is sent: the fds go with the first call that sends anything, the rest of
- * a short stream send follows without them (uds-semantics D14). A zero-length send is made once.
+ * a short stream send follows without them (unix(7): ancillary data is sent with the first byte of a stream send). A zero-length send is made once.
  * @returns the number of bytes sent (data.length).
  */
 export async function sendmsgAsync(

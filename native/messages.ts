@@ -25,7 +25,7 @@ export function sendmsg(fd: number, data: Uint8Array, fds: readonly number[] = [
 }
 
 export interface RecvmsgOptions {
-  /** Size of the data buffer (default 65536); 0 is allowed (uds-semantics C7, D18). */
+  /** Size of the data buffer (default 65536); 0 is allowed (recvmsg(2): a zero-length read still receives the control message). */
   dataSize?: number;
   /**
    * The control buffer is exactly CMSG_LEN(controlFds * sizeof(int)) bytes (not CMSG_SPACE, whose
@@ -35,13 +35,13 @@ export interface RecvmsgOptions {
   controlFds?: number;
   /** MSG_CMSG_CLOEXEC: received fds get FD_CLOEXEC. */
   cloexec?: boolean;
-  /** MSG_PEEK: leave the data queued (received fds are still installed, uds-semantics D17). */
+  /** MSG_PEEK: leave the data queued (received fds are still installed: recvmsg(2) MSG_PEEK). */
   peek?: boolean;
   /** More raw MSG_* input flags (e.g. MSG.MSG_TRUNC, MSG.MSG_WAITALL). MSG_DONTWAIT is always added. */
   flags?: number;
 }
 
-/** The msg_flags bits the fd report names, in its order (docs/fd-passing.md). */
+/** The msg_flags bits a driver's recv answer names, in its order (docs/driver-protocol.md). */
 export type MsgFlagName = 'MSG_CTRUNC' | 'MSG_TRUNC' | 'MSG_EOR' | 'MSG_OOB' | 'MSG_ERRQUEUE';
 export const MSG_FLAG_NAMES: readonly MsgFlagName[] = ['MSG_CTRUNC', 'MSG_TRUNC', 'MSG_EOR', 'MSG_OOB', 'MSG_ERRQUEUE'];
 

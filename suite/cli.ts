@@ -244,7 +244,7 @@ async function run(args: string[]): Promise<number> {
 }
 
 function reportLines(w: WrittenReports): string {
-  return `results: ${w.results}\nreports: ${w.junit}, ${w.summary}, ${w.html}\n`;
+  return `results: ${w.results}\nreports: ${w.reports.join(', ')}\n`;
 }
 
 function parseOwnArgs<const O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: O) {

@@ -17,6 +17,8 @@ import { PROPERTY_DOC, renderPropertiesJson, renderPropertiesMarkdown, renderPro
 const README_MAX_LINES = 150;
 /** Built from parts so that this file does not cite it itself. */
 const PRIVATE_NOTES = ['..', 'shared', ''].join('/');
+/** The names of those notes, cited without their folder. */
+const PRIVATE_NOTE_NAMES = [['uds', 'semantics'].join('-'), ['toolchain', 'md'].join('.'), ['real', 'world', 'bugs'].join('-')];
 
 const read = (rel: string): string => readFileSync(join(PROJECT_ROOT, rel), 'utf8');
 
@@ -86,6 +88,14 @@ describe('citations', () => {
     const needle = Buffer.from(PRIVATE_NOTES);
     const citing = repositoryFiles().filter((f) => readFileSync(join(PROJECT_ROOT, f)).includes(needle));
     expect(citing, `these files cite ${PRIVATE_NOTES}: cite a public source (a man page, a kernel or gVisor test) or nothing`).toEqual([]);
+  });
+
+  it('no file cites those notes by name either', () => {
+    const citing = repositoryFiles().flatMap((f) => {
+      const text = readFileSync(join(PROJECT_ROOT, f));
+      return PRIVATE_NOTE_NAMES.filter((n) => text.includes(Buffer.from(n))).map((n) => `${f}: ${n}`);
+    });
+    expect(citing).toEqual([]);
   });
 });
 

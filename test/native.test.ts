@@ -1,6 +1,6 @@
 /**
  * The uds_native wrapper (native/index.ts): every error path asserted on its errno code, SCM_RIGHTS
- * edge cases (uds-semantics D), the async variants and the fd helpers. Every test closes every fd it
+ * edge cases (unix(7), cmsg(3)), the async variants and the fd helpers. Every test closes every fd it
  * opens (own/drop) and checks that no poll handle is left.
  */
 import { lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-/* The driver's fd commands (docs/driver-protocol.md): make the fds of docs/fd-passing.md (mkfd),
+/* The driver's fd commands (docs/driver-protocol.md): make the fds to pass (mkfd, content and kinds in docs/driver-protocol.md),
  * inspect one (stat, read), list the process's open fds (fds), try a path (open), and whoami. The
  * read through an fd of `read` is a step (steps.h). */
 #include <dirent.h>

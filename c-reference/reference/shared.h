@@ -14,7 +14,7 @@
  * latter lives in a static buffer, overwritten by the next such call. */
 const char *errno_name(int err);
 
-/* The fd kind of an st_mode, as docs/fd-passing.md names it: "file", "dir", "pipe", "socket",
+/* The fd kind of an st_mode, as docs/driver-protocol.md's stat names it: "file", "dir", "pipe", "socket",
  * "chr", "blk", "link", else "unknown". */
 const char *fd_kind(mode_t mode);
 

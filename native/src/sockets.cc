@@ -113,7 +113,7 @@ Napi::Value GetPeerCred(const Napi::CallbackInfo& info) {
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) ThrowErrno(info.Env(), "getsockopt", errno);
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("pid", Napi::Number::New(info.Env(), cred.pid));
-  // uid/gid are unsigned; (uid_t)-1 before listen (uds-semantics E2) is reported as -1.
+  // uid/gid are unsigned; (uid_t)-1 before listen (unix(7) SO_PEERCRED) is reported as -1.
   out.Set("uid", Napi::Number::New(info.Env(), cred.uid == static_cast<uid_t>(-1) ? -1.0 : cred.uid));
   out.Set("gid", Napi::Number::New(info.Env(), cred.gid == static_cast<gid_t>(-1) ? -1.0 : cred.gid));
   return out;

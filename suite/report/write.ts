@@ -1,4 +1,4 @@
-/** Writes the four reports of a run (results.json, junit.xml, summary.md, index.html) into one directory. */
+/** Writes the reports of a run (results.json and every REPORT_FORMATS entry) into one directory. */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderHtml } from './html.js';
@@ -6,23 +6,29 @@ import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
 import { writeResults, type RunReport } from './results.js';
 
+/**
+ * The rendered reports besides results.json, in the order they are listed: adding a format is its
+ * renderer and one line here.
+ */
+export const REPORT_FORMATS: ReadonlyArray<{ name: string; file: string; render: (report: RunReport) => string }> = [
+  { name: 'junit', file: 'junit.xml', render: renderJUnit },
+  { name: 'summary', file: 'summary.md', render: renderMarkdown },
+  { name: 'html', file: 'index.html', render: renderHtml },
+];
+
 export interface WrittenReports {
+  /** The results.json written. */
   results: string;
-  junit: string;
-  summary: string;
-  html: string;
+  /** Every other report written, by REPORT_FORMATS order. */
+  reports: string[];
 }
 
 export async function writeReports(report: RunReport, outDir: string): Promise<WrittenReports> {
   await mkdir(outDir, { recursive: true });
   const results = await writeResults(report, outDir);
-  const files = { junit: join(outDir, 'junit.xml'), summary: join(outDir, 'summary.md'), html: join(outDir, 'index.html') };
-  await Promise.all([
-    writeFile(files.junit, renderJUnit(report)),
-    writeFile(files.summary, renderMarkdown(report)),
-    writeFile(files.html, renderHtml(report)),
-  ]);
-  return { results, ...files };
+  const reports = REPORT_FORMATS.map((f) => join(outDir, f.file));
+  await Promise.all(REPORT_FORMATS.map((f, i) => writeFile(reports[i]!, f.render(report))));
+  return { results, reports };
 }
 
 /**
