@@ -2,8 +2,8 @@
  * The driver protocol (docs/driver-protocol.md): c-reference's driver and the python-socket driver
  * command by command; the client's handling of drivers that lie, exit 127, die, stall or answer
  * ENOTSUP for what hello claimed; the in-process transport over a small fake adapter; serveAdapter;
- * one transcript format for both transports; askCapabilities; and the fd properties played over
- * drivers (python-socket × c-reference in both roles, and c-reference's driver against itself).
+ * one transcript format for both transports; askCapabilities. The fd properties over real driver
+ * pairings are test/fd-drivers.test.ts.
  *
  * Longer than the usual 400 lines on purpose: it is the protocol's one test file, and its parts share
  * the case host, the shell-script drivers and the fake adapter (whose transcript the in-process,
@@ -16,12 +16,12 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DriverError, type Driver } from '../suite/driver/driver.js';
-import type { Capabilities, DriverAdapter } from '../suite/driver/protocol.js';
+import type { Capabilities, DriverAdapter, Transport } from '../suite/driver/protocol.js';
 import { serveAdapter } from '../suite/driver/serve.js';
-import { askCapabilities, startDriver, type DriverHost, type DriverTransportKind } from '../suite/driver/start.js';
+import { askCapabilities, startDriver, type DriverHost } from '../suite/driver/start.js';
 import { C_BIN, PROJECT_ROOT } from '../suite/harness/paths.js';
 import { liveProcessCount } from '../suite/harness/process.js';
-import { CheckFailure, Unsupported, type DriverSpec, type Implementation } from '../suite/model/types.js';
+import { CheckFailure, Unsupported, type DriverSpec } from '../suite/model/types.js';
 import { leftoversOf } from './support/leftovers.js';
 
 const PY_DIR = join(PROJECT_ROOT, 'fixtures', 'subjects', 'python-socket');
@@ -54,7 +54,7 @@ async function withHost<T>(fn: (host: DriverHost) => Promise<T>, deadlineMs = 15
   }
 }
 
-function withDriver<T>(spec: DriverSpec, fn: (d: Driver, host: DriverHost) => Promise<T>, transport: DriverTransportKind = 'process', deadlineMs = 15_000): Promise<T> {
+function withDriver<T>(spec: DriverSpec, fn: (d: Driver, host: DriverHost) => Promise<T>, transport: Transport = 'process', deadlineMs = 15_000): Promise<T> {
   return withHost(async (host) => fn(await startDriver(host, spec, { transport, label: 'test' }), host), deadlineMs);
 }
 
@@ -584,58 +584,4 @@ describe('askCapabilities', () => {
     const unsupported = await rejection(askCapabilities(sh('exit 127'), 'process', { deadlineMs: 5000 }));
     expect(unsupported).toBeInstanceOf(Unsupported);
   });
-});
-
-/*
- * The fd properties over drivers need the fd session on the new Driver (suite/properties/fd/, the plan
- * and the runner): loaded lazily, so the tests above run while those are being rewritten.
- */
-describe('the fd properties over drivers', () => {
-  async function run(pairs: Array<[Implementation, Implementation]>): Promise<Array<{ cell: string; status: string; message?: string }>> {
-    const { allProperties } = await import('../suite/properties/index.js');
-    const { planUnits, runUnits } = await import('../suite/plan/runner.js');
-    const { askDrivers } = await import('../suite/plan/capabilities.js');
-    const fdProperties = allProperties().filter((p) => p.id.startsWith('fd.'));
-    expect(fdProperties).toHaveLength(10);
-    const implementations = [...new Set(pairs.flat())];
-    const wanted = new Set(pairs.map(([s, c]) => `${s.name} × ${c.name}`));
-    const capabilities = await askDrivers(implementations, { deadlineMs: 10_000 });
-    const units = planUnits({ implementations, properties: fdProperties }, capabilities).filter((u) => wanted.has(`${u.server?.name} × ${u.client?.name}`));
-    const results = await runUnits(units, { runs: 6, seed: 20_240_601, concurrency: Math.min(4, os.availableParallelism()) });
-    return results.map((r) => ({ cell: `${r.property} ${r.server} × ${r.client}`, status: r.status, ...(r.status === 'pass' ? {} : { message: r.message }) }));
-  }
-
-  async function subjects(): Promise<{ cReference: Implementation; pythonSocket: Implementation }> {
-    const { cReference } = await import('../suite/registry.js');
-    const { loadSubject } = await import('../suite/subjects/manifest.js');
-    const { allProperties } = await import('../suite/properties/index.js');
-    const pythonSocket = loadSubject(join(PY_DIR, 'manifest.json'), allProperties().map((p) => p.id)).implementation;
-    return { cReference, pythonSocket };
-  }
-
-  it('all ten hold for python-socket × c-reference in both roles, but for recv_fds dropping MSG_CMSG_CLOEXEC', async () => {
-    const { cReference, pythonSocket } = await subjects();
-    const results = await run([
-      [pythonSocket, cReference],
-      [cReference, pythonSocket],
-    ]);
-    // Python's socket.recv_fds() ignores its flags (CPython gh-107898): as the receiver, asked for
-    // MSG_CMSG_CLOEXEC, its fds come without FD_CLOEXEC. The manifest expects exactly that.
-    const cloexec = results.find((r) => r.cell === 'fd.cloexec c-reference × python-socket')!;
-    expect(cloexec.status).toBe('expected-fail');
-    expect(cloexec.message).toMatch(/FD_CLOEXEC false with MSG_CMSG_CLOEXEC given/);
-    // As uid 65534 the client driver's interpreter may be out of reach (python3 under /root/.pyenv):
-    // the harness then declares that one cell unsupported, saying so, rather than failing it.
-    const unreachable = (r: (typeof results)[number]): boolean =>
-      r.cell === 'fd.capability c-reference × python-socket' && r.status === 'unsupported' && /cannot be started as this user/.test(r.message ?? '');
-    const rest = results.filter((r) => r !== cloexec && !unreachable(r));
-    expect(rest).toEqual(rest.map((r) => ({ cell: r.cell, status: 'pass' })));
-    expect(rest.length).toBeGreaterThanOrEqual(18);
-  }, 240_000);
-
-  it("all ten hold for c-reference's driver against itself", async () => {
-    const { cReference } = await subjects();
-    const results = await run([[cReference, cReference]]);
-    expect(results).toEqual(results.map((r) => ({ cell: r.cell, status: 'pass' })));
-  }, 240_000);
 });

@@ -9,7 +9,7 @@ import { DriverClient, type DriverTransport } from './client.js';
 import type { Driver } from './driver.js';
 import { InProcessTransport } from './in-process.js';
 import { ProcessTransport } from './process.js';
-import type { HelloAnswer } from './protocol.js';
+import type { HelloAnswer, Transport } from './protocol.js';
 import { CheckFailure, Unsupported, type DriverSpec } from '../model/types.js';
 
 /** What a driver needs of the case it runs in (the CaseContext provides it). */
@@ -24,10 +24,9 @@ export interface DriverHost {
   addCleanup(fn: () => void | Promise<void>): void;
 }
 
-export type DriverTransportKind = 'process' | 'in-process';
 
 export interface StartDriverOptions {
-  transport: DriverTransportKind;
+  transport: Transport;
   /** Names the driver in messages and evidence, e.g. "server c-reference". */
   label: string;
   /** Run a process driver as this uid/gid (privilege drop). */
@@ -85,7 +84,7 @@ export interface AskCapabilitiesOptions {
  * says which driver and why (with its stderr) when it cannot start or does not answer; an Unsupported
  * (exit 127: it cannot run here at all) is passed on as it is, for the plan to report.
  */
-export async function askCapabilities(spec: DriverSpec, transport: DriverTransportKind, options: AskCapabilitiesOptions): Promise<HelloAnswer> {
+export async function askCapabilities(spec: DriverSpec, transport: Transport, options: AskCapabilitiesOptions): Promise<HelloAnswer> {
   const label = options.label ?? 'subject';
   const dir = await mkdtemp(join(os.tmpdir(), `udsc-${process.pid}-`));
   const controller = new AbortController();

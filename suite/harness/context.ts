@@ -93,7 +93,7 @@ export interface CaseUnit extends Pairing {
   transport?: Partial<Record<Role, Transport>>;
 }
 
-export interface StartDriverOptions {
+export interface CaseDriverOptions {
   /** Run a process driver as this uid/gid (privilege drop). */
   uid?: number;
   gid?: number;
@@ -143,10 +143,14 @@ export class CaseContext {
    * Starts the driver of the pairing's server or client, by the transport the plan chose, and says
    * hello. It is stopped with the case, whatever happens.
    */
-  async startDriver(role: Role, options: StartDriverOptions = {}): Promise<Driver> {
+  async startDriver(role: Role, options: CaseDriverOptions = {}): Promise<Driver> {
     const impl = role === 'server' ? this.server : this.client;
     if (!impl.driver) throw new Unsupported(`${role} ${impl.name} has no driver`);
     const transport = this.pairing.transport?.[role] ?? (impl.driver.inProcess && options.uid === undefined ? 'in-process' : 'process');
+    // Only a process can run as another user: a property that drops privileges says isolation: 'process'.
+    if (transport === 'in-process' && (options.uid !== undefined || options.gid !== undefined)) {
+      throw new Error(`${role} ${impl.name}'s driver was planned in-process, but the property runs it as another uid (it needs isolation: 'process')`);
+    }
     const host = { dir: this.dir, signal: this.signal, extraEnv: this.options.env, addCleanup: (fn: () => void | Promise<void>) => void this.cleanups.push(fn) };
     return startDriver(host, impl.driver, { transport, label: `${role} ${impl.name}`, uid: options.uid, gid: options.gid });
   }
