@@ -8,7 +8,7 @@
 import { answerProblem } from './answers.js';
 import { DriverError, type ConnectOptions, type Driver, type ListenOptions, type MkfdOptions, type RecvOptions, type RecvResult, type SendOptions } from './driver.js';
 import { DRIVER_PROTOCOL, V1_CAPABILITIES, type Capabilities, type DriverErrorInfo, type FdStat, type HelloAnswer, type OpenFd, type SocketType } from './protocol.js';
-import { exitText } from '../model/format.js';
+import { declaredUnsupported, exitText } from '../model/format.js';
 import { CheckFailure, Unsupported, type ProcessSummary } from '../model/types.js';
 
 /** Lines kept for evidence, each cut to LINE_KEPT characters. */
@@ -306,13 +306,8 @@ export class DriverClient implements Driver {
   }
 
   private exitFailure(summary: ProcessSummary, cmd?: string): Error {
-    if (summary.exitCode === 127 && !summary.spawnFailed) {
-      return new Unsupported(`the ${this.label} driver exited with status 127: it declares this case unsupported`);
-    }
-    if (summary.spawnFailed && /EACCES/.test(summary.stderr)) {
-      // Only a privilege drop makes an installed executable unreachable (e.g. python3 under /root/.pyenv).
-      return new Unsupported(`the ${this.label} driver cannot be started as this user (${summary.stderr.trim()}): install it where an unprivileged user can run it`);
-    }
+    const declared = declaredUnsupported(summary, `the ${this.label} driver`);
+    if (declared) return new Unsupported(declared);
     const stderr = summary.stderr.trim().slice(0, 300);
     const what = summary.spawnFailed
       ? `could not be started (${stderr})`

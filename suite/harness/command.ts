@@ -35,11 +35,6 @@ export function prepareCommand(template: CommandTemplate, options: PrepareOption
   };
 }
 
-/** The working directory a template's process gets in a case dir. */
-export function commandCwd(template: CommandTemplate, dir: string): string {
-  return template.cwd ?? dir;
-}
-
 /** Expands {path}, {payload} and {dir}; an argument that is exactly "{payload}" is dropped when there is no payload. */
 export function expand(template: CommandTemplate, vars: CommandVars): string[] {
   const out: string[] = [];

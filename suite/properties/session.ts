@@ -7,6 +7,7 @@ import { lstat } from 'node:fs/promises';
 import type { OutputCapture } from '../harness/capture.js';
 import type { CaseContext, RunMode } from '../harness/context.js';
 import type { ReadyOutcome } from '../harness/readiness.js';
+import { declaredUnsupported } from '../model/format.js';
 import { Unsupported, type Evidence, type ProcessSummary } from '../model/types.js';
 
 /** How long a client may keep running after its server has closed the connection and exited. */
@@ -93,19 +94,11 @@ export async function session(ctx: CaseContext, options: SessionOptions): Promis
   };
 }
 
-/**
- * Exit status 127 from a subject that did start declares the case unsupported (the convention of
- * interop runners); a program that could not be started at all is not excused this way.
- */
+/** A subject that declares its case unsupported (model/format.ts, declaredUnsupported) ends the unit so. */
 export function throwIfDeclaredUnsupported(...summaries: Array<ProcessSummary | undefined>): void {
   for (const p of summaries) {
-    if (p && p.exitCode === 127 && !p.spawnFailed && p.how === 'process') {
-      throw new Unsupported(`${p.command?.[0] ?? 'the subject'} exited with status 127: it declares this case unsupported`);
-    }
-    if (p?.spawnFailed && /EACCES/.test(p.stderr)) {
-      // Only a privilege drop makes an installed executable unreachable (e.g. under /root/.pyenv).
-      throw new Unsupported(`${p.command?.[0] ?? 'the subject'} cannot be started as this user (${p.stderr.trim()}): install it where an unprivileged user can run it`);
-    }
+    const reason = p && declaredUnsupported(p, p.command?.[0] ?? 'the subject');
+    if (reason) throw new Unsupported(reason);
   }
 }
 

@@ -6,6 +6,7 @@
 import { ADDRESS_KINDS, SOCKET_TYPES } from '../driver/protocol.js';
 import { NO_PEER, type Blame, type Level, type ResultEntry, type Status } from '../model/types.js';
 import type { RunReport } from './results.js';
+import { isUnexpected } from '../model/format.js';
 
 /** Worst first: a cell is coloured by the first of these among its results. */
 export const SEVERITY: readonly Status[] = ['fail', 'error', 'unexpected-pass', 'expected-fail', 'pass', 'unsupported'];
@@ -206,9 +207,7 @@ export function formatScore(card: Scorecard): string {
 }
 
 /** Statuses that make a run exit 1. */
-export function isUnexpected(status: Status): boolean {
-  return status === 'fail' || status === 'unexpected-pass' || status === 'error';
-}
+export { isUnexpected };
 
 /** Seconds with millisecond precision, as JUnit wants them. */
 export function seconds(ms: number): string {

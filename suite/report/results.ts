@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../harness/paths.js';
 import type { PerfEntry } from '../measure/perf.js';
+import { isUnexpected } from '../model/format.js';
 import { addressesOf, socketTypesOf, type CapabilityMap } from '../plan/plan.js';
 import { STATUSES, type AddressKind, type Capabilities, type Implementation, type PropertyInfo, type ResultEntry, type Role, type SocketType, type Status } from '../model/types.js';
 
@@ -125,5 +126,5 @@ export async function writeResults(report: RunReport, outDir: string): Promise<s
 
 /** Unexpected outcomes: the ones that make a run exit 1. */
 export function unexpected(results: ResultEntry[]): ResultEntry[] {
-  return results.filter((r) => r.status === 'fail' || r.status === 'unexpected-pass' || r.status === 'error');
+  return results.filter((r) => isUnexpected(r.status));
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
+import { isUnexpected } from '../model/format.js';
 import { writeResults, type RunReport } from './results.js';
 
 /**
@@ -37,5 +38,5 @@ export async function writeReports(report: RunReport, outDir: string): Promise<W
  */
 export function exitCodeFor(results: RunReport['results'], options: { shard?: boolean } = {}): 0 | 1 | 3 {
   if (!options.shard && results.every((r) => r.status === 'unsupported')) return 3;
-  return results.some((r) => r.status === 'fail' || r.status === 'unexpected-pass' || r.status === 'error') ? 1 : 0;
+  return results.some((r) => isUnexpected(r.status)) ? 1 : 0;
 }
