@@ -21,6 +21,26 @@ export const DEFAULTS = {
   serverGraceMs: 2000,
   /** Stdout bytes kept for evidence; beyond this only the hash, length and first difference are kept. */
   stdoutCap: 2 * 1024 * 1024,
+  /**
+   * A client that has received every byte its server was given, then nothing more for this long,
+   * ends the case: "the server sent everything but did not close the connection".
+   */
+  quietMs: 2000,
+  /** Time budget of one unit (property × pairing × socket type × address): shrinking stops there. */
+  unitBudgetMs: 60_000,
+  /** Re-runs of a counterexample per role when blaming a failing cell with a subject in it. */
+  blameReruns: 5,
+} as const;
+
+/** Documented ranges of the numeric options (the CLI exits 2 outside them). */
+export const RANGES = {
+  runs: { min: 1, max: 100_000 },
+  jobs: { min: 1, max: 256 },
+  /** Node's timers hold at most 2^31 - 1 ms; a day is more than any case needs. */
+  caseDeadlineMs: { min: 100, max: 86_400_000 },
+  unitBudgetMs: { min: 1000, max: 86_400_000 },
+  quietMs: { min: 100, max: 600_000 },
+  seed: { min: -2_147_483_648, max: 2_147_483_647 },
 } as const;
 
 /** Cases in flight at once: the number of cores. */

@@ -47,6 +47,12 @@ export interface RunSuiteOptions {
   coverageOutDir?: string;
   /** After the cases, measure throughput and first-byte latency (results.json `perf`). */
   perf?: boolean;
+  /** Time budget per unit: shrinking stops there, with the smallest counterexample so far (default DEFAULTS.unitBudgetMs). */
+  unitBudgetMs?: number;
+  /** Quiet period after a client has everything (default DEFAULTS.quietMs). */
+  quietMs?: number;
+  /** Re-runs per role when blaming (default DEFAULTS.blameReruns). */
+  blameReruns?: number;
   /** Run every planned unit this many times (the benchmark's batches of identical cases; default 1). */
   repeat?: number;
   /** The oracle peer for single-role properties and blame (default c-reference). */

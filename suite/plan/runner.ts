@@ -32,6 +32,8 @@ export interface RunnerOptions {
   onResult?: (result: ResultEntry, done: number, total: number) => void;
   /** Run-wide case options: force process mode, extra subject environment (`run --coverage`). */
   caseOptions?: CaseOptions;
+  /** Time budget per unit (default DEFAULTS.unitBudgetMs): shrinking stops there. */
+  unitBudgetMs?: number;
 }
 
 export type RunConfig = PlanInput & RunnerOptions;
