@@ -3,15 +3,17 @@
  * uds-conformance command line.
  *   run     every property over every pairing; matrix on stdout, reports in --out
  *   replay  one case (property, server, client, seed, path) with its evidence
- * Exit codes: 0 nothing unexpected; 1 something unexpected; 2 bad usage; 3 nothing ran / harness failure.
+ * Exit codes: 0 nothing unexpected (SHOULD and MAY failures count only with --strict); 1 something
+ * unexpected; 2 bad usage; 3 nothing ran / harness failure.
  */
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import tmp from 'tmp-promise';
-import { DEFAULTS, defaultJobs } from './defaults.js';
+import { DEFAULTS, defaultJobs, RANGES } from './defaults.js';
 import { sweepCaseDirs } from './harness/casedir.js';
+import { InstallError } from './harness/install.js';
 import { installSignalHandlers, killAllLive } from './harness/process.js';
 import { ADDRESS_KINDS, SOCKET_TYPES, type AddressKind, type SocketType } from './model/types.js';
 import type { Implementation } from './model/types.js';
@@ -27,9 +29,10 @@ import { startProgress } from './report/progress.js';
 import { renderPropertiesJson, renderPropertiesMarkdown, renderPropertiesText } from './report/properties-list.js';
 import type { RunReport } from './report/results.js';
 import { renderDetails, renderMatrix, renderSummary } from './report/terminal.js';
+import { checkOutDir, lockOutDir, OutDirError } from './report/atomic.js';
 import { exitCodeFor, writeReports, type WrittenReports } from './report/write.js';
 import { runUnit } from './plan/runner.js';
-import { NothingToRun, planSuite, qualify, runSuite, type RunSuiteOptions } from './run.js';
+import { checkSuiteInstall, NothingToRun, planSuite, qualify, runSuite, type RunSuiteOptions } from './run.js';
 import { loadSubjects, ManifestError, writeExpectations, type Subject } from './subjects/manifest.js';
 
 export const EXIT = { ok: 0, unexpected: 1, usage: 2, harness: 3 } as const;
@@ -52,13 +55,16 @@ Every run, report and merge writes into --out (default reports/): results.json, 
 Options (run):
   --runs N            generated cases per property and pairing (default ${DEFAULTS.runs}; a property may cap it)
   --seed N            run seed (default: random); every result records the seed to replay it
-  --out DIR           where reports go (default: reports/)
+  --out DIR           where reports go (default: reports/); checked before any case runs, and locked
+                      for the run: a second run into the same DIR exits 2 naming the first one's pid
   --server NAME       only pairings with this server (repeatable)
   --client NAME       only pairings with this client (repeatable)
   --property ID       only this property; globs like 'delivery.*' work (repeatable)
   --jobs N            cases in parallel (default: number of cores)
   --no-shrink         report the first failing input without shrinking it
   --deadline MS       per-case deadline in milliseconds (default ${DEFAULTS.caseDeadlineMs})
+  --unit-budget MS    time budget of one unit (property x pairing): shrinking stops there (default ${DEFAULTS.unitBudgetMs})
+  --quiet-ms MS       a client that has every byte and then nothing for this long ends the case (default ${DEFAULTS.quietMs})
   --shard i/n         run only part i of n of the cases (needs --seed; merge the n results.json)
   --coverage          run the JavaScript implementations as processes under NODE_V8_COVERAGE and
                       write a c8 report of the lines they ran (text on stdout, HTML in DIR/coverage/)
@@ -68,12 +74,18 @@ Options (run):
   --subject FILE      a third-party implementation described by a manifest (repeatable)
   --subjects-only     only pairings with a subject in them
   --update-expectations  write each subject's failures back as its expected failures
+  --strict            SHOULD and MAY failures fail the run too (exit 1), as MUST failures do
 Options (replay):
   --property ID --server NAME --client NAME --seed N --path PATH   (as printed in a report)
   --socket-type T --address A   the unit's socket type and address kind, when not stream/pathname
 
-Exit status: 0 nothing unexpected, 1 an unexpected result, 2 bad usage, 3 nothing ran or the harness failed.
-report and merge exit as a run of their results would; a bad file is bad usage (2), named with its field.
+Ranges: --runs ${RANGES.runs.min}..${RANGES.runs.max}, --jobs ${RANGES.jobs.min}..${RANGES.jobs.max}, --deadline ${RANGES.caseDeadlineMs.min}..${RANGES.caseDeadlineMs.max},
+--unit-budget ${RANGES.unitBudgetMs.min}..${RANGES.unitBudgetMs.max}, --quiet-ms ${RANGES.quietMs.min}..${RANGES.quietMs.max}, --seed ${RANGES.seed.min}..${RANGES.seed.max}; outside them, exit 2.
+
+Exit status: 0 nothing unexpected (SHOULD and MAY failures are reported but exit 0 unless --strict),
+1 an unexpected MUST failure (with --strict any failure), an unexpected pass or a harness error,
+2 bad usage, 3 nothing ran or the harness failed.
+report and merge exit as a run of their results would (--strict too); a bad file is bad usage (2), named with its field.
 `;
 
 const OPTIONS = {
@@ -86,6 +98,8 @@ const OPTIONS = {
   jobs: { type: 'string' },
   'no-shrink': { type: 'boolean' },
   deadline: { type: 'string' },
+  'unit-budget': { type: 'string' },
+  'quiet-ms': { type: 'string' },
   path: { type: 'string' },
   shard: { type: 'string' },
   coverage: { type: 'boolean' },
@@ -93,21 +107,27 @@ const OPTIONS = {
   subject: { type: 'string', multiple: true },
   'subjects-only': { type: 'boolean' },
   'update-expectations': { type: 'boolean' },
+  strict: { type: 'boolean' },
   'socket-type': { type: 'string' },
   address: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
+/**
+ * A whole number within its documented range (defaults.ts RANGES): outside it, a usage error naming
+ * the flag and the range. Bounded because, e.g., a deadline past 2^31 - 1 ms overflows Node's timers to
+ * 1 ms and fails every case.
+ */
+function rangedInt(flag: string, value: string | undefined, range: { min: number; max: number }, fallback: number, kind = 'a positive integer'): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
-  return Number(value);
+  const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= range.min && n <= range.max)) throw new UsageError(`--${flag} must be ${kind} from ${range.min} to ${range.max}, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 function seedValue(value: string | undefined): number {
   if (value === undefined) return Math.floor(Math.random() * 0x7fffffff);
-  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`--seed must be an integer, got ${JSON.stringify(value)}`);
-  return Number(value) | 0;
+  return rangedInt('seed', value, RANGES.seed, 0, 'an integer');
 }
 
 function checkNames(flag: string, names: string[] | undefined, known: Implementation[], role: 'server' | 'client'): void {
@@ -123,6 +143,8 @@ export interface ParsedRun {
   outDir: string;
   subjects: Subject[];
   updateExpectations: boolean;
+  /** --strict: a SHOULD or MAY failure fails the run (exit 1), not only a MUST one. */
+  strict: boolean;
   /** replay: the unit's socket type and address kind. */
   socketType: SocketType;
   address: AddressKind;
@@ -157,6 +179,7 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     if (values.shard !== undefined) throw new UsageError('--shard is only for run');
     if (values.coverage) throw new UsageError('--coverage is only for run');
     if (values.perf) throw new UsageError('--perf is only for run');
+    if (values.strict) throw new UsageError('--strict is only for run, report and merge');
     if (patterns.length !== 1 || /[*?]/.test(patterns[0]!)) throw new UsageError('replay needs exactly one --property ID (no glob)');
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
     if (values.path === undefined) throw new UsageError('replay needs --path PATH (from the report)');
@@ -178,13 +201,15 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     subjects,
     subjectsOnly: values['subjects-only'] ?? false,
     properties,
-    runs: positiveInt('runs', values.runs, DEFAULTS.runs),
+    runs: rangedInt('runs', values.runs, RANGES.runs, DEFAULTS.runs),
     seed: seedValue(values.seed),
     servers: values.server,
     clients: values.client,
     propertyPatterns: patterns,
-    jobs: positiveInt('jobs', values.jobs, defaultJobs()),
-    caseDeadlineMs: positiveInt('deadline', values.deadline, DEFAULTS.caseDeadlineMs),
+    jobs: rangedInt('jobs', values.jobs, RANGES.jobs, Math.min(defaultJobs(), RANGES.jobs.max)),
+    caseDeadlineMs: rangedInt('deadline', values.deadline, RANGES.caseDeadlineMs, DEFAULTS.caseDeadlineMs),
+    unitBudgetMs: rangedInt('unit-budget', values['unit-budget'], RANGES.unitBudgetMs, DEFAULTS.unitBudgetMs),
+    quietMs: rangedInt('quiet-ms', values['quiet-ms'], RANGES.quietMs, DEFAULTS.quietMs),
     shrink: !values['no-shrink'],
     replayPath: values.path,
     shard,
@@ -196,13 +221,25 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     outDir: resolve(values.out ?? DEFAULTS.outDir),
     subjects,
     updateExpectations: values['update-expectations'] ?? false,
+    strict: values.strict ?? false,
     socketType: oneOf('socket-type', values['socket-type'], SOCKET_TYPES, 'stream'),
     address: oneOf('address', values.address, ADDRESS_KINDS, 'pathname'),
   };
 }
 
 async function run(args: string[]): Promise<number> {
-  const { options, outDir, subjects, updateExpectations } = parseRunArgs('run', args, builtinImplementations(), allProperties());
+  const { options, outDir, subjects, updateExpectations, strict } = parseRunArgs('run', args, builtinImplementations(), allProperties());
+  checkOutDir(outDir);
+  // Held until the reports are written (and released at exit whatever happens): see report/atomic.ts.
+  const lock = lockOutDir(outDir);
+  try {
+    return await runLocked({ options, outDir, subjects, updateExpectations, strict });
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked({ options, outDir, subjects, updateExpectations, strict }: Pick<ParsedRun, 'options' | 'outDir' | 'subjects' | 'updateExpectations' | 'strict'>): Promise<number> {
   let progress: ReturnType<typeof startProgress> | undefined;
   let report: RunReport;
   const notes: string[] = [];
@@ -228,7 +265,7 @@ async function run(args: string[]): Promise<number> {
   }
   const written = await writeReports(report, outDir);
   process.stdout.write(`${renderMatrix(report)}\n\n`);
-  const details = renderDetails(report, { expectedToo: true });
+  const details = renderDetails(report, { expectedToo: true, strict });
   if (details) process.stdout.write(`${details}\n\n`);
   for (const s of report.staleExpectations ?? []) process.stdout.write(`stale expectation: ${s.implementation} ${s.property} no longer fails ("${s.reason}")\n`);
   if (updateExpectations) {
@@ -240,7 +277,7 @@ async function run(args: string[]): Promise<number> {
   }
   for (const note of notes) process.stdout.write(`\n${note}\n\n`);
   process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
-  return exitCodeFor(report.results, { shard: options.shard !== undefined });
+  return exitCodeFor(report.results, report.properties, { shard: options.shard !== undefined, strict });
 }
 
 function reportLines(w: WrittenReports): string {
@@ -256,37 +293,42 @@ function parseOwnArgs<const O extends NonNullable<ParseArgsConfig['options']>>(c
 }
 
 /** Prints a loaded or merged report like a run does, writes the four reports, and exits as a run would. */
-async function emitReports(report: RunReport, outDir: string): Promise<number> {
+async function emitReports(report: RunReport, outDir: string, strict = false): Promise<number> {
   const written = await writeReports(report, outDir);
   if (report.results.length) process.stdout.write(`${renderMatrix(report)}\n\n`);
-  const details = renderDetails(report, { expectedToo: true });
+  const details = renderDetails(report, { expectedToo: true, strict });
   if (details) process.stdout.write(`${details}\n\n`);
   process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
-  return exitCodeFor(report.results);
+  return exitCodeFor(report.results, report.properties, { strict });
 }
 
 /** `report --from results.json --out DIR`: re-renders the four reports from a results file. */
 async function reportCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseOwnArgs('report', args, { from: { type: 'string' }, out: { type: 'string' } });
+  const { values, positionals } = parseOwnArgs('report', args, { from: { type: 'string' }, out: { type: 'string' }, strict: { type: 'boolean' } });
   if (positionals.length) throw new UsageError(`report: unexpected argument ${JSON.stringify(positionals[0])} (use --from FILE)`);
   if (values.from === undefined) throw new UsageError('report needs --from FILE (a results.json)');
+  const outDir = resolve(values.out ?? DEFAULTS.outDir);
+  checkOutDir(outDir);
   const report = await loadReport(values.from);
-  return emitReports(report, resolve(values.out ?? 'reports'));
+  return emitReports(report, outDir, values.strict ?? false);
 }
 
 /** `merge a.json b.json ... --out DIR`: one set of reports from the results of several shards. */
 async function mergeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseOwnArgs('merge', args, { out: { type: 'string' } });
+  const { values, positionals } = parseOwnArgs('merge', args, { out: { type: 'string' }, strict: { type: 'boolean' } });
   if (positionals.length === 0) throw new UsageError('merge needs one or more results.json files');
+  const outDir = resolve(values.out ?? DEFAULTS.outDir);
+  checkOutDir(outDir);
   const inputs = [];
   for (const file of positionals) inputs.push({ file, report: await loadReport(file) });
   const { report, warnings } = mergeReports(inputs);
   for (const w of warnings) process.stderr.write(`uds-conformance: merge: ${w}\n`);
-  return emitReports(report, resolve(values.out ?? 'reports'));
+  return emitReports(report, outDir, values.strict ?? false);
 }
 
 async function replay(args: string[]): Promise<number> {
   const { options, socketType, address } = parseRunArgs('replay', args, builtinImplementations(), allProperties());
+  checkSuiteInstall(options);
   const { units } = await planSuite(options);
   const matching = units.filter((u) => u.socketType === socketType && u.address === address);
   if (matching.length !== 1) {
@@ -336,9 +378,14 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'merge') return await mergeCommand(rest);
     throw new UsageError(`unknown command ${JSON.stringify(command)} (try --help)`);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ManifestError || err instanceof ReportInputError || err instanceof ShapeError) {
+    if (err instanceof UsageError || err instanceof ManifestError || err instanceof ReportInputError || err instanceof ShapeError || err instanceof OutDirError) {
       process.stderr.write(`uds-conformance: ${err.message}\n`);
       return EXIT.usage;
+    }
+    // The suite's own files are missing (npm install --ignore-scripts, a deleted binary): the harness's fault.
+    if (err instanceof InstallError) {
+      process.stderr.write(`uds-conformance: ${err.message}\n`);
+      return EXIT.harness;
     }
     process.stderr.write(`uds-conformance: harness failure: ${(err as Error).stack ?? String(err)}\n`);
     return EXIT.harness;

@@ -40,6 +40,16 @@ export const cOriginal: Implementation = {
       role: 'client',
       reason: 'The seed client copies at most 107 bytes with strncpy and connects to that prefix instead of refusing the path.',
     },
+    'path.full-sun-path-server': {
+      status: 'fail',
+      role: 'server',
+      reason: 'The seed server binds with sizeof(struct sockaddr), so a 108-byte path is cut to its first 14 bytes.',
+    },
+    'path.full-sun-path-client': {
+      status: 'fail',
+      role: 'client',
+      reason: 'The seed client copies at most 107 bytes with strncpy, so a 108-byte path is cut to its 107-byte prefix and connected there.',
+    },
   },
 };
 
@@ -47,7 +57,11 @@ export const cReference: Implementation = {
   name: 'c-reference',
   kind: 'builtin',
   description: 'The corrected C server and client of the seed protocol; the suite\'s oracle peer.',
-  server: { command: { command: [join(C_BIN, 'reference-server'), '{path}', '{payload}'] }, payload: true },
+  server: {
+    command: { command: [join(C_BIN, 'reference-server'), '{path}', '{payload}'] },
+    commandWithoutPayload: { command: [join(C_BIN, 'reference-server'), '{path}'] },
+    payload: true,
+  },
   client: { command: { command: [join(C_BIN, 'reference-client'), '{path}'] } },
   driver: { command: { command: [join(C_BIN, 'reference-driver')] } },
   expectations: {},

@@ -5,7 +5,9 @@
  * and returns the report. Writing the reports, printing and exit codes are the caller's.
  */
 import { dirname } from 'node:path';
+import { ADDON_PATH, binding } from '../native/binding.js';
 import { DEFAULTS, defaultJobs } from './defaults.js';
+import { checkInstall } from './harness/install.js';
 import { startCoverage } from './measure/coverage.js';
 import { measurePerf } from './measure/perf.js';
 import type { Implementation, ResultEntry } from './model/types.js';
@@ -88,6 +90,17 @@ export function qualify(options: RunSuiteOptions): QualifiedRunOptions {
   };
 }
 
+/**
+ * Throws InstallError (the CLI's exit 3) when a file the suite ships is missing for the implementations
+ * that can take part (those the --server/--client filters leave, and the oracle): a broken install is
+ * the harness's fault, found before any case runs, never a subject failure.
+ */
+export function checkSuiteInstall(options: RunSuiteOptions, q: QualifiedRunOptions = qualify(options)): void {
+  const named = (names: string[] | undefined, i: Implementation): boolean => !names?.length || names.includes(i.name);
+  const taking = q.implementations.filter((i) => named(options.servers, i) || named(options.clients, i));
+  checkInstall([...taking, q.oracle], { loadAddon: binding, addonPath: ADDON_PATH });
+}
+
 /** Thrown when the filters leave nothing to run (the CLI's exit 3). */
 export class NothingToRun extends Error {}
 
@@ -111,6 +124,7 @@ export async function planSuite(options: RunSuiteOptions, q: QualifiedRunOptions
 
 export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport> {
   const q = qualify(options);
+  checkSuiteInstall(options, q);
   const startedAt = new Date();
   const t0 = performance.now();
   const coverage = q.coverage ? await startCoverage({ roots: q.subjects.map((s) => dirname(s.file)) }) : undefined;
@@ -130,11 +144,12 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       replayPath: options.replayPath,
       replayArgs: options.replayArgs ?? q.subjects.flatMap((s) => ['--subject', s.file]),
       onResult: options.onResult,
-      caseOptions: coverage?.caseOptions,
+      caseOptions: { ...coverage?.caseOptions, quietMs: options.quietMs },
+      unitBudgetMs: options.unitBudgetMs,
     };
     const results = await runUnits(units, runner);
     const subjectNames = new Set(q.subjects.map((s) => s.implementation.name));
-    if (subjectNames.size > 0) await assignBlame(results, units, { config: runner, reference: q.oracle, subjects: subjectNames });
+    if (subjectNames.size > 0) await assignBlame(results, units, { config: runner, reference: q.oracle, subjects: subjectNames, reruns: options.blameReruns ?? DEFAULTS.blameReruns });
     const report = await buildReport({
       seed: q.seed,
       runs: q.runs,

@@ -176,7 +176,7 @@ describe('junit.xml', () => {
   });
 
   it('puts the requirement, expected against actual and the replay command in a failure', () => {
-    const failure = /<testcase name="delivery.payload" classname="ts-net × c-reference"[^>]*>\s*<failure type="fail"[^>]*>([\s\S]*?)<\/failure>/.exec(xml);
+    const failure = /<testcase name="delivery.payload" classname="ts-net × c-reference"[^>]*>\s*<properties><property name="level" value="MUST"\/><property name="blame" value="server"\/><\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] stdout differs[^>]*>([\s\S]*?)<\/failure>/.exec(xml);
     expect(failure).not.toBeNull();
     const text = failure![1]!;
     expect(text).toContain('requirement (MUST): bytes in = bytes out');
@@ -190,8 +190,8 @@ describe('junit.xml', () => {
   });
 
   it('reports an unexpected pass as a failure, a harness error as an error, and skips expected failures and unsupported cases', () => {
-    expect(xml).toMatch(/<testcase name="path.forms"[^>]*>\s*<failure type="unexpected-pass"/);
-    expect(xml).toMatch(/<testcase name="delivery.payload" classname="ts-net × ts-net"[^>]*>\s*<error type="harness-error"/);
+    expect(xml).toMatch(/<testcase name="path.forms"[^>]*>\s*<properties><property name="level" value="MUST"\/><\/properties>\s*<failure type="unexpected-pass \(MUST\)"/);
+    expect(xml).toMatch(/<testcase name="delivery.payload" classname="ts-net × ts-net"[^>]*>\s*<properties>[^\n]*<\/properties>\s*<error type="harness-error"/);
     expect(xml).toMatch(/<skipped message="expected failure: fputs stops at NUL">[\s\S]*?replay: npx uds-conformance replay[\s\S]*?<\/skipped>/);
     expect(xml).toContain('<skipped message="unsupported: server c-original lacks payload"/>');
     expect(xml).toMatch(/<testcase name="connect.enoent" classname="- × ts-net" time="0.012"\/>/);
@@ -273,7 +273,7 @@ describe('cases on other socket types and address kinds', () => {
     const suite = /<testsuite name="c-reference × ts-net"[\s\S]*?<\/testsuite>/.exec(xml)![0];
     expect([...suite.matchAll(/<testcase name="([^"]*)"/g)].map((m) => m[1])).toEqual(['fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]']);
     expect(suite).toMatch(/<testcase name="fd.identity" classname="c-reference × ts-net" time="0.012"\/>/);
-    expect(suite).toMatch(/<testcase name="fd.identity \[seqpacket\]"[^>]*>\s*<failure type="fail" message="the fd received is not the one sent"/);
+    expect(suite).toMatch(/<testcase name="fd.identity \[seqpacket\]"[^>]*>\s*<properties>[^\n]*<\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] the fd received is not the one sent"/);
     expect(suite).toContain('<skipped message="unsupported: client ts-net has no abstract addresses"/>');
   });
 
@@ -351,12 +351,112 @@ describe('matrix helpers', () => {
   });
 
   it('exit codes follow the results: 3 nothing ran, 1 unexpected, 0 otherwise', () => {
-    const r = fixtureReport().results;
-    expect(exitCodeFor(r)).toBe(1);
-    expect(exitCodeFor(r.filter((x) => x.status === 'pass' || x.status === 'expected-fail'))).toBe(0);
-    expect(exitCodeFor(r.filter((x) => x.status === 'unsupported'))).toBe(3);
-    expect(exitCodeFor([])).toBe(3);
-    expect(exitCodeFor([], { shard: true })).toBe(0);
+    const { results: r, properties } = fixtureReport();
+    expect(exitCodeFor(r, properties)).toBe(1);
+    expect(exitCodeFor(r.filter((x) => x.status === 'pass' || x.status === 'expected-fail'), properties)).toBe(0);
+    expect(exitCodeFor(r.filter((x) => x.status === 'unsupported'), properties)).toBe(3);
+    expect(exitCodeFor([], properties)).toBe(3);
+    expect(exitCodeFor([], properties, { shard: true })).toBe(0);
+  });
+});
+
+/** A failure of the fixture's SHOULD property, by c-reference's server. */
+function shouldFailure(): ResultEntry {
+  return result({ server: 'c-reference', client: '-', property: 'server.should-thing', status: 'fail', message: 'the SHOULD did not hold', counterexample: { input: 1, seed: 3, path: '0', numShrinks: 0 } });
+}
+
+/** The results with the SHOULD property's pass turned into that failure. */
+function withShouldFailure(results: ResultEntry[]): ResultEntry[] {
+  return results.map((r) => (r.property === 'server.should-thing' ? shouldFailure() : r));
+}
+
+describe('levels grade the exit status, as in h2spec', () => {
+  const { properties } = fixtureReport();
+  const pass = result({ server: 'c-reference', client: 'c-reference', property: 'delivery.payload', status: 'pass' });
+  const mustFail = result({ server: 'ts-net', client: 'c-reference', property: 'delivery.payload', status: 'fail' });
+
+  it('a MUST failure exits 1; a SHOULD or MAY failure exits 0, and 1 with strict', () => {
+    expect(exitCodeFor([pass, mustFail], properties)).toBe(1);
+    expect(exitCodeFor([pass, shouldFailure()], properties)).toBe(0);
+    expect(exitCodeFor([pass, shouldFailure()], properties, { strict: true })).toBe(1);
+    const mayProperties = properties.map((p) => (p.id === 'server.should-thing' ? { ...p, level: 'MAY' as const } : p));
+    expect(exitCodeFor([pass, shouldFailure()], mayProperties)).toBe(0);
+    expect(exitCodeFor([pass, shouldFailure()], mayProperties, { strict: true })).toBe(1);
+    // A result's own level is what it is graded by; one without a known property counts as MUST.
+    expect(exitCodeFor([pass, { ...mustFail, level: 'SHOULD' }], properties)).toBe(0);
+    expect(exitCodeFor([pass, { ...shouldFailure(), property: 'not.listed' }], properties)).toBe(1);
+  });
+
+  it('a stale expectation or a harness error fails the run whatever the level', () => {
+    expect(exitCodeFor([pass, { ...shouldFailure(), status: 'unexpected-pass' }], properties)).toBe(1);
+    expect(exitCodeFor([pass, { ...shouldFailure(), status: 'error' }], properties)).toBe(1);
+    expect(exitCodeFor([pass, { ...shouldFailure(), status: 'expected-fail' }], properties, { strict: true })).toBe(0);
+  });
+
+  it('results.json gives every result its property\'s level, right after the property id', async () => {
+    const report = fixtureReport();
+    const built = await buildReport({ ...report, implementations: [], startedAt: new Date(report.startedAt), results: withShouldFailure(report.results) });
+    expect(built.results.map((r) => [r.property, r.level])).toEqual(report.results.map((r) => [r.property, r.property === 'server.should-thing' ? 'SHOULD' : 'MUST']));
+    expect(Object.keys(built.results[0]!).slice(0, 4)).toEqual(['server', 'client', 'property', 'level']);
+    expectValidResults(JSON.parse(JSON.stringify(built)));
+    // A level that is not its property's is refused on reading: the exit is graded by it.
+    const lying = JSON.parse(JSON.stringify(built)) as RunReport;
+    lying.results[1]!.level = 'MAY';
+    expect(() => validateReport(lying, 'lying.json')).toThrow(/^lying\.json: results\[1\]\.level: MAY differs from delivery\.payload's level MUST$/);
+    lying.results[1]!.level = 'SOMETIMES' as never;
+    expect(() => validateReport(lying, 'lying.json')).toThrow(/^lying\.json: results\[1\]\.level: /);
+  });
+
+  it('every report shows the level of every failure', () => {
+    const report = { ...fixtureReport(), results: withShouldFailure(fixtureReport().results) };
+    report.summary = summarize(report.results);
+    const xml = renderJUnit(report);
+    checkXml(xml);
+    expect(xml).toMatch(/<testcase name="server.should-thing" classname="c-reference × -"[^>]*>\s*<properties><property name="level" value="SHOULD"\/><\/properties>\s*<failure type="fail \(SHOULD\)" message="\[SHOULD\] the SHOULD did not hold">[^<]*requirement \(SHOULD\): a SHOULD/);
+    const md = renderMarkdown(report);
+    expect(md.split('\n')[0]).toBe('## uds-conformance: ❌ 4 unexpected (1 of them SHOULD or MAY failures)');
+    expect(md).toContain('**FAIL** `server.should-thing` c-reference × - (SHOULD): the SHOULD did not hold');
+    expect(md).toContain('`delivery.payload` c-reference × c-original (MUST): stdout differs');
+    const onlyShould = { ...report, results: [fixtureReport().results[0]!, shouldFailure()] };
+    expect(renderMarkdown(onlyShould).split('\n')[0]).toBe('## uds-conformance: ⚠️ 1 unexpected, SHOULD or MAY failures only');
+    const text = renderDetails(report, { expectedToo: true });
+    expect(text).toContain('FAIL  server.should-thing  c-reference × -  (SHOULD)\n  a SHOULD failure: reported, but it does not fail the run (--strict makes it)');
+    expect(text).toContain('FAIL  delivery.payload  ts-net × c-reference  (MUST)\n  requirement: bytes in = bytes out');
+    expect(text).toContain('  delivery.payload  c-reference × c-original  (MUST): stdout differs');
+    expect(renderDetails(report, { expectedToo: false, strict: true })).not.toContain('does not fail the run');
+  });
+});
+
+describe('blame in every report', () => {
+  /** ts-net's server blamed after 5 re-runs with c-reference as the client, 2 of which failed. */
+  function flakyReport(): RunReport {
+    const report = fixtureReport();
+    const results = report.results.map((r) => (r.server === 'ts-net' && r.client === 'c-reference' ? { ...r, blame: 'server' as const, blameRuns: { server: { failed: 2, of: 5 } }, flaky: { failed: 2, of: 5 } } : r));
+    return { ...report, results };
+  }
+
+  it('results.json carries the re-run counts and matches the schema; a count beyond its re-runs is refused', () => {
+    const report = flakyReport();
+    expectValidResults(JSON.parse(JSON.stringify(report)));
+    expect(validateReport(JSON.parse(JSON.stringify(report)), 'f.json')).toEqual(report);
+    const broken = JSON.parse(JSON.stringify(report)) as RunReport;
+    broken.results[1]!.flaky = { failed: 6, of: 5 };
+    expect(() => validateReport(broken, 'f.json')).toThrow(/^f\.json: results\[1\]\.flaky\.failed: 6 failed re-runs of only 5$/);
+    broken.results[1]!.blameRuns = { client: { failed: 1, of: 0 } };
+    expect(() => validateReport(broken, 'f.json')).toThrow(/^f\.json: results\[1\]\.blameRuns\.client\.of: /);
+  });
+
+  it('the terminal, JUnit and summary.md say how often each re-run failed, and that it is flaky', () => {
+    const report = flakyReport();
+    expect(renderDetails(report, { expectedToo: false })).toContain('  blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs');
+    const xml = renderJUnit(report);
+    checkXml(xml);
+    expect(xml).toContain('<properties><property name="level" value="MUST"/><property name="blame" value="server"/><property name="blame.server" value="2/5"/><property name="flaky" value="2/5"/></properties>');
+    expect(xml).toContain('blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs\nintermittent: flaky: failed 2 of 5 re-runs');
+    expect(renderMarkdown(report)).toContain('  - blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs');
+    const xfail = { ...report, results: report.results.map((r) => (r.status === 'expected-fail' ? { ...r, flaky: { failed: 1, of: 5 } } : r)) };
+    expect(renderDetails(xfail, { expectedToo: true })).toContain('(MUST): stdout differs from the payload at offset 0 (expected 1 bytes, got 0) (flaky: failed 1 of 5 re-runs)');
+    expect(renderMarkdown(xfail)).toContain('(flaky: failed 1 of 5 re-runs)');
   });
 });
 
@@ -498,6 +598,23 @@ describe('report and merge commands', () => {
       await writeFile(from, JSON.stringify(passing));
       expect((await cli(['report', '--from', from, '--out', join(dir.path, 'out2')])).exitCode).toBe(0);
       expectValidResults(JSON.parse(await readFile(join(dir.path, 'out2', 'results.json'), 'utf8')));
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('report --from grades the exit by level: a SHOULD failure exits 0, and 1 with --strict', async () => {
+    const dir = await tmpDir({ unsafeCleanup: true });
+    try {
+      const from = join(dir.path, 'should.json');
+      const results = withShouldFailure(fixtureReport().results).filter((r) => r.status === 'pass' || r.property === 'server.should-thing');
+      await writeFile(from, JSON.stringify({ ...fixtureReport(), results, summary: summarize(results) }));
+      const lenient = await cli(['report', '--from', from, '--out', join(dir.path, 'out')]);
+      expect(lenient.exitCode, lenient.stderr).toBe(0);
+      expect(lenient.stdout).toContain('FAIL  server.should-thing  c-reference × -  (SHOULD)\n  a SHOULD failure: reported, but it does not fail the run (--strict makes it)');
+      const strict = await cli(['report', '--from', from, '--out', join(dir.path, 'out'), '--strict']);
+      expect(strict.exitCode, strict.stderr).toBe(1);
+      expect(strict.stdout).toContain('FAIL  server.should-thing  c-reference × -  (SHOULD)\n  requirement: a SHOULD');
     } finally {
       await dir.cleanup();
     }

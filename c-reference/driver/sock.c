@@ -1,6 +1,7 @@
 /* The driver's socket commands (docs/driver-protocol.md): listen, accept, connect, send, recv and
  * shutdown, each one system call (send: one sendmsg, then plain sends for whatever it left). The
- * calls of send and recv are the steps of steps.h (steps.c), which driver mutants replace. listen
+ * calls of send and recv, and the address of listen and connect, are the steps of steps.h
+ * (steps.c), which driver mutants replace. listen
  * and connect make a stream socket, or a seqpacket one when the command's "type" says so. */
 #include <errno.h>
 #include <stddef.h>
@@ -16,20 +17,19 @@
 #define MAX_DATA (64LL << 20)
 #define MAX_CONTROL_FDS 4096
 
-/* The exact-length address of a pathname socket. A path that does not fit sun_path with its NUL is
- * refused (ENAMETOOLONG), never truncated; an empty path names nothing (ENOENT). */
-static int make_addr(const char *path, struct sockaddr_un *a, socklen_t *len, const char *syscall,
-                     struct failure *f) {
-    size_t n = strlen(path);
-    memset(a, 0, sizeof *a);
-    a->sun_family = AF_UNIX;
-    if (n == 0)
-        return fail_with(f, ENOENT, syscall);
-    if (n >= sizeof a->sun_path)
-        return fail_with(f, ENAMETOOLONG, syscall);
-    memcpy(a->sun_path, path, n + 1);
-    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-    return 0;
+/* The address of the command's "path" field (the step driver_path_address, steps.h), which sees the
+ * string's decoded length so that a NUL inside it is refused, not cut at. A missing field or one that
+ * is not a string is a protocol error, as field_str words it. */
+static int field_path(const struct jobject *c, struct sockaddr_un *a, socklen_t *len, const char *syscall,
+                      struct failure *f) {
+    const struct jfield *v = json_get(c, "path");
+    if (v == NULL || v->type != J_STR) {
+        const char *unused;
+        if (field_str(c, "path", &unused, f) < 0)
+            return -1;
+        return fail_proto(f, "field \"path\" is not a string");
+    }
+    return driver_path_address(v->str, v->len, a, len, syscall, f);
 }
 
 /* The socket type of listen and connect: the optional field "type", "stream" (the default) or
@@ -62,13 +62,12 @@ static int answer_name(struct buf *ans, const char *key, char prefix, int fd, st
 }
 
 int cmd_listen(const struct jobject *c, struct buf *ans, struct failure *f) {
-    const char *path;
     long long backlog;
     int type;
     struct sockaddr_un addr;
     socklen_t len;
-    if (field_str(c, "path", &path, f) < 0 || field_num(c, "backlog", &backlog, 16, 0, 65535, 0, f) < 0 ||
-        field_type(c, &type, f) < 0 || make_addr(path, &addr, &len, "bind", f) < 0)
+    if (field_path(c, &addr, &len, "bind", f) < 0 || field_num(c, "backlog", &backlog, 16, 0, 65535, 0, f) < 0 ||
+        field_type(c, &type, f) < 0)
         return -1;
     int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -99,12 +98,10 @@ int cmd_accept(const struct jobject *c, struct buf *ans, struct failure *f) {
 }
 
 int cmd_connect(const struct jobject *c, struct buf *ans, struct failure *f) {
-    const char *path;
     int type;
     struct sockaddr_un addr;
     socklen_t len;
-    if (field_str(c, "path", &path, f) < 0 || field_type(c, &type, f) < 0 ||
-        make_addr(path, &addr, &len, "connect", f) < 0)
+    if (field_path(c, &addr, &len, "connect", f) < 0 || field_type(c, &type, f) < 0)
         return -1;
     int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
     if (fd < 0)

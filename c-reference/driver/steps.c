@@ -7,6 +7,22 @@
 #include <unistd.h>
 #include "steps.h"
 
+DRIVER_STEP int driver_path_address(const char *path, size_t len, struct sockaddr_un *a, socklen_t *alen,
+                                    const char *syscall, struct failure *f) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    /* strlen stops at an embedded NUL: the name would be only the part before it. */
+    if (strlen(path) != len)
+        return fail_proto(f, "field \"path\" holds a NUL character");
+    if (len == 0)
+        return fail_with(f, ENOENT, syscall);
+    if (len >= sizeof a->sun_path)
+        return fail_with(f, ENAMETOOLONG, syscall);
+    memcpy(a->sun_path, path, len + 1);
+    *alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+    return 0;
+}
+
 ssize_t driver_sendmsg(int sockfd, const unsigned char *data, size_t len, const int *fds, size_t nfds, int flags) {
     char *control = NULL;
     size_t clen = 0;

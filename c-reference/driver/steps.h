@@ -13,12 +13,25 @@
 #define UDS_DRIVER_STEPS_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include "driver.h"
 
 /* Weak, as c-reference/reference/steps.h's STEP: GCC never inlines or constant-propagates a weak
  * function, so every call of the step goes to whichever definition was linked. */
 #define DRIVER_STEP __attribute__((weak))
+
+/* ---- listen, connect (cmd_listen, cmd_connect, sock.c) ---- */
+
+/* Step of `listen` and `connect`: the exact-length address of the pathname socket named by the
+ * command's "path" field, whose decoded JSON string is len bytes at path (NUL-terminated after them,
+ * and possibly holding a NUL of its own: "\u0000"). A path holding a NUL is refused (EINVAL from
+ * "driver": no prefix of it is ever bound or connected to, cf. python/cpython#99599); so is an
+ * empty one (ENOENT from syscall) and one that does not fit sun_path with its NUL (ENAMETOOLONG from
+ * syscall), never truncated. Fills *a and *alen and returns 0, or -1 with f filled. */
+int driver_path_address(const char *path, size_t len, struct sockaddr_un *a, socklen_t *alen, const char *syscall,
+                        struct failure *f);
 
 /* ---- send (cmd_send, sock.c) ---- */
 

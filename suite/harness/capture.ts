@@ -23,6 +23,7 @@ export class OutputCapture {
   private mismatch: number | null = null;
   private readonly expected: Buffer | undefined;
   private expectedHash: string | undefined;
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: CaptureOptions) {
     const e = options.expected;
@@ -64,6 +65,21 @@ export class OutputCapture {
       this.kept += take.length;
     }
     this.total += buf.length;
+    for (const listener of this.listeners) listener();
+  }
+
+  /**
+   * Whether the stream so far is exactly the expected bytes, all of them: the moment a session's
+   * quiet period starts (properties/session.ts). False without expected bytes.
+   */
+  get complete(): boolean {
+    return this.expected !== undefined && this.mismatch === null && this.total === this.expected.length;
+  }
+
+  /** Calls listener after every chunk pushed; returns the function that removes it. */
+  onPush(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 
   get length(): number {

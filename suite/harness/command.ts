@@ -6,7 +6,7 @@
  */
 import type { CommandTemplate } from '../model/types.js';
 
-/** Placeholder values: {path}, {payload}, {dir}; an unknown placeholder stays as written. */
+/** Placeholder values: {path}, {payload}, {dir}; any other {word} stays as written (manifests refuse unknown ones). */
 export type CommandVars = Partial<Record<'path' | 'payload' | 'dir', string>>;
 
 export interface PreparedCommand {
@@ -31,27 +31,31 @@ export function prepareCommand(template: CommandTemplate, options: PrepareOption
     argv: expand(template, vars),
     cwd: template.cwd ?? options.dir,
     env: commandEnv(template, vars, options.extraEnv),
-    stdinFile: template.stdin !== undefined ? expandOne(template.stdin, vars) : undefined,
+    stdinFile: template.stdin !== undefined ? expandOne(template.stdin, vars, 'stdin') : undefined,
   };
 }
 
-/** Expands {path}, {payload} and {dir}; an argument that is exactly "{payload}" is dropped when there is no payload. */
+/**
+ * Expands {path}, {payload} and {dir} in every argument, dropping none: a template that uses a
+ * placeholder without a value is an error of whoever chose the template (a server started without a
+ * payload has a template of its own, `commandWithoutPayload`), never an argv quietly edited to fit.
+ */
 export function expand(template: CommandTemplate, vars: CommandVars): string[] {
-  const out: string[] = [];
-  for (const arg of template.command) {
-    if (arg === '{payload}' && vars.payload === undefined) continue;
-    out.push(expandOne(arg, vars));
-  }
-  return out;
+  return template.command.map((arg, i) => expandOne(arg, vars, `command[${i}]`));
 }
 
-export function expandOne(text: string, vars: CommandVars): string {
-  return text.replace(/\{(path|payload|dir)\}/g, (whole, name: keyof CommandVars) => vars[name] ?? whole);
+/** Expands one string; `where` names it in the error when a placeholder it uses has no value. */
+export function expandOne(text: string, vars: CommandVars, where = 'the template'): string {
+  return text.replace(/\{(path|payload|dir)\}/g, (_whole, name: keyof CommandVars) => {
+    const value = vars[name];
+    if (value === undefined) throw new Error(`${where} uses {${name}}, and this start gives no ${name}: ${JSON.stringify(text)}`);
+    return value;
+  });
 }
 
-/** Whether the payload is part of a larger argument or of stdin, so it cannot simply be left out. */
-export function embedsPayload(template: CommandTemplate): boolean {
-  return (template.stdin ?? '').includes('{payload}') || template.command.some((a) => a !== '{payload}' && a.includes('{payload}'));
+/** Whether the template uses {payload} anywhere (an argument or its stdin): it cannot start without one. */
+export function takesPayload(template: CommandTemplate): boolean {
+  return (template.stdin ?? '').includes('{payload}') || template.command.some((a) => a.includes('{payload}'));
 }
 
 /** A subject's environment: the harness's own (PATH and friends), the run's extras, then the template's, expanded. */
@@ -64,6 +68,6 @@ function commandEnv(template: CommandTemplate, vars: CommandVars, extra: Record<
   // sets the variable itself still gets it.
   if (template.command[0] === process.execPath) delete env.NODE_EXTRA_CA_CERTS;
   Object.assign(env, extra);
-  for (const [k, v] of Object.entries(template.env ?? {})) env[k] = expandOne(v, vars);
+  for (const [k, v] of Object.entries(template.env ?? {})) env[k] = expandOne(v, vars, `env.${k}`);
   return env;
 }

@@ -10,14 +10,13 @@ import { DEFAULTS } from '../defaults.js';
 import type { Driver } from '../driver/driver.js';
 import type { Transport } from '../driver/protocol.js';
 import { startDriver } from '../driver/start.js';
-import { FIXED_MESSAGE } from '../model/seed.js';
 import type { AddressKind, CommandTemplate, Implementation, Pairing, ProcessSummary, Role, SocketType } from '../model/types.js';
 import { OutputCapture } from './capture.js';
 import { makeCaseDir, removeCaseDir, removeSocketFile } from './casedir.js';
-import { embedsPayload, prepareCommand } from './command.js';
+import { prepareCommand, takesPayload } from './command.js';
 import { startInProcess } from './inprocess.js';
 import { spawnProcess } from './process.js';
-import { waitListening, type ReadyOutcome } from './readiness.js';
+import { confirmInProcessListening, waitListening, type ReadyOutcome } from './readiness.js';
 import { Unsupported } from '../model/types.js';
 
 
@@ -29,6 +28,8 @@ export interface CaseOptions {
   forceProcess?: boolean;
   /** Added to every subject process's environment (e.g. NODE_V8_COVERAGE). */
   env?: Record<string, string>;
+  /** A session's quiet period (default DEFAULTS.quietMs): see properties/session.ts. */
+  quietMs?: number;
 }
 
 export interface ServerHandle {
@@ -41,6 +42,10 @@ export interface ServerHandle {
   kill: () => void;
   /** A process server's stdout (fd-passing servers report on it); empty for in-process servers. */
   stdout: OutputCapture;
+  /** A process server's pid (its process group's id too); absent for an in-process server. */
+  pid?: number;
+  /** An in-process server: whether it has reported accepting a connection (onAccepted). */
+  acceptReported?: () => boolean;
 }
 
 export interface ClientResult {
@@ -50,6 +55,8 @@ export interface ClientResult {
 
 export interface ClientHandle {
   stdout: OutputCapture;
+  /** A process client's pid once known (-1 before, or if it could not start); absent in-process. */
+  readonly pid?: number;
   /** Resolves when the client has finished (never rejects). */
   exited: Promise<ProcessSummary>;
   kill: () => void;
@@ -58,7 +65,7 @@ export interface ClientHandle {
 export interface StartServerOptions {
   /** Socket path, relative to the case dir or absolute. */
   path: string;
-  /** Bytes for the server to send; undefined asks for the fixed message (no {payload} argument). */
+  /** Bytes for the server to send; undefined asks for the fixed message (a process starts with its commandWithoutPayload). */
   payload?: Uint8Array;
   mode?: RunMode;
   /** Arguments appended to a process server's command (fd-passing options). Forces process mode. */
@@ -127,6 +134,7 @@ export class CaseContext {
       controller.abort(new Error('case finished'));
       for (const cleanup of ctx.cleanups.reverse()) await cleanup();
       await removeCaseDir(dir);
+      if (ctx.payloadDir) await removeCaseDir(ctx.payloadDir);
     }
   }
 
@@ -184,11 +192,24 @@ export class CaseContext {
     return isAbsolute(path) ? path : resolve(this.dir, path);
   }
 
+  /** The case's payload dir (a sibling of the case dir, made on first use), removed with the case. */
+  private payloadDir: string | undefined;
+  private payloadDirMade: Promise<void> | undefined;
+
+  /** The session's quiet period: how long nothing may happen once the client has every byte. */
+  get quietMs(): number {
+    return this.options.quietMs ?? DEFAULTS.quietMs;
+  }
+
   async writePayloadFile(payload: Uint8Array): Promise<string> {
-    // Payload files live in a subdirectory: generated socket names start with a letter, digit or
-    // non-ASCII character, so they can never collide with it.
-    await mkdir(resolve(this.dir, '_p'), { recursive: true });
-    const file = resolve(this.dir, '_p', `payload-${++nameCounter}.bin`);
+    // Payload files live outside the case dir (every role's cwd), in a private sibling that only the
+    // server's argv names: a client that looks for the payload instead of connecting does not find it
+    // where it runs (properties/session.ts proves the connection in any case).
+    // Not recursive: a dir someone else made there first is an error, never used. Made once per case.
+    const dir = `${this.dir}-p`;
+    this.payloadDirMade ??= mkdir(dir, { mode: 0o700 }).then(() => void (this.payloadDir = dir));
+    await this.payloadDirMade;
+    const file = resolve(dir, `payload-${++nameCounter}.bin`);
     await writeFile(file, payload);
     return file;
   }
@@ -219,12 +240,9 @@ export class CaseContext {
     if (this.useInProcess(spec, options)) {
       return this.startInProcessServer(impl, options.path, payload);
     }
-    const template = spec.command!;
+    const template = payload === undefined ? serverTemplateWithoutPayload(impl) : spec.command!;
     const vars = this.commandVars(template, options.path);
     if (payload !== undefined) vars.payload = await this.writePayloadFile(payload);
-    // A command that cannot drop its payload argument (FILE:{payload}, or the payload on stdin) is given
-    // the fixed message as its payload: that is what the protocol's default means for it.
-    else if (embedsPayload(template)) vars.payload = await this.writePayloadFile(FIXED_MESSAGE);
     const command = prepareCommand(template, { dir: this.dir, vars, extraEnv: this.options.env });
     const stdout = new OutputCapture({ cap: 256 * 1024 });
     const child = spawnProcess([...command.argv, ...(options.extraArgs ?? [])], {
@@ -251,10 +269,11 @@ export class CaseContext {
     if (!ready.ready && ready.boundPath !== undefined) {
       // A truncating bind can put the socket anywhere (even outside the case dir, e.g. /tmp/udsc-12):
       // remove what this server created once it is dead, so no socket file outlives the case.
-      const stray = resolve(command.cwd, ready.boundPath);
+      // Where readiness resolved it (the binder's cwd, which may not be the one it started in).
+      const stray = ready.place?.kind === 'pathname' ? Buffer.from(ready.place.absolute, 'latin1').toString('utf8') : resolve(command.cwd, ready.boundPath);
       this.cleanups.unshift(() => removeSocketFile(stray));
     }
-    return { path: options.path, ready, exited: child.exited, kill: child.kill, stdout };
+    return { path: options.path, ready, exited: child.exited, kill: child.kill, stdout, pid: child.pid };
   }
 
   /** Runs the pairing's client to completion and returns its summary and captured stdout. */
@@ -291,7 +310,14 @@ export class CaseContext {
       child.kill();
       await child.exited;
     });
-    return { stdout, exited: child.exited, kill: child.kill };
+    return {
+      stdout,
+      exited: child.exited,
+      kill: child.kill,
+      get pid() {
+        return child.pid;
+      },
+    };
   }
 
   /** Placeholder values; a command with a cwd of its own gets the socket path in absolute form. */
@@ -318,7 +344,9 @@ export class CaseContext {
     let listening!: () => void;
     const listened = new Promise<void>((r) => (listening = r));
     const absolute = this.resolve(path);
-    const role = startInProcess(impl.server!.inProcess!, (io) => ({ path: absolute, payload, onListening: () => listening(), ...io }), this.signal);
+    let accepted = false;
+    const onAccepted = (): void => void (accepted = true);
+    const role = startInProcess(impl.server!.inProcess!, (io) => ({ path: absolute, payload, onListening: () => listening(), onAccepted, ...io }), this.signal);
     const exited = role.exited;
     this.cleanups.push(async () => {
       role.kill();
@@ -329,12 +357,29 @@ export class CaseContext {
     const waitedMs = performance.now() - started;
     const ready: ReadyOutcome =
       first === 'ready'
-        ? { ready: true, inode: 0, waitedMs }
+        ? confirmInProcessListening(absolute, this.socketType, waitedMs)
         : first === 'exited'
           ? { ready: false, reason: 'exited', detail: 'server finished before listening', waitedMs }
           : { ready: false, reason: 'deadline', detail: 'the case deadline passed before the server was listening', waitedMs };
-    return { path, ready, exited, kill: role.kill, stdout: new OutputCapture({ cap: 0 }) };
+    return { path, ready, exited, kill: role.kill, stdout: new OutputCapture({ cap: 0 }), acceptReported: () => accepted };
   }
+}
+
+/**
+ * The command a server starts with when the case gives it no payload: its declared
+ * `commandWithoutPayload`, or its `command` if that takes no {payload}. A command that takes one and
+ * has no such twin (or says `payloadRequired`) is an error of the plan, which makes those units
+ * unsupported (plan.ts): the argv is never edited to fit.
+ */
+function serverTemplateWithoutPayload(impl: Implementation): CommandTemplate {
+  const spec = impl.server!;
+  const template = spec.commandWithoutPayload ?? spec.command!;
+  if (spec.payloadRequired || takesPayload(template)) {
+    throw new Error(
+      `server ${impl.name} cannot start without a payload (${spec.payloadRequired ? 'payloadRequired' : 'its command takes {payload} and it declares no commandWithoutPayload'}), and this case starts it without one: the plan should have made the unit unsupported`,
+    );
+  }
+  return template;
 }
 
 /** A stale socket of another type than stream: bound (and listening, unless datagram), then closed. */

@@ -34,12 +34,21 @@ export class ShapeError extends Error {
 const ajv = new Ajv({ allErrors: true, strict: false });
 const compiled = new Map<string, ValidateFunction>();
 
+let published = false;
+/** Every schema under its published $id too, so one can $ref another (a manifest's inline expectations). */
+function addPublishedSchemas(): void {
+  if (published) return;
+  published = true;
+  for (const name of Object.keys(SCHEMA_FILES) as SchemaName[]) ajv.addSchema(JSON.parse(readFileSync(schemaFile(name), 'utf8')) as Record<string, unknown>);
+}
+
 /** The validator of a schema, or of one of its definitions (`driver-answers#recv`). */
 export function validatorFor(name: SchemaName, definition?: string): ValidateFunction {
   const key = definition ? `${name}#${definition}` : name;
   let v = compiled.get(key);
   if (!v) {
     if (!compiled.has(name)) {
+      addPublishedSchemas();
       const schema = JSON.parse(readFileSync(schemaFile(name), 'utf8')) as Record<string, unknown>;
       const root = ajv.compile({ ...schema, $id: `uds:${name}` });
       compiled.set(name, root);

@@ -18,6 +18,12 @@ export const NO_PEER = '-';
 /** Which side of a failing pairing is at fault (plan/blame.ts). */
 export type Blame = 'server' | 'client' | 'pairing' | 'unknown';
 
+/** Of `of` re-runs of a counterexample, `failed` failed. */
+export interface RerunCount {
+  failed: number;
+  of: number;
+}
+
 /**
  * How a role is started as a process. Placeholders: {path} (socket path), {payload} (file holding the
  * bytes a server must send) and {dir} (the case's private temp dir). Relative executables are resolved
@@ -40,6 +46,11 @@ export interface InProcessServerOptions {
   signal: AbortSignal;
   /** Called once the socket is listening (after listen(2) returned). */
   onListening: () => void;
+  /**
+   * Called once a client's connection has been accepted (after accept(2) returned): the harness's
+   * proof, for a server in its own process, that the session had a client (properties/session.ts).
+   */
+  onAccepted?: () => void;
   stderr: (text: string) => void;
 }
 export interface InProcessClientOptions {
@@ -60,6 +71,13 @@ export interface RoleSpec<O> {
 export interface ServerSpec extends RoleSpec<InProcessServerOptions> {
   /** Whether the server sends a payload given to it; if false it always sends the fixed message. */
   payload: boolean;
+  /**
+   * How the process starts when a property gives it no payload (it must then send "Server Message\n"),
+   * for a `command` that takes {payload}. Nothing is ever dropped from `command` to make one.
+   */
+  commandWithoutPayload?: CommandTemplate;
+  /** The process cannot start without a payload: the properties that start it without one are unsupported. */
+  payloadRequired?: true;
 }
 export type ClientSpec = RoleSpec<InProcessClientOptions>;
 
@@ -195,8 +213,17 @@ export interface ResultEntry {
   replay?: string;
   /** Why the case counts as expected-fail, or why it is unsupported. */
   reason?: string;
-  /** For a failing cell with a subject in it: which side is at fault (see suite/blame.ts). */
+  /** For a failing cell with a subject in it: which side is at fault (see suite/plan/blame.ts). */
   blame?: Blame;
+  /** The property's level, copied into every result so that reports and the exit status grade failures by it. */
+  level?: Level;
+  /**
+   * Blame's re-runs of the counterexample (plan/blame.ts), per role with the oracle on the other side,
+   * and for `pairing` the pairing itself: how many of them failed.
+   */
+  blameRuns?: Partial<Record<Role | 'pairing', RerunCount>>;
+  /** The failure is intermittent: the re-runs that judged it failed only sometimes ("flaky: failed 2 of 5 re-runs"). */
+  flaky?: RerunCount;
   /** What the last passing run observed, for properties that report it (e.g. the uid a client ran as). */
   observed?: Record<string, unknown>;
 }

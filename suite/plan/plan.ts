@@ -99,6 +99,9 @@ function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean):
       problems.push(`the seed protocol has only stream sockets at pathnames, not ${unit.socketType} at ${unit.address} addresses`);
     }
     if (unit.property.needsPayload && unit.server && !unit.server.server?.payload) problems.push(`server ${unit.server.name} lacks payload`);
+    if (unit.property.startsWithoutPayload && unit.server?.server?.payloadRequired) {
+      problems.push(`server ${unit.server.name} needs a payload (payloadRequired), and this property starts the server without one: it must send "Server Message\\n"`);
+    }
     return problems.length ? { ...unit, unsupported: problems.join('; ') } : unit;
   }
   const transport: Partial<Record<Role, Transport>> = {};

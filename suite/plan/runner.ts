@@ -54,6 +54,81 @@ function describeInput(property: Property<any>, input: unknown): unknown {
   return input;
 }
 
+/** The shortest deadline a timed-out unit's later shrink runs get. */
+const SHRINK_DEADLINE_FLOOR_MS = 2000;
+
+/**
+ * What shrinking a unit may cost: a broken subject costs seconds, not a deadline per shrink step.
+ *
+ * - The unit's time budget (unitBudgetMs, from the unit's start). Once a failure is held and the budget
+ *   has run out, the next shrink run interrupts fast-check from inside the predicate
+ *   (`new fc.PreconditionFailure(true)`): fast-check stops at once and keeps the last failure, so the
+ *   counterexample, its seed and its path (the replay line) are the smallest found so far, exactly as
+ *   found. Not fast-check's interruptAfterTimeLimit: it races the running predicate, abandoning a case
+ *   mid-flight (its processes and case dir outlive the result), and it counts the generation phase too,
+ *   where an interrupt before any failure reads as a pass. Only shrinking is cut short here; a case
+ *   already running finishes under its own deadline.
+ * - Timed-out cases are shrunk with a shorter deadline. Once a case of the unit has hit its deadline,
+ *   later shrink runs get min(deadline, max(2 s, 3 × the longest passing case so far)): the cases that
+ *   passed show how long a working session of this pairing takes, shrink candidates are smaller than
+ *   the input that failed, and 3× leaves room for a loaded machine; 2 s is the floor when nothing has
+ *   passed (or everything passed in milliseconds), e.g. a subject that hangs on every input. A run that
+ *   fails only because of the shorter deadline can make a smaller counterexample than the full
+ *   deadline would have; the result says so when the reported counterexample ran with it, and a replay
+ *   (the replay line, `replayPath`) always runs with the full deadline.
+ */
+class ShrinkControl {
+  private failedOnce = false;
+  private timedOutOnce = false;
+  private longestPassMs = 0;
+  /** The deadline of the latest failing case: fast-check reports the latest failure. */
+  private counterexampleDeadlineMs: number;
+  private stoppedByBudget = false;
+
+  constructor(
+    private readonly deadlineMs: number,
+    private readonly budgetMs: number,
+    private readonly startedAt: number,
+    private readonly replay: boolean,
+  ) {
+    this.counterexampleDeadlineMs = deadlineMs;
+  }
+
+  /** True (and remembered) when a failure is held and the budget has run out: stop shrinking. */
+  outOfBudget(): boolean {
+    if (!this.failedOnce || performance.now() - this.startedAt < this.budgetMs) return false;
+    this.stoppedByBudget = true;
+    return true;
+  }
+
+  caseDeadline(): number {
+    if (this.replay || !this.timedOutOnce) return this.deadlineMs;
+    return Math.min(this.deadlineMs, Math.max(SHRINK_DEADLINE_FLOOR_MS, 3 * this.longestPassMs));
+  }
+
+  passed(durationMs: number): void {
+    this.longestPassMs = Math.max(this.longestPassMs, durationMs);
+  }
+
+  failed(deadlineMs: number, timedOut: boolean): void {
+    this.failedOnce = true;
+    if (timedOut) this.timedOutOnce = true;
+    this.counterexampleDeadlineMs = deadlineMs;
+  }
+
+  /** What the result message adds about how the counterexample was shrunk ('' when nothing). */
+  note(interrupted: boolean, numShrinks: number): string {
+    const notes: string[] = [];
+    if (interrupted && this.stoppedByBudget) {
+      notes.push(`shrinking stopped at the time budget (${this.budgetMs} ms) after ${numShrinks} shrinks: this is the smallest counterexample found by then`);
+    }
+    if (this.counterexampleDeadlineMs < this.deadlineMs) {
+      notes.push(`it failed under the shortened shrink deadline of ${this.counterexampleDeadlineMs} ms (a replay runs it with the full ${this.deadlineMs} ms)`);
+    }
+    return notes.map((n) => ` (${n})`).join('');
+  }
+}
+
 export async function runUnit(unit: Unit, config: RunnerOptions): Promise<ResultEntry> {
   const started = performance.now();
   const base = {
@@ -76,17 +151,39 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
   if (!config.oracle && (!unit.server || !unit.client)) throw new Error(`${unit.property.id} is single-role: the runner needs the oracle peer`);
   const caseUnit = { server: unit.server, client: unit.client, oracle: config.oracle, socketType: unit.socketType, address: unit.address, transport: unit.transport ?? {} };
   const deadline = config.caseDeadlineMs ?? DEFAULTS.caseDeadlineMs;
+  const budgetMs = config.unitBudgetMs ?? DEFAULTS.unitBudgetMs;
+  const shrinking = new ShrinkControl(deadline, budgetMs, started, config.replayPath !== undefined);
   let runs = 0;
   let observed: Record<string, unknown> | undefined;
   let unsupportedCase: Unsupported | undefined;
   const predicate = fc.asyncProperty(unit.property.arbitrary, async (input: unknown) => {
     // Once a case is declared unsupported the unit is: fail the remaining (shrinking) runs at once.
     if (unsupportedCase) throw unsupportedCase;
+    if (shrinking.outOfBudget()) throw new fc.PreconditionFailure(true);
     runs++;
+    const caseDeadline = shrinking.caseDeadline();
+    const caseStarted = performance.now();
+    let timedOut = false;
     try {
-      observed = (await CaseContext.with(caseUnit, deadline, (ctx) => unit.property.check(input, ctx), config.caseOptions)) ?? observed;
+      observed =
+        (await CaseContext.with(
+          caseUnit,
+          caseDeadline,
+          async (ctx) => {
+            try {
+              return await unit.property.check(input, ctx);
+            } finally {
+              // Read before CaseContext.with aborts the signal itself ("case finished"): only the
+              // deadline can have aborted it by now.
+              timedOut = ctx.signal.aborted;
+            }
+          },
+          config.caseOptions,
+        )) ?? observed;
+      shrinking.passed(performance.now() - caseStarted);
     } catch (err) {
       if (err instanceof Unsupported) unsupportedCase = err;
+      shrinking.failed(caseDeadline, timedOut);
       throw err;
     }
   });
@@ -130,7 +227,7 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
       status: expectation ? 'expected-fail' : 'fail',
       runs,
       durationMs,
-      message: error.message,
+      message: error.message + shrinking.note(details.interrupted, details.numShrinks),
       counterexample,
       evidence: error.evidence,
       replay,

@@ -4,6 +4,7 @@ import { exitText } from '../model/format.js';
 import type { Property } from './property.js';
 import { describePayload } from './delivery.js';
 import { session, sides, whatIsAt } from './session.js';
+import { requireSession } from './session-proof.js';
 import { expectBytes, expectExitZero, fail, requireReady } from './verify.js';
 
 export const cleanupPathRemoved: Property<Uint8Array> = {
@@ -22,6 +23,7 @@ export const cleanupPathRemoved: Property<Uint8Array> = {
     const path = ctx.socketName();
     const outcome = await session(ctx, { path, payload });
     requireReady(outcome, path);
+    requireSession(outcome);
     const left = await whatIsAt(ctx.resolve(path));
     if (left !== 'nothing') {
       fail(`after the session ${left} is still at the socket path`, 'nothing at the path', left, {
@@ -48,6 +50,7 @@ export const stalePathReplaced: Property<Uint8Array> = {
     const expected = ctx.server.server?.payload ? payload : undefined;
     const outcome = await session(ctx, { path, payload, expected });
     requireReady(outcome, path);
+    requireSession(outcome);
     expectExitZero(outcome.client, 'over a stale socket the client', sides(outcome));
     if (expected) expectBytes(outcome.stdout, expected, "over a stale socket the client's stdout differs from the payload", sides(outcome));
   },

@@ -7,6 +7,7 @@ import { exitText } from '../model/format.js';
 import { FIXED_MESSAGE } from '../model/seed.js';
 import type { Property } from './property.js';
 import { session, sides } from './session.js';
+import { requireSession } from './session-proof.js';
 import { expectBytes, requireReady } from './verify.js';
 
 /** A payload as it appears in reports: its length and its first bytes, escaped. */
@@ -29,6 +30,7 @@ export const deliveryPayload: Property<Uint8Array> = {
     const path = ctx.socketName();
     const outcome = await session(ctx, { path, payload, expected: payload });
     requireReady(outcome, path);
+    requireSession(outcome);
     expectBytes(outcome.stdout, payload, 'stdout differs from the payload', { ...sides(outcome), details: { client: exitText(outcome.client) } });
   },
 };
@@ -40,12 +42,14 @@ export const deliveryDefaultMessage: Property<null> = {
   scope: 'pairing',
   requirement: 'A server started without a payload sends exactly "Server Message\\n", and the client prints exactly that.',
   reference: 'seed c-reference/original/server.c: write(connfd, "Server Message\\n", ...)',
+  startsWithoutPayload: true,
   arbitrary: fc.constant(null),
   maxRuns: 3,
   async check(_input, ctx) {
     const path = ctx.socketName();
     const outcome = await session(ctx, { path, expected: FIXED_MESSAGE });
     requireReady(outcome, path);
+    requireSession(outcome);
     expectBytes(outcome.stdout, FIXED_MESSAGE, `the client's stdout differs from "Server Message\\n"`, sides(outcome));
   },
 };

@@ -4,11 +4,25 @@ import { patternBytes } from '../../fixtures/corpora/payloads.js';
 import { noNulPayloadArb, withoutNul } from './arbitraries.js';
 import type { CaseContext } from '../harness/context.js';
 import { exitText } from '../model/format.js';
+import type { ProcessSummary } from '../model/types.js';
 import { FIXED_MESSAGE } from '../model/seed.js';
 import type { Property } from './property.js';
 import { describePayload } from './delivery.js';
 import { EOF_GRACE_MS, session, sides } from './session.js';
+import { requireSession } from './session-proof.js';
 import { expectBytes, expectExitZero, fail, requireReady } from './verify.js';
+
+/**
+ * What a client that printed the wrong number of bytes did, said as it happened: more than the server
+ * was given is the client's excess; fewer after a server that failed is the server's failure, not
+ * a client that printed too few.
+ */
+export function printedText(printed: number, given: number, server: ProcessSummary): string {
+  if (printed > given) return `the client printed ${printed} bytes, ${printed - given} more than the ${given} sent`;
+  if (server.exitCode !== 0) return `the server ended with ${exitText(server)} before the client had all ${given} bytes it was given (the client printed ${printed})`;
+  // The server exited 0, so it says it wrote everything; the harness cannot count what it wrote.
+  return `the client printed ${printed} of the ${given} bytes the server was given, then exited`;
+}
 
 function expectedOutput(ctx: CaseContext, payload: Uint8Array): Uint8Array {
   return ctx.server.server?.payload ? payload : FIXED_MESSAGE;
@@ -30,13 +44,14 @@ export const eofExitZero: Property<Uint8Array> = {
     const outcome = await session(ctx, { path, payload, expected });
     requireReady(outcome, path);
     const evidence = { ...sides(outcome), details: { clientExit: exitText(outcome.client), serverExit: exitText(outcome.server) } };
+    requireSession(outcome, evidence);
     if (outcome.clientHung) {
       fail(`the client was still running ${EOF_GRACE_MS} ms after the server had closed and exited`, 'client exits at EOF', 'client kept running (killed)', evidence);
     }
     // All of it, not the same bytes: a wrong byte is delivery.payload's failure, not this one's.
     if (outcome.stdout.length !== expected.length) {
       fail(
-        `the client printed ${outcome.stdout.length} of the ${expected.length} bytes sent before it exited`,
+        printedText(outcome.stdout.length, expected.length, outcome.server),
         `${expected.length} bytes, then exit 0`,
         `${outcome.stdout.length} bytes, ${exitText(outcome.client)}`,
         { ...evidence, bytes: outcome.stdout.compare() },
@@ -61,6 +76,7 @@ export const eofSilentServer: Property<null> = {
     const empty = new Uint8Array(0);
     const outcome = await session(ctx, { path, payload: empty, expected: empty });
     requireReady(outcome, path);
+    requireSession(outcome);
     if (outcome.clientHung) {
       fail(`the client was still running ${EOF_GRACE_MS} ms after the server closed without sending`, 'exit 0, no output', `hung (killed), ${outcome.stdout.length} bytes`, sides(outcome));
     }

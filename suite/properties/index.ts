@@ -8,6 +8,7 @@ import { fdCapability, fdKinds, fdManyInOrder, fdSameDescription, fdScmMax } fro
 import { fdCloexec, fdCtruncClosesExcess, fdFirstByteOnly, fdNeedsDataByte, fdPlainReadDiscards } from './fd/stream.js';
 import { fdMessageBoundary } from './fd/seqpacket.js';
 import { pathTooLongClient, pathTooLongServer } from './path-too-long.js';
+import { pathEmbeddedNul, pathFullSunPathClient, pathFullSunPathServer, pathTrailingSlashClient, pathTrailingSlashServer } from './path-edges.js';
 import { pathForms } from './paths.js';
 
 export function allProperties(): Property<any>[] {
@@ -23,6 +24,11 @@ export function allProperties(): Property<any>[] {
     pathForms,
     pathTooLongServer,
     pathTooLongClient,
+    pathFullSunPathServer,
+    pathFullSunPathClient,
+    pathTrailingSlashServer,
+    pathTrailingSlashClient,
+    pathEmbeddedNul,
     fdSameDescription,
     fdManyInOrder,
     fdScmMax,

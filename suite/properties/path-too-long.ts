@@ -2,15 +2,18 @@
  * A path too long for sun_path must be refused, never truncated. Silent truncation is made visible:
  * decoy listeners wait at the prefixes a truncating client would reach (107 and 108 bytes), and a
  * truncating server shows up listening at a prefix (readiness sees its socket at another path).
+ * The refusal names ENAMETOOLONG or EINVAL (the kernel's answer to an oversized address; Go's too),
+ * and counts only from a role that works at a valid path in the same case (requireWorksFirst).
  */
 import net from 'node:net';
 import fc from 'fast-check';
 import type { CaseContext } from '../harness/context.js';
+import type { ErrnoName } from '../model/errno.js';
 import { exitText } from '../model/format.js';
 import { SUN_PATH_MAX } from '../model/seed.js';
 import type { Property } from './property.js';
 import { throwIfDeclaredUnsupported } from './session.js';
-import { expectRefused, fail } from './verify.js';
+import { expectRefused, fail, requireWorksFirst } from './verify.js';
 
 /** An absolute ASCII path of `length` bytes inside the case dir (longer than sun_path's 107). */
 function longPath(ctx: CaseContext, length: number): string {
@@ -21,6 +24,8 @@ function longPath(ctx: CaseContext, length: number): string {
 // 108 bytes exactly fit without the NUL (Linux accepts that, unix(7) BUGS): refusal is required beyond it.
 const lengthArb = fc.integer({ min: SUN_PATH_MAX + 2, max: 300 });
 const DECOY_BANNER = 'DECOY: connected to a truncated path\n';
+/** What a refusal of a too-long path names (model/errno.ts also takes CPython's, Rust's and socat's wordings). */
+const TOO_LONG: readonly ErrnoName[] = ['ENAMETOOLONG', 'EINVAL'];
 
 /** Listens at path, answering any connection with the banner: proof that someone truncated. */
 async function decoy(path: string, hits: string[]): Promise<net.Server> {
@@ -40,12 +45,14 @@ export const pathTooLongClient: Property<number> = {
   level: 'MUST',
   category: 'paths',
   scope: 'client',
-  requirement: "A client given a path longer than 108 bytes (sun_path's size) refuses it with a non-zero exit and an error, and never connects to a truncated prefix.",
+  requirement:
+    "A client that works at a valid path, given a path longer than 108 bytes (sun_path's size), refuses it with a non-zero exit and stderr naming ENAMETOOLONG or EINVAL, and never connects to a truncated prefix.",
   reference: 'unix(7): sun_path[108]; seed c-reference/original/client.c strncpy(..., sizeof sun_path - 1) truncates',
   arbitrary: lengthArb,
   examples: [109, 110, 200],
   maxRuns: 5,
   async check(length, ctx) {
+    const worksFirst = await requireWorksFirst(ctx, 'client');
     const path = longPath(ctx, length);
     const hits: string[] = [];
     const decoys = [await decoy(path.slice(0, SUN_PATH_MAX), hits), await decoy(path.slice(0, SUN_PATH_MAX + 1), hits)];
@@ -60,7 +67,12 @@ export const pathTooLongClient: Property<number> = {
           { client: summary, details: { length } },
         );
       }
-      expectRefused(summary, { what: `given a ${length}-byte path the client` }, { client: summary, details: { length, stdout: stdout.head().toString().slice(0, 60) } });
+      const refused = expectRefused(
+        summary,
+        { errno: TOO_LONG, what: `given a ${length}-byte path the client` },
+        { client: summary, details: { length, stdout: stdout.head().toString().slice(0, 60) } },
+      );
+      return { ...refused, worksFirst };
     } finally {
       await Promise.all(decoys.map((d) => new Promise((r) => d.close(r))));
     }
@@ -72,12 +84,15 @@ export const pathTooLongServer: Property<number> = {
   level: 'MUST',
   category: 'paths',
   scope: 'server',
-  requirement: "A server given a path longer than 108 bytes (sun_path's size) refuses it with a non-zero exit and an error, and never listens at a truncated prefix.",
+  requirement:
+    "A server that works at a valid path, given a path longer than 108 bytes (sun_path's size), refuses it with a non-zero exit and stderr naming ENAMETOOLONG or EINVAL, and never listens at a truncated prefix.",
   reference: 'unix(7): sun_path[108]; seed c-reference/original/server.c binds sizeof(struct sockaddr), truncating',
+  startsWithoutPayload: true,
   arbitrary: lengthArb,
   examples: [109, 110, 200],
   maxRuns: 5,
   async check(length, ctx) {
+    const worksFirst = await requireWorksFirst(ctx, 'server', { mode: 'process' });
     const path = longPath(ctx, length);
     const server = await ctx.startServer({ path, mode: 'process' });
     if (server.ready.ready || server.ready.reason !== 'exited') server.kill();
@@ -87,6 +102,7 @@ export const pathTooLongServer: Property<number> = {
       const where = server.ready.ready ? 'at the full path (impossible: it cannot fit)' : `at the ${Buffer.byteLength(server.ready.boundPath ?? '')}-byte prefix ${JSON.stringify(server.ready.boundPath)}`;
       fail(`given a ${length}-byte path the server listened ${where}`, 'non-zero exit with an error on stderr; no listening socket', `${exitText(summary)}; listening ${where}`, { server: summary, details: { length } });
     }
-    expectRefused(summary, { what: `given a ${length}-byte path the server` }, { server: summary, details: { length } });
+    const refused = expectRefused(summary, { errno: TOO_LONG, what: `given a ${length}-byte path the server` }, { server: summary, details: { length } });
+    return { ...refused, worksFirst };
   },
 };

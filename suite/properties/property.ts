@@ -20,6 +20,11 @@ export interface Property<T = unknown> extends PropertyInfo {
   via?: 'seed' | 'driver';
   /** Seed protocol: the server must send a generated payload (not only the fixed message). */
   needsPayload?: boolean;
+  /**
+   * Seed protocol: the check starts the server without a payload (it must send "Server Message\n"), so
+   * a server that declares `payloadRequired` is unsupported for it (plan.ts).
+   */
+  startsWithoutPayload?: boolean;
   /** Driver properties: the capabilities both drivers must answer. */
   needs?: DriverNeeds;
   /**

@@ -206,8 +206,47 @@ export function formatScore(card: Scorecard): string {
     .join(', ');
 }
 
-/** Statuses that make a run exit 1. */
+/** Statuses that make a run exit 1 (a SHOULD or MAY `fail` only with --strict: see `gradesExit`). */
 export { isUnexpected };
+
+/** The level of a result: its own (written since results carry it), else its property's, else MUST. */
+export function levelOf(r: Pick<ResultEntry, 'property' | 'level'>, properties: ReadonlyArray<{ id: string; level: Level }>): Level {
+  return r.level ?? properties.find((p) => p.id === r.property)?.level ?? 'MUST';
+}
+
+/**
+ * Whether an unexpected result fails the run (exit 1), as h2spec grades: a MUST failure always; a
+ * SHOULD or MAY failure only under --strict (it is still reported, as a failure of its level). An
+ * unexpected pass (a stale expectation) and a harness error fail the run whatever the level: neither
+ * is the implementation falling short of a requirement.
+ */
+export function gradesExit(status: Status, level: Level, strict: boolean): boolean {
+  if (!isUnexpected(status)) return false;
+  return status !== 'fail' || level === 'MUST' || strict;
+}
+
+/** "failed 2 of 5 re-runs" */
+export function rerunText(n: { failed: number; of: number }): string {
+  return `failed ${n.failed} of ${n.of} re-run${n.of === 1 ? '' : 's'}`;
+}
+
+/**
+ * What blame found, in one line: who is at fault, how often each role's re-runs with the oracle failed,
+ * and whether the failure is intermittent, e.g. "server (server: 4/5) · flaky: failed 4 of 5 re-runs".
+ * Undefined when the result has no blame.
+ */
+export function blameText(r: ResultEntry): string | undefined {
+  const blame = blameOf(r);
+  if (!blame) return undefined;
+  const runs = r.blameRuns ?? {};
+  const counts = (['server', 'client', 'pairing'] as const).filter((k) => runs[k]).map((k) => `${k}: ${runs[k]!.failed}/${runs[k]!.of}`);
+  return `${blame}${counts.length ? ` (${counts.join(', ')})` : ''}${r.flaky ? ` · ${flakyText(r.flaky)}` : ''}`;
+}
+
+/** "flaky: failed 2 of 5 re-runs" */
+export function flakyText(n: { failed: number; of: number }): string {
+  return `flaky: ${rerunText(n)}`;
+}
 
 /** Seconds with millisecond precision, as JUnit wants them. */
 export function seconds(ms: number): string {

@@ -247,11 +247,19 @@ export const HTML_JS = String.raw`
     });
     return el('div', { cls: 'replay-line' }, [code, btn]);
   }
+  // Who blame points at and how often each role's re-runs with the oracle failed: "server (server: 4/5)".
+  function blameView(r) {
+    if (!r.blame) return undefined;
+    var runs = r.blameRuns || {};
+    var counts = ['server', 'client', 'pairing'].filter(function (k) { return runs[k]; }).map(function (k) { return k + ': ' + runs[k].failed + '/' + runs[k].of; });
+    return r.blame + (counts.length ? ' (' + counts.join(', ') + ')' : '');
+  }
   function resultView(r) {
     var p = propOf(r), ev = r.evidence || {};
     var d = el('details', { cls: 'result st-' + r.status, 'data-property': r.property, 'data-case': labelOf(r), 'data-status': r.status });
     if (r.status !== 'pass' && r.status !== 'unsupported') d.open = true;
     d.appendChild(el('summary', null, [el('span', { cls: 'badge', text: LABEL[r.status] }), el('code', { text: labelOf(r) }),
+      r.flaky ? el('span', { cls: 'badge flaky', text: ' flaky ' + r.flaky.failed + '/' + r.flaky.of }) : null,
       el('span', { cls: 'sub', text: p.level + ' \u00b7 ' + p.category + ' \u00b7 ' + r.runs + ' runs \u00b7 ' + r.durationMs + ' ms' })]));
     var dl = el('dl', { cls: 'fields' });
     field(dl, 'requirement', p.requirement);
@@ -259,7 +267,9 @@ export const HTML_JS = String.raw`
     field(dl, 'status', r.status);
     field(dl, 'message', r.message);
     field(dl, r.status === 'unsupported' ? 'reason' : 'known failure', r.reason);
-    field(dl, 'blame', r.blame);
+    field(dl, 'level', r.level || p.level);
+    field(dl, 'blame', blameView(r));
+    if (r.flaky) field(dl, 'intermittent', 'flaky: failed ' + r.flaky.failed + ' of ' + r.flaky.of + ' re-runs');
     field(dl, 'timing', r.runs + ' runs in ' + r.durationMs + ' ms');
     if (r.counterexample) field(dl, 'counterexample', counterexampleView(r.counterexample));
     var diffAt = ev.bytes ? ev.bytes.firstDifference : null;

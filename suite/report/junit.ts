@@ -4,15 +4,18 @@
  * and address kind in brackets when they are not stream and pathname).
  *
  *   pass             a plain testcase
- *   fail             <failure type="fail">: requirement, expected against actual, counterexample, replay
- *   unexpected-pass  <failure type="unexpected-pass">: the expectation is stale, which CI must notice
+ *   fail             <failure type="fail (LEVEL)" message="[LEVEL] ...">: requirement, level, expected
+ *                    against actual, blame and its re-runs, counterexample, replay (a SHOULD or MAY
+ *                    failure is a failure of that level; only the exit status is graded by --strict)
+ *   unexpected-pass  <failure type="unexpected-pass (LEVEL)">: the expectation is stale, which CI must notice
  *   error            <error>: the harness failed in that case
  *   expected-fail    <skipped message="expected failure: REASON">, with the same details as a failure
  *                    (as pytest reports xfail): a known failure neither fails the build nor counts as a pass
  *   unsupported      <skipped message="unsupported: REASON">
+ * Every testcase but a pass or an unsupported one carries <properties>: level, and blame's findings.
  */
 import type { ResultEntry } from '../model/types.js';
-import { blameOf, byPairing, caseLabel, pairingName, seconds } from './common.js';
+import { blameOf, blameText, byPairing, caseLabel, flakyText, levelOf, pairingName, seconds } from './common.js';
 import type { RunReport } from './results.js';
 
 /** Text safe for XML 1.0: markup escaped, characters XML cannot hold shown as \xNN / \uNNNN. */
@@ -45,8 +48,10 @@ export function failureText(r: ResultEntry, property: RunReport['properties'][nu
   lines.push(`status: ${r.status}`);
   if (r.message) lines.push(`message: ${r.message}`);
   if (r.reason && r.status !== 'unsupported') lines.push(`known failure: ${r.reason}`);
-  const blame = blameOf(r);
+  if (property || r.level) lines.push(`level: ${r.level ?? property!.level}`);
+  const blame = blameText(r);
   if (blame) lines.push(`blame: ${blame}`);
+  if (r.flaky) lines.push(`intermittent: ${flakyText(r.flaky)}`);
   const ev = r.evidence;
   if (ev?.expected !== undefined) lines.push(`expected: ${ev.expected}`);
   if (ev?.actual !== undefined) lines.push(`actual:   ${ev.actual}`);
@@ -66,6 +71,22 @@ export function failureText(r: ResultEntry, property: RunReport['properties'][nu
   }
   if (r.replay) lines.push(`replay: ${r.replay}`);
   return lines.join('\n');
+}
+
+/**
+ * A failing testcase's own <properties> (as pytest's record_property writes them): its level, and what
+ * blame found (`blame`, `blame.server` as "4/5", ..., and `flaky` as "2/5" for an intermittent failure).
+ */
+function testcaseProperties(r: ResultEntry, level: string): string {
+  const entries: Array<[string, string]> = [['level', level]];
+  const blame = blameOf(r);
+  if (blame) entries.push(['blame', blame]);
+  for (const k of ['server', 'client', 'pairing'] as const) {
+    const n = r.blameRuns?.[k];
+    if (n) entries.push([`blame.${k}`, `${n.failed}/${n.of}`]);
+  }
+  if (r.flaky) entries.push(['flaky', `${r.flaky.failed}/${r.flaky.of}`]);
+  return `      <properties>${entries.map(([k, v]) => `<property${attr('name', k)}${attr('value', v)}/>`).join('')}</properties>`;
 }
 
 export function renderJUnit(report: RunReport): string {
@@ -90,21 +111,23 @@ export function renderJUnit(report: RunReport): string {
     out.push(`    <properties>${Object.entries(meta).map(([k, v]) => `<property${attr('name', k)}${attr('value', v)}/>`).join('')}</properties>`);
     for (const r of rs) {
       const p = props.get(r.property);
+      const level = levelOf(r, report.properties);
       const open = `    <testcase${attr('name', caseLabel(r))}${attr('classname', name)}${attr('time', seconds(r.durationMs))}`;
       const body = xmlEscape(failureText(r, p));
+      const caseProps = testcaseProperties(r, level);
       switch (r.status) {
         case 'pass':
           out.push(`${open}/>`);
           break;
         case 'fail':
         case 'unexpected-pass':
-          out.push(`${open}>`, `      <failure${attr('type', r.status)}${attr('message', r.message ?? r.status)}>${body}</failure>`, '    </testcase>');
+          out.push(`${open}>`, caseProps, `      <failure${attr('type', `${r.status} (${level})`)}${attr('message', `[${level}] ${r.message ?? r.status}`)}>${body}</failure>`, '    </testcase>');
           break;
         case 'error':
-          out.push(`${open}>`, `      <error${attr('type', 'harness-error')}${attr('message', r.message ?? 'harness error')}>${body}</error>`, '    </testcase>');
+          out.push(`${open}>`, caseProps, `      <error${attr('type', 'harness-error')}${attr('message', r.message ?? 'harness error')}>${body}</error>`, '    </testcase>');
           break;
         case 'expected-fail':
-          out.push(`${open}>`, `      <skipped${attr('message', `expected failure: ${r.reason ?? r.message ?? ''}`)}>${body}</skipped>`, '    </testcase>');
+          out.push(`${open}>`, caseProps, `      <skipped${attr('message', `expected failure: ${r.reason ?? r.message ?? ''}`)}>${body}</skipped>`, '    </testcase>');
           break;
         case 'unsupported':
           out.push(`${open}>`, `      <skipped${attr('message', `unsupported: ${r.reason ?? r.message ?? ''}`)}/>`, '    </testcase>');

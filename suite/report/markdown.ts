@@ -1,10 +1,11 @@
 /**
  * summary.md: a compact report for a CI job summary ($GITHUB_STEP_SUMMARY) or a PR comment. Unexpected
- * results come first (with expected against actual and the replay line), then the server × client matrix
- * (each cell: the worst status and how many of its cases held; a case is named by its case label), the scorecards and the expected failures.
+ * results come first (each with its level, blame and its re-runs, expected against actual and the
+ * replay line), then the server × client matrix (each cell: the worst status and how many of its cases
+ * held; a case is named by its case label), the scorecards and the expected failures (with levels).
  */
 import { NO_PEER, type ResultEntry, type Status } from '../model/types.js';
-import { STATUS_ICON, STATUS_LABEL, LEVELS, caseLabel, held, isUnexpected, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
+import { STATUS_ICON, STATUS_LABEL, LEVELS, blameText, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
 import type { RunReport } from './results.js';
 
 /** At most this many unexpected results are listed in full; results.json has the rest. */
@@ -25,8 +26,18 @@ export function mdCode(text: string, max = 400): string {
 }
 
 function headline(report: RunReport): string {
-  const bad = report.results.filter((r) => isUnexpected(r.status)).length;
-  const verdict = report.results.length === 0 ? '➖ nothing ran' : bad ? `❌ ${bad} unexpected` : '✅ nothing unexpected';
+  const unexpected = report.results.filter((r) => isUnexpected(r.status));
+  const bad = unexpected.length;
+  // As the exit status is graded (h2spec): SHOULD and MAY failures fail a run only under --strict.
+  const lesser = unexpected.filter((r) => !gradesExit(r.status, levelOf(r, report.properties), false)).length;
+  const verdict =
+    report.results.length === 0
+      ? '➖ nothing ran'
+      : !bad
+        ? '✅ nothing unexpected'
+        : lesser === bad
+          ? `⚠️ ${bad} unexpected, SHOULD or MAY failures only`
+          : `❌ ${bad} unexpected${lesser ? ` (${lesser} of them SHOULD or MAY failures)` : ''}`;
   const shard = report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : '';
   return `## uds-conformance${shard}: ${verdict}`;
 }
@@ -38,8 +49,10 @@ function counts(report: RunReport): string {
 
 function unexpectedItem(r: ResultEntry, report: RunReport): string {
   const p = report.properties.find((q) => q.id === r.property);
-  const lines = [`- ${STATUS_ICON[r.status]} **${STATUS_LABEL[r.status]}** ${mdCode(caseLabel(r))} ${mdText(pairingName(r))}${p ? ` (${p.level})` : ''}: ${mdText(r.message ?? '')}`];
+  const lines = [`- ${STATUS_ICON[r.status]} **${STATUS_LABEL[r.status]}** ${mdCode(caseLabel(r))} ${mdText(pairingName(r))} (${levelOf(r, report.properties)}): ${mdText(r.message ?? '')}`];
   if (p) lines.push(`  - requirement: ${mdText(p.requirement)}`);
+  const blame = blameText(r);
+  if (blame) lines.push(`  - blame: ${mdText(blame)}`);
   if (r.evidence?.expected !== undefined || r.evidence?.actual !== undefined) {
     lines.push(`  - expected ${mdCode(r.evidence?.expected ?? '')} · actual ${mdCode(r.evidence?.actual ?? '')}`);
   }
@@ -96,7 +109,10 @@ export function renderMarkdown(report: RunReport): string {
   const xfail = report.results.filter((r) => r.status === 'expected-fail');
   if (xfail.length) {
     out.push(`<details><summary>Expected failures (${xfail.length})</summary>`, '');
-    for (const r of xfail) out.push(`- ${mdCode(caseLabel(r))} ${mdText(pairingName(r))}: ${mdText(r.message ?? '')}${r.reason ? ` (known: ${mdText(r.reason, 160)})` : ''}`);
+    for (const r of xfail) {
+      const flaky = r.flaky ? ` (${flakyText(r.flaky)})` : '';
+      out.push(`- ${mdCode(caseLabel(r))} ${mdText(pairingName(r))} (${levelOf(r, report.properties)}): ${mdText(r.message ?? '')}${flaky}${r.reason ? ` (known: ${mdText(r.reason, 160)})` : ''}`);
+    }
     out.push('', '</details>', '');
   }
   const legend = (Object.keys(STATUS_LABEL) as Status[]).map((s) => `${STATUS_ICON[s]} ${s}`).join(' · ');

@@ -48,7 +48,8 @@ type ReportV1 = Omit<RunReport, 'schemaVersion' | 'implementations' | 'propertie
 
 /**
  * Checks a parsed results.json against docs/results.schema.json (version 1 or 2), then what the schema
- * cannot say: every result's property is among the file's properties, no case is there twice,
+ * cannot say: every result's property is among the file's properties (and its level, when it has one,
+ * is that property's), no re-run count has more failures than re-runs, no case is there twice,
  * shard.index <= shard.count and startedAt is a date. Returns it as version 2 (a version 1 file's
  * results are all stream sockets at pathnames), with its summary recomputed.
  */
@@ -66,10 +67,14 @@ export function validateReport(value: unknown, file: string): RunReport {
   if (Number.isNaN(Date.parse(doc.startedAt))) fail('startedAt', `expected an ISO date, got ${JSON.stringify(doc.startedAt)}`);
   if (doc.shard && doc.shard.index > doc.shard.count) fail('shard.index', `${doc.shard.index} is more than shard.count ${doc.shard.count}`);
   const report = doc.schemaVersion === 1 ? fromV1(doc) : doc;
-  const propertyIds = new Set(report.properties.map((p) => p.id));
+  const levels = new Map(report.properties.map((p) => [p.id, p.level]));
   const seen = new Map<string, number>();
   report.results.forEach((r, i) => {
-    if (!propertyIds.has(r.property)) fail(`results[${i}].property`, `${JSON.stringify(r.property)} is not among the file's properties`);
+    if (!levels.has(r.property)) fail(`results[${i}].property`, `${JSON.stringify(r.property)} is not among the file's properties`);
+    // The exit is graded by it: a result may not grade itself other than its property says.
+    if (r.level !== undefined && r.level !== levels.get(r.property)) fail(`results[${i}].level`, `${r.level} differs from ${r.property}'s level ${levels.get(r.property)}`);
+    const counts: Array<[string, { failed: number; of: number } | undefined]> = [['flaky', r.flaky], ...(['server', 'client', 'pairing'] as const).map((k): [string, { failed: number; of: number } | undefined] => [`blameRuns.${k}`, r.blameRuns?.[k]])];
+    for (const [field, n] of counts) if (n && n.failed > n.of) fail(`results[${i}].${field}.failed`, `${n.failed} failed re-runs of only ${n.of}`);
     const key = caseKey(r);
     if (seen.has(key)) fail(`results[${i}]`, `the same case as results[${seen.get(key)}] (${key})`);
     seen.set(key, i);

@@ -3,7 +3,8 @@
  * validates against it). Version 2 added socketType and address to every result, socketTypes and
  * addresses to every property, and driver (and capabilities, from the driver's hello) to every
  * implementation; it dropped implementations[].features. A version 1 file is read as version 2
- * (merge.ts).
+ * (merge.ts). Fields added to version 2 since (optional, so older version 2 files still read): a
+ * result's `level`, `blameRuns` and `flaky`.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -112,9 +113,17 @@ export async function buildReport(input: {
       socketTypes: [...socketTypesOf(p)],
       addresses: [...addressesOf(p)],
     })),
-    results: input.results,
+    results: input.results.map((r) => withLevel(r, input.properties)),
     summary: summarize(input.results),
   };
+}
+
+/** The result with its property's level, placed after the property's id (a level already there stays). */
+export function withLevel(r: ResultEntry, properties: ReadonlyArray<Pick<PropertyInfo, 'id' | 'level'>>): ResultEntry {
+  const level = properties.find((p) => p.id === r.property)?.level;
+  if (r.level !== undefined || level === undefined) return r;
+  const { server, client, property, ...rest } = r;
+  return { server, client, property, level, ...rest };
 }
 
 export async function writeResults(report: RunReport, outDir: string): Promise<string> {

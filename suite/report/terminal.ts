@@ -5,7 +5,7 @@
  */
 import type { RunReport } from './results.js';
 import type { ResultEntry, Status } from '../model/types.js';
-import { caseLabel, reportCases } from './common.js';
+import { blameText, caseLabel, flakyText, gradesExit, levelOf, reportCases } from './common.js';
 import { unexpected } from './results.js';
 
 export const STATUS_MARK: Record<Status, string> = {
@@ -54,11 +54,16 @@ export function renderMatrix(report: RunReport): string {
   return lines.join('\n');
 }
 
-function renderFailure(r: ResultEntry, requirement: string | undefined): string {
-  const out = [`${STATUS_MARK[r.status]}  ${caseLabel(r)}  ${r.server} × ${r.client}`];
+function renderFailure(r: ResultEntry, report: RunReport, strict: boolean): string {
+  const level = levelOf(r, report.properties);
+  const out = [`${STATUS_MARK[r.status]}  ${caseLabel(r)}  ${r.server} × ${r.client}  (${level})`];
+  if (!gradesExit(r.status, level, strict)) out.push(`  a ${level} failure: reported, but it does not fail the run (--strict makes it)`);
+  const requirement = report.properties.find((p) => p.id === r.property)?.requirement;
   if (requirement) out.push(`  requirement: ${requirement}`);
   if (r.message) out.push(`  ${r.message}`);
   if (r.reason && r.status !== 'unsupported') out.push(`  known: ${r.reason}`);
+  const blame = blameText(r);
+  if (blame) out.push(`  blame: ${blame}`);
   const ev = r.evidence;
   if (ev?.expected !== undefined) out.push(`  expected: ${ev.expected}`);
   if (ev?.actual !== undefined) out.push(`  actual:   ${ev.actual}`);
@@ -69,14 +74,21 @@ function renderFailure(r: ResultEntry, requirement: string | undefined): string 
   return out.join('\n');
 }
 
-export function renderDetails(report: RunReport, options: { expectedToo: boolean }): string {
-  const req = new Map(report.properties.map((p) => [p.id, p.requirement]));
+/**
+ * The details of everything unexpected (each with its level, and for a SHOULD or MAY failure whether it
+ * fails the run: `strict`, as the exit status is graded), then, with `expectedToo`, the expected failures.
+ */
+export function renderDetails(report: RunReport, options: { expectedToo: boolean; strict?: boolean }): string {
   const bad = unexpected(report.results);
   const sections: string[] = [];
-  if (bad.length) sections.push(`Unexpected results (${bad.length}):\n\n${bad.map((r) => renderFailure(r, req.get(r.property))).join('\n\n')}`);
+  if (bad.length) sections.push(`Unexpected results (${bad.length}):\n\n${bad.map((r) => renderFailure(r, report, options.strict ?? false)).join('\n\n')}`);
   if (options.expectedToo) {
     const xf = report.results.filter((r) => r.status === 'expected-fail');
-    if (xf.length) sections.push(`Expected failures (${xf.length}):\n${xf.map((r) => `  ${caseLabel(r)}  ${r.server} × ${r.client}: ${r.message}`).join('\n')}`);
+    const line = (r: ResultEntry): string => {
+      const flaky = r.flaky ? ` (${flakyText(r.flaky)})` : '';
+      return `  ${caseLabel(r)}  ${r.server} × ${r.client}  (${levelOf(r, report.properties)}): ${r.message}${flaky}`;
+    };
+    if (xf.length) sections.push(`Expected failures (${xf.length}):\n${xf.map(line).join('\n')}`);
   }
   return sections.join('\n\n');
 }

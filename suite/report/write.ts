@@ -1,10 +1,12 @@
 /** Writes the reports of a run (results.json and every REPORT_FORMATS entry) into one directory. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { commitStaged, lockOutDir, stagingDir } from './atomic.js';
 import { renderHtml } from './html.js';
 import { renderJUnit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
-import { isUnexpected } from '../model/format.js';
+import type { Level } from '../model/types.js';
+import { gradesExit, levelOf } from './common.js';
 import { writeResults, type RunReport } from './results.js';
 
 /**
@@ -24,19 +26,40 @@ export interface WrittenReports {
   reports: string[];
 }
 
+/**
+ * Writes every report under the lock of `outDir` (shared with the run's own, when the CLI holds it):
+ * all of them into a staging directory first, then each renamed into place, so `outDir` holds one
+ * run's complete set and never a half-written file (report/atomic.ts).
+ */
 export async function writeReports(report: RunReport, outDir: string): Promise<WrittenReports> {
-  await mkdir(outDir, { recursive: true });
-  const results = await writeResults(report, outDir);
-  const reports = REPORT_FORMATS.map((f) => join(outDir, f.file));
-  await Promise.all(REPORT_FORMATS.map((f, i) => writeFile(reports[i]!, f.render(report))));
-  return { results, reports };
+  const lock = lockOutDir(outDir);
+  try {
+    const staging = stagingDir(lock.dir);
+    try {
+      const staged = await writeResults(report, staging);
+      await Promise.all(REPORT_FORMATS.map((f) => writeFile(join(staging, f.file), f.render(report))));
+      const [results, ...reports] = commitStaged(staging, lock.dir, [staged, ...REPORT_FORMATS.map((f) => f.file)]);
+      return { results: results!, reports };
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  } finally {
+    lock.release();
+  }
 }
 
 /**
- * The documented exit status for a set of results: 3 when nothing ran (no result, or only unsupported
- * ones; a shard may legitimately hold none), 1 when something is unexpected, 0 otherwise.
+ * The documented exit status for a set of results, graded by level as h2spec grades: 3 when nothing ran
+ * (no result, or only unsupported ones; a shard may legitimately hold none); 1 when a MUST property
+ * fails unexpectedly, something passes unexpectedly or the harness errs, and with `strict` when a
+ * SHOULD or MAY property fails too; 0 otherwise. A result's level is its own `level`, else its
+ * property's (in `properties`, the report's), else MUST.
  */
-export function exitCodeFor(results: RunReport['results'], options: { shard?: boolean } = {}): 0 | 1 | 3 {
+export function exitCodeFor(
+  results: RunReport['results'],
+  properties: ReadonlyArray<{ id: string; level: Level }>,
+  options: { shard?: boolean; strict?: boolean } = {},
+): 0 | 1 | 3 {
   if (!options.shard && results.every((r) => r.status === 'unsupported')) return 3;
-  return results.some((r) => isUnexpected(r.status)) ? 1 : 0;
+  return results.some((r) => gradesExit(r.status, levelOf(r, properties), options.strict ?? false)) ? 1 : 0;
 }
