@@ -41,3 +41,35 @@ describe('shipped manifests match what the tools do', () => {
     }, 250_000);
   }
 });
+
+/**
+ * Issue 10's first done-when: a correct server and client written as a new user would (node:net, the
+ * server requires a payload argument) pass every property that applies to them, and every other unit
+ * is unsupported with its reason. No false failure: the only failures allowed are c-original's own,
+ * declared in its expectations.
+ */
+describe('a new user\'s correct node:net subject', () => {
+  it('passes everything that applies, and is unsupported with a reason for the rest', async () => {
+    const out = await tmpDir({ unsafeCleanup: true });
+    try {
+      const r = await cli(['run', '--seed', '11', '--runs', '8', '--subject', join(SUBJECTS, 'node-net', 'manifest.json'), '--subjects-only', '--out', out.path], { timeout: 240_000 });
+      const report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
+      const wrong = report.results.filter((x) => {
+        if (x.status === 'pass') return false;
+        if (x.status === 'unsupported') return !x.reason;
+        // c-original's seed quirks are its own expected failures, never node-net's.
+        return !(x.status === 'expected-fail' && (x.server === 'c-original' || x.client === 'c-original'));
+      });
+      expect(wrong.map((x) => `${x.status} ${x.property} ${x.server} × ${x.client}: ${x.message}`)).toEqual([]);
+      // It really ran: the seed-protocol properties passed in both roles.
+      expect(report.results.filter((x) => x.status === 'pass' && x.server === 'node-net').length).toBeGreaterThan(10);
+      expect(report.results.filter((x) => x.status === 'pass' && x.client === 'node-net').length).toBeGreaterThan(10);
+      // The fixed-message properties are unsupported for a server that always needs a payload, and say why.
+      const fixed = report.results.find((x) => x.property === 'delivery.default-message' && x.server === 'node-net');
+      expect(fixed?.status).toBe('unsupported');
+      expect(r.exitCode).toBe(0);
+    } finally {
+      await out.cleanup();
+    }
+  }, 250_000);
+});

@@ -22,7 +22,7 @@ import { exitText } from '../model/format.js';
 import { FIXED_MESSAGE, SUN_PATH_MAX } from '../model/seed.js';
 import { nulPathArb } from './arbitraries.js';
 import type { Property } from './property.js';
-import { throwIfDeclaredUnsupported, whatIsAt } from './session.js';
+import { plainServe, throwIfDeclaredUnsupported, whatIsAt } from './session.js';
 import { expectBytes, expectRefused, fail, requireWorksFirst } from './verify.js';
 
 /** The connections made to the harness's own listeners, by path, with a wait for the next one. */
@@ -154,7 +154,6 @@ export const pathFullSunPathServer: Property<null> = {
   level: 'MUST',
   category: 'paths',
   scope: 'server',
-  startsWithoutPayload: true,
   requirement: `A server that works at a valid path, given a path of exactly ${FULL} bytes (sun_path full, no room for the NUL) either listens at that whole path or refuses it with a non-zero exit and an error; it never listens at a shorter prefix.`,
   reference: 'unix(7): sun_path[108], and BUGS: Linux accepts a 108-byte name without a NUL; python/cpython#99599 (libraries differ: Python refuses it, Node binds it)',
   arbitrary: fc.constant(null),
@@ -162,13 +161,14 @@ export const pathFullSunPathServer: Property<null> = {
   async check(_input, ctx) {
     const worksFirst = await requireWorksFirst(ctx, 'server', { mode: 'process' });
     const path = pathOf(ctx, FULL);
-    const server = await ctx.startServer({ path, mode: 'process' });
+    const serve = plainServe(ctx.server);
+    const server = await ctx.startServer({ path, mode: 'process', payload: serve.payload });
     if (server.ready.ready) {
-      // It listens at the whole path: a client of the whole path gets the fixed message.
+      // It listens at the whole path: a client of the whole path gets what it was asked to serve.
       const got = await fetchAll(path, ctx.signal);
       const summary = await server.exited;
       throwIfDeclaredUnsupported(summary);
-      expectBytes(got, FIXED_MESSAGE, `listening at the whole ${FULL}-byte path, the server sent a client something else than "Server Message\\n":`, { server: summary });
+      expectBytes(got, serve.expected, `listening at the whole ${FULL}-byte path, the server sent a client something else than it was given:`, { server: summary });
       return { outcome: 'listened at the whole path' };
     }
     server.kill();
@@ -233,7 +233,6 @@ export const pathTrailingSlashServer: Property<string> = {
   level: 'MUST',
   category: 'paths',
   scope: 'server',
-  startsWithoutPayload: true,
   requirement: 'A server that works at a valid path, given a path ending in "/" (a directory\'s name, which bind(2) refuses with ENOENT) refuses it with a non-zero exit and an error, and never listens at the name without the slash.',
   reference: 'path_resolution(7): a trailing slash resolves only to a directory; unix(7): bind creates the socket file; POSIX.1-2017 4.13 Pathname Resolution',
   arbitrary: fc.constantFrom(...TRAILING_SLASH_NAMES),
@@ -244,7 +243,7 @@ export const pathTrailingSlashServer: Property<string> = {
     // the slash is the only thing under test.
     const worksFirst = await requireWorksFirst(ctx, 'server', { mode: 'process' });
     const bare = ctx.resolve(name);
-    const server = await ctx.startServer({ path: `${name}/`, mode: 'process' });
+    const server = await ctx.startServer({ path: `${name}/`, mode: 'process', payload: plainServe(ctx.server).payload });
     // Readiness compares resolved paths, so "NAME/" and NAME match: being ready means listening at NAME.
     const where = server.ready.ready ? name : server.ready.reason === 'wrong-path' ? server.ready.boundPath ?? '?' : null;
     if (server.ready.ready || server.ready.reason !== 'exited') server.kill();

@@ -12,7 +12,7 @@ import type { ErrnoName } from '../model/errno.js';
 import { exitText } from '../model/format.js';
 import { SUN_PATH_MAX } from '../model/seed.js';
 import type { Property } from './property.js';
-import { throwIfDeclaredUnsupported } from './session.js';
+import { plainServe, throwIfDeclaredUnsupported } from './session.js';
 import { expectRefused, fail, requireWorksFirst } from './verify.js';
 
 /** An absolute ASCII path of `length` bytes inside the case dir (longer than sun_path's 107). */
@@ -87,14 +87,13 @@ export const pathTooLongServer: Property<number> = {
   requirement:
     "A server that works at a valid path, given a path longer than 108 bytes (sun_path's size), refuses it with a non-zero exit and stderr naming ENAMETOOLONG or EINVAL, and never listens at a truncated prefix.",
   reference: 'unix(7): sun_path[108]; seed c-reference/original/server.c binds sizeof(struct sockaddr), truncating',
-  startsWithoutPayload: true,
   arbitrary: lengthArb,
   examples: [109, 110, 200],
   maxRuns: 5,
   async check(length, ctx) {
     const worksFirst = await requireWorksFirst(ctx, 'server', { mode: 'process' });
     const path = longPath(ctx, length);
-    const server = await ctx.startServer({ path, mode: 'process' });
+    const server = await ctx.startServer({ path, mode: 'process', payload: plainServe(ctx.server).payload });
     if (server.ready.ready || server.ready.reason !== 'exited') server.kill();
     const summary = await server.exited;
     throwIfDeclaredUnsupported(summary);

@@ -1,9 +1,8 @@
 /** Path forms: any pathname that fits sun_path works, relative or absolute, with any characters. */
 import { DIGIT_ONLY_NAMES, EDGE_PATH_LENGTHS, LEADING_DASH_NAMES } from '../../fixtures/corpora/paths.js';
 import { materializePath, socketPathArb, type PathSpec } from './arbitraries.js';
-import { FIXED_MESSAGE } from '../model/seed.js';
 import type { Property } from './property.js';
-import { session, sides } from './session.js';
+import { plainServe, session, sides } from './session.js';
 import { requireSession } from './session-proof.js';
 import { expectBytes, expectExitZero, requireReady } from './verify.js';
 
@@ -14,7 +13,6 @@ export const pathForms: Property<PathSpec> = {
   scope: 'pairing',
   requirement: 'Absolute and relative socket paths of 1 to 107 bytes, including spaces, non-ASCII bytes and a relative name starting with "-" (a file name, not an option), work for server and client alike.',
   reference: 'unix(7): sun_path is 108 bytes including the NUL; CPython test_socket.py TestUnixDomain (testSurrogateescapeBind: non-ASCII paths)',
-  startsWithoutPayload: true,
   arbitrary: socketPathArb,
   examples: [
     ...EDGE_PATH_LENGTHS.map((length): PathSpec => ({ form: 'relative', length, chars: ['a', 'é', ' ', 'b'] })),
@@ -32,13 +30,14 @@ export const pathForms: Property<PathSpec> = {
     // A relative path must reach the implementation as given, so in-process roles (which share the
     // harness's cwd) cannot take it: those cases run the role as a process in the case dir.
     const mode = spec.form === 'relative' ? 'process' : 'auto';
-    const outcome = await session(ctx, { path, mode, expected: FIXED_MESSAGE });
+    const serve = plainServe(ctx.server);
+    const outcome = await session(ctx, { path, mode, ...serve });
     const shown = { path, bytes: Buffer.byteLength(path) };
     requireReady(outcome, path, shown);
     const evidence = { ...sides(outcome), details: shown };
     requireSession(outcome, evidence);
     const withPath = `with the ${shown.bytes}-byte path ${JSON.stringify(path)}`;
     expectExitZero(outcome.client, `${withPath} the client`, evidence);
-    expectBytes(outcome.stdout, FIXED_MESSAGE, `${withPath} the client's stdout differs from "Server Message\\n"`, evidence);
+    expectBytes(outcome.stdout, serve.expected, `${withPath} the client's stdout differs from what the server was given`, evidence);
   },
 };

@@ -10,7 +10,7 @@ import { cpuTicks, holdTree, holdsAcceptedSocket, listenerOf, waitForConnection,
 import { socketInodesOf, type ReadyOutcome } from '../harness/readiness.js';
 import { declaredUnsupported, exitText } from '../model/format.js';
 import { FIXED_MESSAGE } from '../model/seed.js';
-import { Unsupported, type Evidence, type ProcessSummary } from '../model/types.js';
+import { Unsupported, type Evidence, type Implementation, type ProcessSummary } from '../model/types.js';
 
 /** How long a client may keep running after its server has closed the connection and exited. */
 export const EOF_GRACE_MS = 2000;
@@ -266,4 +266,16 @@ export async function whatIsAt(path: string): Promise<string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'nothing';
     throw err;
   }
+}
+
+/** A short payload for sessions whose input is not the bytes (paths, refusals, preconditions). */
+const PLAIN_PAYLOAD = Buffer.from('a valid path works first\n');
+
+/**
+ * What to ask a server to serve when the property is not about the bytes: a short payload if the
+ * server takes one (so a server that always needs one is tested too), else nothing, and the fixed
+ * message is then what its client must print.
+ */
+export function plainServe(server: Implementation): { payload?: Uint8Array; expected: Uint8Array } {
+  return server.server?.payload ? { payload: PLAIN_PAYLOAD, expected: PLAIN_PAYLOAD } : { expected: FIXED_MESSAGE };
 }

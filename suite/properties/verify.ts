@@ -10,9 +10,8 @@ import type { CaseContext, RunMode } from '../harness/context.js';
 import { describePlace } from '../harness/readiness.js';
 import { errnoText, namedErrno, type ErrnoName } from '../model/errno.js';
 import { exitText } from '../model/format.js';
-import { FIXED_MESSAGE } from '../model/seed.js';
 import { CheckFailure, type ByteComparison, type Evidence, type ProcessSummary, type Role } from '../model/types.js';
-import { session, type SessionOutcome } from './session.js';
+import { plainServe, session, type SessionOutcome } from './session.js';
 
 /** What a verifier adds to its failure: the processes, the byte comparison, details. */
 export type EvidenceFields = Omit<Evidence, 'message' | 'expected' | 'actual'>;
@@ -113,7 +112,6 @@ export function expectRefused(summary: ProcessSummary, rule: RefusalRule, eviden
 }
 
 /** The bytes a precondition session asks a payload-taking server to send (short, and not the fixed message). */
-const WORKS_FIRST_PAYLOAD = Buffer.from('a valid path works first\n');
 
 /** What the precondition session saw, kept in a passing result's `observed`. */
 export interface WorksFirstObserved extends Record<string, unknown> {
@@ -133,8 +131,7 @@ export interface WorksFirstObserved extends Record<string, unknown> {
 export async function requireWorksFirst(ctx: CaseContext, role: Role, options: { mode?: RunMode } = {}): Promise<WorksFirstObserved> {
   const path = ctx.socketName();
   const server = ctx.server;
-  const payload = server.server?.payload ? WORKS_FIRST_PAYLOAD : undefined;
-  const expected = payload ?? FIXED_MESSAGE;
+  const { payload, expected } = plainServe(server);
   const outcome = await session(ctx, { path, payload, expected, mode: options.mode });
   const subject = role === 'server' ? 'the server' : 'the client';
   const peer = role === 'server' ? `the reference client ${ctx.client.name}` : `the reference server ${ctx.server.name}`;
