@@ -20,36 +20,10 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { processTree } from './proctree.js';
 import { readUnixTable, type UnixSocketEntry } from './readiness.js';
 
-/** The pids of pid's process tree (pid first), from /proc/<pid>/task/<tid>/children. */
-export function processTree(pid: number): number[] {
-  const out: number[] = [];
-  const stack = [pid];
-  const seen = new Set<number>();
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    if (seen.has(p)) continue;
-    seen.add(p);
-    out.push(p);
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue; // gone
-    }
-    for (const tid of tasks) {
-      try {
-        for (const child of readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').split(' ')) {
-          if (child.trim()) stack.push(Number(child));
-        }
-      } catch {
-        // task gone
-      }
-    }
-  }
-  return out;
-}
+export { processTree };
 
 function signalAll(pids: number[], group: number, signal: NodeJS.Signals): void {
   // The group first (a wrapper's children are in it), then each pid of the tree (one that made a group

@@ -22,6 +22,7 @@
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, watch, type FSWatcher } from 'node:fs';
 import os from 'node:os';
 import type { SocketType } from '../model/types.js';
+import { processTree } from './proctree.js';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 
 const SO_ACCEPTCON = 0x00010000;
@@ -124,24 +125,10 @@ export function pathKey(path: string): string {
   return Buffer.from(path, 'utf8').toString('latin1');
 }
 
-/** The threads of pid (their children lists are per thread), or [] when it is gone. */
-function tasksOf(pid: number): string[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-}
-
 /** Socket inodes held open by pid and its descendants, each with the pids that hold it. */
 export function socketOwners(pid: number): Map<number, number[]> {
   const owners = new Map<number, number[]>();
-  const stack = [pid];
-  const seen = new Set<number>();
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    if (seen.has(p)) continue;
-    seen.add(p);
+  for (const p of processTree(pid)) {
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${p}/fd`);
@@ -157,15 +144,6 @@ export function socketOwners(pid: number): Map<number, number[]> {
         }
       } catch {
         // fd closed while we looked
-      }
-    }
-    for (const task of tasksOf(p)) {
-      try {
-        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').split(' ')) {
-          if (child.trim()) stack.push(Number(child));
-        }
-      } catch {
-        // thread or process gone
       }
     }
   }
