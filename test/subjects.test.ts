@@ -270,7 +270,7 @@ describe('the fixed-message rule is explicit', () => {
       const subject = loadSubject(join(dir.path, 'manifest.json'), PROPERTY_IDS).implementation;
       const units = planUnits({ implementations: [...builtinImplementations(), subject], properties: SEED_PROPERTIES, onlyWith: ['needs-payload'], clients: ['c-reference'] });
       const without = SEED_PROPERTIES.filter((p) => p.startsWithoutPayload).map((p) => p.id);
-      expect(without).toEqual(expect.arrayContaining(['delivery.default-message', 'path.forms', 'path.too-long-server']));
+      expect(without).toEqual(['delivery.default-message']);
       const byProperty = new Map(units.map((u) => [u.property.id, u.unsupported]));
       for (const id of byProperty.keys()) {
         if (without.includes(id)) expect(byProperty.get(id)).toMatch(/server needs-payload needs a payload \(payloadRequired\), and this property starts the server without one/);
