@@ -4,7 +4,8 @@
  *   run     every property over every pairing; matrix on stdout, reports in --out
  *   replay  one case (property, server, client, seed, path) with its evidence
  * Exit codes: 0 nothing unexpected (SHOULD and MAY failures count only with --strict); 1 something
- * unexpected; 2 bad usage; 3 nothing ran / harness failure.
+ * unexpected; 2 bad usage; 3 nothing ran / harness failure; 130/143 run cancelled by SIGINT/SIGTERM
+ * (the reports of what finished are written, marked partial).
  */
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import tmp from 'tmp-promise';
 import { DEFAULTS, defaultJobs, RANGES } from './defaults.js';
-import { sweepCaseDirs } from './harness/casedir.js';
+import { sweepCaseDirs, sweepStaleCaseDirs } from './harness/casedir.js';
 import { InstallError } from './harness/install.js';
 import { installSignalHandlers, killAllLive } from './harness/process.js';
 import { ADDRESS_KINDS, SOCKET_TYPES, type AddressKind, type SocketType } from './model/types.js';
@@ -85,6 +86,8 @@ Ranges: --runs ${RANGES.runs.min}..${RANGES.runs.max}, --jobs ${RANGES.jobs.min}
 Exit status: 0 nothing unexpected (SHOULD and MAY failures are reported but exit 0 unless --strict),
 1 an unexpected MUST failure (with --strict any failure), an unexpected pass or a harness error,
 2 bad usage, 3 nothing ran or the harness failed.
+Ctrl-C (SIGINT) or SIGTERM during run: no new case starts, the cases in flight are stopped, and the
+reports of what finished are written, marked "partial run"; exit 130 or 143. A second Ctrl-C ends it at once.
 report and merge exit as a run of their results would (--strict too); a bad file is bad usage (2), named with its field.
 `;
 
@@ -232,20 +235,28 @@ async function run(args: string[]): Promise<number> {
   checkOutDir(outDir);
   // Held until the reports are written (and released at exit whatever happens): see report/atomic.ts.
   const lock = lockOutDir(outDir);
+  // The case dirs of runs that were killed (their owner file names a process that is gone).
+  sweepStaleCaseDirs();
+  // Until the reports are written, the first SIGINT or SIGTERM cancels the run instead of ending the
+  // process (installSignalHandlers' graceful hook, in main): what finished is written, then exit 130/143.
+  const cancel: CancellableRun = { controller: new AbortController() };
+  cancellable = cancel;
   try {
-    return await runLocked({ options, outDir, subjects, updateExpectations, strict });
+    return await runLocked({ options, outDir, subjects, updateExpectations, strict }, cancel);
   } finally {
+    cancellable = undefined;
     lock.release();
   }
 }
 
-async function runLocked({ options, outDir, subjects, updateExpectations, strict }: Pick<ParsedRun, 'options' | 'outDir' | 'subjects' | 'updateExpectations' | 'strict'>): Promise<number> {
+async function runLocked({ options, outDir, subjects, updateExpectations, strict }: Pick<ParsedRun, 'options' | 'outDir' | 'subjects' | 'updateExpectations' | 'strict'>, cancel: CancellableRun): Promise<number> {
   let progress: ReturnType<typeof startProgress> | undefined;
   let report: RunReport;
   const notes: string[] = [];
   try {
     report = await runSuite({
       ...options,
+      signal: cancel.controller.signal,
       coverageOutDir: outDir,
       onPlan: (units, planned) => {
         if (options.shard) process.stderr.write(`uds-conformance: shard ${options.shard.index}/${options.shard.count}: ${units.length} of ${planned} cases\n`);
@@ -268,7 +279,9 @@ async function runLocked({ options, outDir, subjects, updateExpectations, strict
   const details = renderDetails(report, { expectedToo: true, strict });
   if (details) process.stdout.write(`${details}\n\n`);
   for (const s of report.staleExpectations ?? []) process.stdout.write(`stale expectation: ${s.implementation} ${s.property} no longer fails ("${s.reason}")\n`);
-  if (updateExpectations) {
+  if (updateExpectations && report.partial) {
+    process.stdout.write('expectations not written: a partial run has no result for the cases that did not run\n');
+  } else if (updateExpectations) {
     const today = new Date().toISOString().slice(0, 10);
     for (const s of subjects) {
       await writeExpectations(s, updatedExpectations(s.implementation, report.results, today));
@@ -277,7 +290,28 @@ async function runLocked({ options, outDir, subjects, updateExpectations, strict
   }
   for (const note of notes) process.stdout.write(`\n${note}\n\n`);
   process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
+  if (cancel.by) return cancel.by === 'SIGTERM' ? 143 : 130;
   return exitCodeFor(report.results, report.properties, { shard: options.shard !== undefined, strict });
+}
+
+/** A run that a signal can cancel: `by` is the signal that did. */
+interface CancellableRun {
+  controller: AbortController;
+  by?: NodeJS.Signals;
+}
+let cancellable: CancellableRun | undefined;
+
+/**
+ * The graceful hook of installSignalHandlers: the first SIGINT or SIGTERM during `run` cancels it
+ * (true); anything else, or a second one, ends the process at once (false).
+ */
+function cancelRun(signal: NodeJS.Signals): boolean {
+  const run = cancellable;
+  if (!run || run.by || (signal !== 'SIGINT' && signal !== 'SIGTERM')) return false;
+  run.by = signal;
+  run.controller.abort(new Error(`cancelled by ${signal}`));
+  process.stderr.write(`uds-conformance: ${signal}: no new case starts and the cases in flight are stopped; writing the reports of what finished (${signal === 'SIGINT' ? 'Ctrl-C' : 'a signal'} again ends it at once)\n`);
+  return true;
 }
 
 function reportLines(w: WrittenReports): string {
@@ -329,6 +363,7 @@ async function mergeCommand(args: string[]): Promise<number> {
 async function replay(args: string[]): Promise<number> {
   const { options, socketType, address } = parseRunArgs('replay', args, builtinImplementations(), allProperties());
   checkSuiteInstall(options);
+  sweepStaleCaseDirs();
   const { units } = await planSuite(options);
   const matching = units.filter((u) => u.socketType === socketType && u.address === address);
   if (matching.length !== 1) {
@@ -368,7 +403,7 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   tmp.setGracefulCleanup();
-  installSignalHandlers(async () => sweepCaseDirs());
+  installSignalHandlers(async () => sweepCaseDirs(), cancelRun);
   process.on('exit', sweepCaseDirs);
   try {
     if (command === 'run') return await run(rest);

@@ -50,6 +50,26 @@ export const cOriginal: Implementation = {
       role: 'client',
       reason: 'The seed client copies at most 107 bytes with strncpy, so a 108-byte path is cut to its 107-byte prefix and connected there.',
     },
+    'path.live-not-stolen': {
+      status: 'fail',
+      role: 'server',
+      reason: 'The seed server unlinks whatever is at its path before bind, so it removes a live socket and takes over the address of the server listening there.',
+    },
+    'path.non-socket-kept': {
+      status: 'fail',
+      role: 'server',
+      reason: 'The seed server unlinks whatever is at its path before bind, so a regular file there is removed and its data lost (a symlink too; only a directory survives, as unlink(2) refuses it).',
+    },
+    'cleanup.own-path-only': {
+      status: 'fail',
+      role: 'server',
+      reason: 'The seed server ends with unlink(socketPath) by name, without checking that the file is still the socket it bound, so it removes a socket another server has bound at the path since.',
+    },
+    'cleanup.client-keeps-path': {
+      status: 'fail',
+      role: 'client',
+      reason: "The seed client ends with unlink(socketPath): it removes its server's socket file, so a server that keeps listening gets no further clients (they get ENOENT).",
+    },
   },
 };
 

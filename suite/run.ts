@@ -14,7 +14,7 @@ import type { Implementation, ResultEntry } from './model/types.js';
 import { assignBlame, staleExpectations } from './plan/blame.js';
 import { askDrivers } from './plan/capabilities.js';
 import { planUnits, selectProperties, type CapabilityMap, type Unit } from './plan/plan.js';
-import { runUnits, type RunnerOptions } from './plan/runner.js';
+import { runUnitsUntil, type RunnerOptions } from './plan/runner.js';
 import { shardOf, type Shard } from './plan/shard.js';
 import { allProperties } from './properties/index.js';
 import type { Property } from './properties/property.js';
@@ -63,6 +63,13 @@ export interface RunSuiteOptions {
   onResult?: (result: ResultEntry, done: number, total: number) => void;
   /** Free-text notes for the user (the coverage summary, what --perf is doing). */
   onNote?: (text: string) => void;
+  /**
+   * Cancels the run (as execa's and fast-check's `signal`; the CLI aborts it on Ctrl-C and SIGTERM): no
+   * case starts after it, the cases in flight end as at their deadline, and runSuite returns the report
+   * of the units that finished before it, with `partial: true` and `notRun` (the units it discarded or
+   * never started). Blame, --perf and stale expectations are skipped then: they need every unit.
+   */
+  signal?: AbortSignal;
 }
 
 /** The options with every default filled in, once. */
@@ -147,9 +154,13 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       caseOptions: { ...coverage?.caseOptions, quietMs: options.quietMs },
       unitBudgetMs: options.unitBudgetMs,
     };
-    const results = await runUnits(units, runner);
+    const signal = options.signal;
+    const finished = await runUnitsUntil(units, signal ? { ...runner, caseOptions: { ...runner.caseOptions, cancel: signal } } : runner, signal);
+    const results = finished.filter((r): r is ResultEntry => r !== undefined);
+    const notRun = units.length - results.length;
+    const cancelled = signal?.aborted === true;
     const subjectNames = new Set(q.subjects.map((s) => s.implementation.name));
-    if (subjectNames.size > 0) await assignBlame(results, units, { config: runner, reference: q.oracle, subjects: subjectNames, reruns: options.blameReruns ?? DEFAULTS.blameReruns });
+    if (subjectNames.size > 0 && !cancelled) await assignBlame(results, units, { config: runner, reference: q.oracle, subjects: subjectNames, reruns: options.blameReruns ?? DEFAULTS.blameReruns });
     const report = await buildReport({
       seed: q.seed,
       runs: q.runs,
@@ -161,9 +172,13 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       capabilities,
     });
     if (options.shard) report.shard = options.shard;
+    if (cancelled) {
+      report.partial = true;
+      report.notRun = notRun;
+    }
     // After the cases, one pairing at a time, so that nothing else runs while a session is timed (and
     // never under --coverage's instrumentation). With --shard, shard 1 measures.
-    if (q.perf && (!options.shard || options.shard.index === 1)) {
+    if (q.perf && !signal?.aborted && (!options.shard || options.shard.index === 1)) {
       options.onNote?.('measuring throughput and first-byte latency (--perf) ...');
       report.perf = await measurePerf(q.implementations, { servers: options.servers, clients: options.clients });
     }
@@ -174,10 +189,11 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
         options.onNote?.(`${c.text}coverage report: ${c.htmlDir}/index.html`);
       } else options.onNote?.('coverage: no JavaScript implementation ran as a process, so there is nothing to report');
     }
-    const stale = q.subjects.flatMap((s) => staleExpectations(s.implementation, results));
+    const stale = cancelled ? [] : q.subjects.flatMap((s) => staleExpectations(s.implementation, results));
     if (stale.length > 0) report.staleExpectations = stale;
     return report;
   } finally {
     await coverage?.cleanup();
   }
 }
+

@@ -96,6 +96,30 @@ describe.runIf(existsSync(LAUNCHER_PATH))('the process launcher', () => {
     });
   });
 
+  it('feeds an interactive stdin, passes no fd but 0 to 2, and drops privileges in the child', async () => {
+    // Every process goes through the launcher now: drivers (a stdin pipe) and privilege drops too.
+    const script = [
+      'import os, sys',
+      'def is_open(fd):',
+      '    try:',
+      '        os.fstat(fd)',
+      '        return True',
+      '    except OSError:',
+      '        return False',
+      'print(sys.stdin.readline().strip(), sys.stdin.read() == "", [fd for fd in range(1024) if is_open(fd)], os.getuid(), os.getgid())',
+    ].join('\n');
+    // The system python3: root's pyenv shims are not readable by nobody.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const stdout = new OutputCapture({ cap: 1024 });
+    const controller = new AbortController();
+    const p = spawnProcess(['python3', '-c', script], { cwd: '/', env: { PATH: '/usr/bin:/bin' }, signal: controller.signal, stdout, stdin: 'pipe', ...asNobody });
+    p.stdin!.write('hello\n');
+    p.stdin!.end();
+    expect(await p.exited).toMatchObject({ exitCode: 0, stderr: '' });
+    const [uid, gid] = 'uid' in asNobody ? [65534, 65534] : [process.getuid?.(), process.getgid?.()];
+    expect(stdout.text()).toBe(`hello True [0, 1, 2] ${uid} ${gid}\n`);
+  });
+
   it('kills a process that was aborted before the launcher reported it', async () => {
     const controller = new AbortController();
     const p = spawnProcess(['sleep', '30'], { cwd: '/', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, signal: controller.signal, stdout: new OutputCapture({ cap: 0 }) });

@@ -21,6 +21,8 @@ const SHIPPED: Array<[string, string, string[]]> = [
   ['netcat-openbsd.json', 'nc', ['--runs', '4']],
   ['ncat.json', 'ncat', ['--runs', '4']],
   ['python3.json', 'python3', ['--runs', '2', '--client', 'c-reference', '--client', 'python3', '--server', 'c-reference', '--server', 'python3']],
+  ['python-asyncio/manifest.json', 'python3', ['--runs', '2', '--client', 'c-reference', '--client', 'python-asyncio', '--server', 'c-reference', '--server', 'python-asyncio']],
+  ['node-idiomatic/manifest.json', 'node', ['--runs', '4', '--client', 'c-reference', '--client', 'node-idiomatic', '--server', 'c-reference', '--server', 'node-idiomatic']],
 ];
 
 describe('shipped manifests match what the tools do', () => {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -20,12 +21,19 @@
 
 /* ---- server (server_steps.c) ---- */
 
-/* Removes a socket left at path by a dead server, never another kind of file. */
+/* Removes a socket left at path by a dead server (socket_is_stale), never a live socket and never
+ * another kind of file (lstat(2): a symlink is not followed). */
 void remove_stale_socket(const char *path);
+/* Whether the socket at path is stale: a non-blocking connect(2) probe to it fails with
+ * ECONNREFUSED. */
+int socket_is_stale(const char *path);
 /* bind(2) of the listening socket to the address make_address built; bind's result and errno. */
 int bind_address(int sockfd, const struct sockaddr_un *addr, socklen_t addrlen);
-/* unlink(2) of the server's own socket path: after accept, and on a failure after bind; unlink's
- * result. */
+/* Whether the file at path is still the socket this server bound: a socket with bound's device and
+ * inode (lstat(2) right after bind). Someone may have moved it aside and bound another since. */
+int path_is_ours(const char *path, const struct stat *bound);
+/* unlink(2) of the server's own socket path: after the last accept, and on a failure after bind,
+ * each only when path_is_ours; unlink's result. */
 int unlink_path(const char *path);
 
 /* Sends the payload file, or the default message when payload_file is NULL; dies on failure. */

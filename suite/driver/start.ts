@@ -2,9 +2,7 @@
  * Starting drivers: for a case (startDriver, under the case's dir, deadline and cleanup), and once per
  * run for the plan (askCapabilities: hello and quit in a private temp dir, before any case).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import { join } from 'node:path';
+import { makeCaseDir, removeCaseDir } from '../harness/casedir.js';
 import { DriverClient, type DriverTransport } from './client.js';
 import type { Driver } from './driver.js';
 import { InProcessTransport } from './in-process.js';
@@ -86,7 +84,8 @@ export interface AskCapabilitiesOptions {
  */
 export async function askCapabilities(spec: DriverSpec, transport: Transport, options: AskCapabilitiesOptions): Promise<HelloAnswer> {
   const label = options.label ?? 'subject';
-  const dir = await mkdtemp(join(os.tmpdir(), `udsc-${process.pid}-`));
+  // A case dir like any other: marked with its owner, so a run killed during hello leaves it to the sweep.
+  const dir = makeCaseDir();
   const controller = new AbortController();
   const deadline = setTimeout(() => controller.abort(new Error(`capabilities deadline of ${options.deadlineMs} ms passed`)), options.deadlineMs);
   const cleanups: Array<() => void | Promise<void>> = [];
@@ -106,6 +105,6 @@ export async function askCapabilities(spec: DriverSpec, transport: Transport, op
     clearTimeout(deadline);
     controller.abort(new Error('capabilities asked'));
     for (const cleanup of cleanups.reverse()) await cleanup();
-    await rm(dir, { recursive: true, force: true });
+    await removeCaseDir(dir);
   }
 }

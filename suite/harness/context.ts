@@ -12,7 +12,7 @@ import type { Transport } from '../driver/protocol.js';
 import { startDriver } from '../driver/start.js';
 import type { AddressKind, CommandTemplate, Implementation, Pairing, ProcessSummary, Role, SocketType } from '../model/types.js';
 import { OutputCapture } from './capture.js';
-import { makeCaseDir, removeCaseDir, removeSocketFile } from './casedir.js';
+import { makeCaseDir, markOwned, removeCaseDir, removeSocketFile } from './casedir.js';
 import { prepareCommand, takesPayload } from './command.js';
 import { startInProcess } from './inprocess.js';
 import { spawnProcess } from './process.js';
@@ -30,6 +30,11 @@ export interface CaseOptions {
   env?: Record<string, string>;
   /** A session's quiet period (default DEFAULTS.quietMs): see properties/session.ts. */
   quietMs?: number;
+  /**
+   * The run's cancel signal (runSuite's `signal`, Ctrl-C in the CLI): a case in flight ends as at its
+   * deadline (its processes killed, its dir removed), and no case starts once it is aborted.
+   */
+  cancel?: AbortSignal;
 }
 
 export interface ServerHandle {
@@ -70,6 +75,12 @@ export interface StartServerOptions {
   mode?: RunMode;
   /** Arguments appended to a process server's command (fd-passing options). Forces process mode. */
   extraArgs?: string[];
+  /**
+   * Start the server process with this umask (path.mode). Forces process mode: process.umask() is
+   * process-wide, so an in-process server only ever has the harness's. Set by `sh` before it execs
+   * the command (same pid, same argv), so nothing of the launcher or the environment changes.
+   */
+  umask?: number;
 }
 
 export interface RunClientOptions {
@@ -120,8 +131,11 @@ export class CaseContext {
 
   /** Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. */
   static async with<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions = {}): Promise<T> {
+    if (options.cancel?.aborted) throw new Error('the run was cancelled before this case started');
     const dir = makeCaseDir();
     const controller = new AbortController();
+    const onCancel = (): void => controller.abort(new Error('the run was cancelled'));
+    options.cancel?.addEventListener('abort', onCancel, { once: true });
     const deadline = setTimeout(
       () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
       deadlineMs,
@@ -131,6 +145,7 @@ export class CaseContext {
       return await fn(ctx);
     } finally {
       clearTimeout(deadline);
+      options.cancel?.removeEventListener('abort', onCancel);
       controller.abort(new Error('case finished'));
       for (const cleanup of ctx.cleanups.reverse()) await cleanup();
       await removeCaseDir(dir);
@@ -207,7 +222,11 @@ export class CaseContext {
     // where it runs (properties/session.ts proves the connection in any case).
     // Not recursive: a dir someone else made there first is an error, never used. Made once per case.
     const dir = `${this.dir}-p`;
-    this.payloadDirMade ??= mkdir(dir, { mode: 0o700 }).then(() => void (this.payloadDir = dir));
+    this.payloadDirMade ??= mkdir(dir, { mode: 0o700 }).then(() => {
+      this.payloadDir = dir;
+      // Owned like the case dir, so the next run sweeps it if this one is killed (casedir.ts).
+      markOwned(dir);
+    });
     await this.payloadDirMade;
     const file = resolve(dir, `payload-${++nameCounter}.bin`);
     await writeFile(file, payload);
@@ -245,7 +264,8 @@ export class CaseContext {
     if (payload !== undefined) vars.payload = await this.writePayloadFile(payload);
     const command = prepareCommand(template, { dir: this.dir, vars, extraEnv: this.options.env });
     const stdout = new OutputCapture({ cap: 256 * 1024 });
-    const child = spawnProcess([...command.argv, ...(options.extraArgs ?? [])], {
+    const argv = [...command.argv, ...(options.extraArgs ?? [])];
+    const child = spawnProcess(options.umask === undefined ? argv : withUmask(options.umask, argv), {
       cwd: command.cwd,
       env: command.env,
       signal: this.signal,
@@ -327,9 +347,9 @@ export class CaseContext {
 
   private useInProcess(
     spec: { command?: CommandTemplate; inProcess?: unknown },
-    options: { path: string; mode?: RunMode; extraArgs?: string[]; uid?: number },
+    options: { path: string; mode?: RunMode; extraArgs?: string[]; uid?: number; umask?: number },
   ): boolean {
-    const forced = options.extraArgs || options.uid !== undefined || (this.options.forceProcess && spec.command);
+    const forced = options.extraArgs || options.uid !== undefined || options.umask !== undefined || (this.options.forceProcess && spec.command);
     const mode = forced ? 'process' : (options.mode ?? 'auto');
     if (mode === 'process' || (mode === 'auto' && !spec.inProcess)) {
       if (!spec.command) throw new Unsupported('this role cannot run as a process');
@@ -380,6 +400,12 @@ function serverTemplateWithoutPayload(impl: Implementation): CommandTemplate {
     );
   }
   return template;
+}
+
+/** argv run under a umask: `sh -c 'umask 077; exec "$@"' sh ARGV...` (exec keeps the pid readiness watches). */
+function withUmask(umask: number, argv: string[]): string[] {
+  if (!Number.isInteger(umask) || umask < 0 || umask > 0o777) throw new Error(`umask ${umask} is not a permission mask (0 to 0o777)`);
+  return ['/bin/sh', '-c', `umask ${umask.toString(8).padStart(3, '0')}; exec "$@"`, 'sh', ...argv];
 }
 
 /** A stale socket of another type than stream: bound (and listening, unless datagram), then closed. */

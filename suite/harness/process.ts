@@ -1,13 +1,16 @@
 /**
  * Process control: every subject process runs in its own process group, is registered while alive,
- * and is killed with its whole group on timeout, on failure, on abort and when the harness exits
+ * and is killed with its whole tree on timeout, on failure, on abort and when the harness exits
  * (Ctrl-C included). Output is streamed into bounded captures, never buffered without limit.
+ * Every process goes through the launcher when there is one (launcher.ts): it contains them
+ * (docs/architecture.md, Containment).
  */
 import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { OutputCapture } from './capture.js';
 import { launcher } from './launcher.js';
+import { processTree } from './proctree.js';
 import type { ProcessSummary } from '../model/types.js';
 
 /** Process groups of every live subject process, so that any exit path can kill them all. */
@@ -37,12 +40,15 @@ let signalHandlersInstalled = false;
 /**
  * For the CLI: on SIGINT/SIGTERM kill every subject group, run the given cleanup (temp dirs), and exit
  * with the conventional 128+signal status. Not installed inside test workers, whose runner owns signals.
+ * `graceful` may take a signal instead (it returns true): `run` then stops starting cases and writes
+ * what finished (cli.ts); it takes only the first one, so a second Ctrl-C still exits at once.
  */
-export function installSignalHandlers(cleanup: () => Promise<void>): void {
+export function installSignalHandlers(cleanup: () => Promise<void>, graceful?: (signal: NodeJS.Signals) => boolean): void {
   if (signalHandlersInstalled) return;
   signalHandlersInstalled = true;
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     process.on(sig, () => {
+      if (graceful?.(sig)) return;
       killAllLive();
       void cleanup().finally(() => process.exit(code));
     });
@@ -77,6 +83,20 @@ export interface Spawned {
   readonly done: boolean;
 }
 
+/** Kills pid's group and every process of its tree (one that made a group or session of its own too). */
+export function killTree(pid: number): void {
+  killGroup(pid);
+  for (const p of processTree(pid)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+let uncontainedNoted = false;
+
 /**
  * Spawns argv[0] with argv[1..] in a new process group, streaming stdout into the capture.
  *
@@ -88,18 +108,20 @@ export interface Spawned {
  * What execa gave here is kept: an own process group (detached), the whole group killed on abort and
  * at the leader's exit, bounded captures, no rejection (a failed spawn is exit 127, spawnFailed).
  *
- * A process with stdin from a file or /dev/null and no uid/gid change goes further: it is started by
- * the launcher (suite/launcher.ts), so the harness does not fork itself at all; a fork of the harness
- * blocked its event loop 4 to 12 ms per spawn at 53 MB resident, up to 73 ms at 250 MB (README.md,
- * Benchmark).
+ * Every process goes further when the launcher is there: it is started by the launcher
+ * (harness/launcher.ts), so the harness does not fork itself at all (a fork of the harness blocked its
+ * event loop 4 to 12 ms per spawn at 53 MB resident, up to 73 ms at 250 MB: README.md, Benchmark), and
+ * it is contained (docs/architecture.md, Containment). child_process is the fallback without one.
  */
 export function spawnProcess(argv: readonly string[], options: SpawnOptions): Spawned {
   const [file, ...args] = argv;
   if (file === undefined) throw new Error('spawnProcess: empty command');
   const stdinOption = options.stdin ?? 'ignore';
-  if (options.uid === undefined && options.gid === undefined && (stdinOption === 'ignore' || (typeof stdinOption === 'object' && 'file' in stdinOption))) {
-    const viaLauncher = spawnLaunched(argv, options, stdinOption === 'ignore' ? undefined : stdinOption.file);
-    if (viaLauncher) return viaLauncher;
+  const viaLauncher = spawnLaunched(argv, options, stdinOption);
+  if (viaLauncher) return viaLauncher;
+  if (!uncontainedNoted && process.env.UDSC_NO_LAUNCHER !== '1' && !launcher()) {
+    uncontainedNoted = true;
+    process.stderr.write('uds-conformance: the process launcher (c-reference/bin/uds-launcher) is not built: subject processes are contained by process group only (docs/architecture.md, Containment)\n');
   }
   const started = performance.now();
   const stderr = new OutputCapture({ cap: options.stderrCap ?? 16 * 1024 });
@@ -127,6 +149,13 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
   });
   // The child has its own copy of the stdin file now.
   if (stdinFd !== undefined) closeSync(stdinFd);
+  // Killed: its tree goes, and its outputs are no longer waited for ('close' follows the exit), so an
+  // escaped grandchild that holds them cannot keep the case past its deadline.
+  life.onKill = () => {
+    if (child.pid !== undefined) killTree(child.pid);
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+  };
   if (child.pid !== undefined) life.started(child.pid);
   // A subject that exits without reading its stdin must not crash the harness with EPIPE.
   child.stdin?.on('error', () => undefined);
@@ -163,6 +192,8 @@ export function spawnProcess(argv: readonly string[], options: SpawnOptions): Sp
 class ProcessLife {
   pid: number | undefined;
   done = false;
+  /** How this process's tree is killed besides its group (the launcher's 'K', or a /proc walk). */
+  onKill: (() => void) | undefined;
   private killWanted = false;
   private resolveExited!: (summary: ProcessSummary) => void;
   readonly exited = new Promise<ProcessSummary>((r) => (this.resolveExited = r));
@@ -175,13 +206,17 @@ class ProcessLife {
   started(pid: number): void {
     this.pid = pid;
     liveGroups.add(pid);
-    if (this.killWanted || this.signal.aborted) killGroup(pid);
+    if (this.killWanted || this.signal.aborted) this.kill();
   }
 
   kill(): void {
     if (this.done) return;
-    if (this.pid === undefined) this.killWanted = true;
-    else killGroup(this.pid);
+    if (this.pid === undefined) {
+      this.killWanted = true;
+      return;
+    }
+    killGroup(this.pid);
+    this.onKill?.();
   }
 
   finish(result: ProcessSummary): void {
@@ -216,7 +251,7 @@ function summarize(
 }
 
 /** spawnProcess through the launcher; undefined when there is none (or it cannot take this request). */
-function spawnLaunched(argv: readonly string[], options: SpawnOptions, stdinFile: string | undefined): Spawned | undefined {
+function spawnLaunched(argv: readonly string[], options: SpawnOptions, stdinOption: NonNullable<SpawnOptions['stdin']>): Spawned | undefined {
   const helper = launcher();
   if (!helper) return undefined;
   const started = performance.now();
@@ -224,8 +259,10 @@ function spawnLaunched(argv: readonly string[], options: SpawnOptions, stdinFile
   let resolveStarted!: (pid: number) => void;
   const startedPromise = new Promise<number>((r) => (resolveStarted = r));
   const life = new ProcessLife(options.signal);
-  const accepted = helper.launch(
-    { argv, cwd: options.cwd, env: options.env ?? {}, stdinFile },
+  const pipe = stdinOption === 'pipe' || stdinOption instanceof Uint8Array;
+  const stdinFile = typeof stdinOption === 'object' && !(stdinOption instanceof Uint8Array) ? stdinOption.file : undefined;
+  const launched = helper.launch(
+    { argv, cwd: options.cwd, env: options.env ?? {}, stdinFile, stdinPipe: pipe, uid: options.uid, gid: options.gid },
     {
       onPid: (p) => {
         life.started(p);
@@ -237,13 +274,32 @@ function spawnLaunched(argv: readonly string[], options: SpawnOptions, stdinFile
       },
       onStdout: (chunk) => options.stdout.push(chunk),
       onStderr: (chunk) => stderr.push(chunk),
-      // The launcher has killed the group at the leader's exit and relayed the last output.
+      // The launcher has killed the tree at the leader's exit and relayed the last output.
       onExit: (code, signal) => life.finish(summarize(argv, options, started, stderr, code, signal)),
     },
   );
-  if (!accepted) {
+  if (!launched) {
     life.finish(summarize(argv, options, started, stderr, null, null)); // unregisters; nothing awaits it
     return undefined;
+  }
+  life.onKill = launched.kill;
+  // A kill asked for before the launcher reported the pid reaches the launcher at once too.
+  const onAbort = (): void => launched.kill();
+  options.signal.addEventListener('abort', onAbort, { once: true });
+  void life.exited.then(() => options.signal.removeEventListener('abort', onAbort));
+  let stdin: Writable | null = null;
+  if (pipe) {
+    stdin = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        launched.input(chunk);
+        callback();
+      },
+      final(callback) {
+        launched.closeInput();
+        callback();
+      },
+    });
+    if (stdinOption instanceof Uint8Array) stdin.end(stdinOption);
   }
   return {
     get pid() {
@@ -251,8 +307,11 @@ function spawnLaunched(argv: readonly string[], options: SpawnOptions, stdinFile
     },
     started: startedPromise,
     exited: life.exited,
-    kill: () => life.kill(),
-    stdin: null,
+    kill: () => {
+      launched.kill();
+      life.kill();
+    },
+    stdin: stdinOption === 'pipe' ? stdin : null,
     get done() {
       return life.done;
     },

@@ -241,16 +241,27 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
 
 /** Runs every unit with at most `concurrency` in flight; results come back in plan order. */
 export async function runUnits(units: Unit[], config: RunnerOptions): Promise<ResultEntry[]> {
+  return (await runUnitsUntil(units, config)).filter((r): r is ResultEntry => r !== undefined);
+}
+
+/**
+ * Runs units as runUnits does until `signal` is aborted (Ctrl-C): then no unit starts, and units that
+ * end after the abort (their cases were cancelled) are dropped. Results are in plan order, with a hole
+ * for every unit that did not run to the end.
+ */
+export async function runUnitsUntil(units: Unit[], config: RunnerOptions, signal?: AbortSignal): Promise<Array<ResultEntry | undefined>> {
   const limit = Math.max(1, config.concurrency ?? os.availableParallelism());
-  const results: ResultEntry[] = new Array(units.length);
+  const results: Array<ResultEntry | undefined> = new Array(units.length).fill(undefined);
   let next = 0;
   let done = 0;
   const worker = async (): Promise<void> => {
-    while (next < units.length) {
+    while (next < units.length && !signal?.aborted) {
       const i = next++;
-      results[i] = await runUnit(units[i]!, config);
+      const result = await runUnit(units[i]!, config);
+      if (signal?.aborted) return;
+      results[i] = result;
       done++;
-      config.onResult?.(results[i]!, done, units.length);
+      config.onResult?.(result, done, units.length);
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, units.length) }, worker));

@@ -1,6 +1,7 @@
 /** Every conformance property, in report order. Each area lives in its own file. */
 import type { Property } from './property.js';
 import { cleanupPathRemoved, stalePathReplaced } from './cleanup.js';
+import { cleanupClientKeepsPath, cleanupOwnPathOnly, pathMode } from './cleanup-ownership.js';
 import { connectEconnrefused, connectEnoent } from './connect.js';
 import { deliveryDefaultMessage, deliveryPayload } from './delivery.js';
 import { eofExitZero, eofSilentServer } from './eof.js';
@@ -10,6 +11,7 @@ import { fdMessageBoundary } from './fd/seqpacket.js';
 import { pathTooLongClient, pathTooLongServer } from './path-too-long.js';
 import { pathEmbeddedNul, pathFullSunPathClient, pathFullSunPathServer, pathTrailingSlashClient, pathTrailingSlashServer } from './path-edges.js';
 import { pathForms } from './paths.js';
+import { pathLiveNotStolen, pathNonSocketKept } from './path-ownership.js';
 
 export function allProperties(): Property<any>[] {
   return [
@@ -19,6 +21,8 @@ export function allProperties(): Property<any>[] {
     eofSilentServer,
     cleanupPathRemoved,
     stalePathReplaced,
+    cleanupOwnPathOnly,
+    cleanupClientKeepsPath,
     connectEnoent,
     connectEconnrefused,
     pathForms,
@@ -29,6 +33,9 @@ export function allProperties(): Property<any>[] {
     pathTrailingSlashServer,
     pathTrailingSlashClient,
     pathEmbeddedNul,
+    pathMode,
+    pathLiveNotStolen,
+    pathNonSocketKept,
     fdSameDescription,
     fdManyInOrder,
     fdScmMax,

@@ -17,6 +17,7 @@ code, pre, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas,
 pre { background: #fff; border: 1px solid #ddd; padding: 6px 8px; overflow: auto; max-height: 320px; white-space: pre-wrap; word-break: break-all; margin: 2px 0; }
 a { color: #0b57d0; }
 .meta { color: #555; } .meta span { margin-right: 14px; }
+.partial { background: #fff3cd; border: 2px solid #b26a00; border-radius: 6px; padding: 6px 12px; font-weight: 600; margin: 8px 0; }
 .chips { margin: 8px 0; } .chip { display: inline-block; border-radius: 10px; padding: 1px 9px; margin: 0 6px 4px 0; border: 1px solid; font-size: 12.5px; }
 .st-pass { background: var(--pass); border-color: var(--pass-b); } .st-fail { background: var(--fail); border-color: var(--fail-b); }
 .st-error { background: var(--error); border-color: var(--error-b); } .st-unexpected-pass { background: var(--xpass); border-color: var(--xpass-b); }

@@ -7,7 +7,7 @@
  */
 import { HTML_CSS, HTML_JS } from './html-assets.js';
 import { caseLabel, matrixAxes, reportCases, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
-import type { RunReport } from './results.js';
+import { partialNote, type RunReport } from './results.js';
 
 /** Text for HTML element content or a quoted attribute. */
 export function htmlEscape(text: string): string {
@@ -35,7 +35,8 @@ export function renderHtml(report: RunReport): string {
     /** Every case label, in run order. */
     caseOrder: reportCases(report).map((c) => c.label),
   };
-  const title = `uds-conformance report${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ''}`;
+  const partial = partialNote(report);
+  const title = `uds-conformance report${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ''}${partial ? ' (partial run)' : ''}`;
   // Without JavaScript the page still says what happened.
   const noscript = SEVERITY.map((s) => `${STATUS_LABEL[s]} ${report.summary[s] ?? 0}`).join(' · ');
   return `<!doctype html>
@@ -49,7 +50,7 @@ export function renderHtml(report: RunReport): string {
 </head>
 <body>
 <header id="header"><h1>${htmlEscape(title)}</h1></header>
-<noscript><p>${htmlEscape(`${report.results.length} results: ${noscript}. This page needs JavaScript for the matrix; results.json has everything.`)}</p></noscript>
+${partial ? `<p id="partial" class="partial">${htmlEscape(partial)}</p>\n` : ''}<noscript><p>${htmlEscape(`${report.results.length} results: ${noscript}. This page needs JavaScript for the matrix; results.json has everything.`)}</p></noscript>
 <h2>Scorecards</h2>
 <p class="meta">Per implementation and level: the properties it held out of those that applied to it. A failing pairing counts against both sides unless the result blames one.</p>
 <section id="scorecards"></section>

@@ -6,7 +6,7 @@
  */
 import { NO_PEER, type ResultEntry, type Status } from '../model/types.js';
 import { STATUS_ICON, STATUS_LABEL, LEVELS, blameText, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
-import type { RunReport } from './results.js';
+import { partialNote, type RunReport } from './results.js';
 
 /** At most this many unexpected results are listed in full; results.json has the rest. */
 const MAX_LISTED = 50;
@@ -39,7 +39,7 @@ function headline(report: RunReport): string {
           ? `⚠️ ${bad} unexpected, SHOULD or MAY failures only`
           : `❌ ${bad} unexpected${lesser ? ` (${lesser} of them SHOULD or MAY failures)` : ''}`;
   const shard = report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : '';
-  return `## uds-conformance${shard}: ${verdict}`;
+  return `## uds-conformance${shard}: ${report.partial ? '⏸️ partial run · ' : ''}${verdict}`;
 }
 
 function counts(report: RunReport): string {
@@ -70,7 +70,10 @@ function cellText(results: ResultEntry[]): string {
 }
 
 export function renderMarkdown(report: RunReport): string {
-  const out: string[] = [headline(report), '', counts(report), ''];
+  const out: string[] = [headline(report), ''];
+  const partial = partialNote(report);
+  if (partial) out.push(`> **${mdText(partial)}**`, '');
+  out.push(counts(report), '');
   const bad = report.results.filter((r) => isUnexpected(r.status));
   if (bad.length) {
     out.push(`### Unexpected results (${bad.length})`, '');

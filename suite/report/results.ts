@@ -4,7 +4,7 @@
  * addresses to every property, and driver (and capabilities, from the driver's hello) to every
  * implementation; it dropped implementations[].features. A version 1 file is read as version 2
  * (merge.ts). Fields added to version 2 since (optional, so older version 2 files still read): a
- * result's `level`, `blameRuns` and `flaky`.
+ * result's `level`, `blameRuns` and `flaky`; the report's `partial` and `notRun` (a cancelled run).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -59,6 +59,12 @@ export interface RunReport {
    * every pairing whose server takes a payload, medians of a few sessions (suite/perf.ts).
    */
   perf?: PerfEntry[];
+  /**
+   * Set when the run was cancelled (Ctrl-C, SIGTERM, runSuite's `signal`): results holds only the units
+   * that finished before it, and notRun counts the others (never started, or cut short and discarded).
+   */
+  partial?: true;
+  notRun?: number;
 }
 
 let toolVersion: string | undefined;
@@ -131,6 +137,16 @@ export async function writeResults(report: RunReport, outDir: string): Promise<s
   const file = join(outDir, 'results.json');
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   return file;
+}
+
+/**
+ * What every report says first about a cancelled run ("partial run: ..."); undefined for a complete one.
+ * The cases that did not run have no cell at all: they are not counted as passes or failures.
+ */
+export function partialNote(report: Pick<RunReport, 'partial' | 'notRun' | 'results'>): string | undefined {
+  if (!report.partial) return undefined;
+  const notRun = report.notRun ?? 0;
+  return `partial run: cancelled before it finished; ${notRun} of ${report.results.length + notRun} cases did not run and have no result here`;
 }
 
 /** Unexpected outcomes: the ones that make a run exit 1. */

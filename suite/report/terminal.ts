@@ -6,7 +6,7 @@
 import type { RunReport } from './results.js';
 import type { ResultEntry, Status } from '../model/types.js';
 import { blameText, caseLabel, flakyText, gradesExit, levelOf, reportCases } from './common.js';
-import { unexpected } from './results.js';
+import { partialNote, unexpected } from './results.js';
 
 export const STATUS_MARK: Record<Status, string> = {
   pass: 'ok',
@@ -23,6 +23,7 @@ function pad(s: string, n: number): string {
 
 export function renderMatrix(report: RunReport): string {
   const cases = reportCases(report);
+  const partial = partialNote(report);
   const rows = new Map<string, Map<string, ResultEntry>>();
   for (const r of report.results) {
     const key = `${r.server} × ${r.client}`;
@@ -32,6 +33,7 @@ export function renderMatrix(report: RunReport): string {
   const labelWidth = Math.max(18, ...[...rows.keys()].map((k) => k.length)) + 2;
   const colWidth = 7;
   const lines: string[] = [];
+  if (partial) lines.push(partial, '');
   lines.push('Properties:');
   cases.forEach((c, i) => lines.push(`  ${String(i + 1).padStart(2)}  ${pad(c.label, 26)} ${c.level}`));
   lines.push('');
@@ -95,5 +97,6 @@ export function renderDetails(report: RunReport, options: { expectedToo: boolean
 
 export function renderSummary(report: RunReport): string {
   const s = report.summary;
-  return `${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s: ${s.pass} pass, ${s.fail} fail, ${s['expected-fail']} expected-fail, ${s['unexpected-pass']} unexpected-pass, ${s.unsupported} unsupported, ${s.error} error (seed ${report.seed}, ${report.runs} runs)`;
+  const partial = partialNote(report);
+  return `${partial ? `${partial}\n` : ''}${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s: ${s.pass} pass, ${s.fail} fail, ${s['expected-fail']} expected-fail, ${s['unexpected-pass']} unexpected-pass, ${s.unsupported} unsupported, ${s.error} error (seed ${report.seed}, ${report.runs} runs)`;
 }
