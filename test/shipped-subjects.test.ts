@@ -17,12 +17,12 @@ const installed = (tool: string): boolean => execaSync('sh', ['-c', `command -v 
 
 /** Manifest, the tool it needs, and the runs per property (python3 starts slowly through pyenv shims). */
 const SHIPPED: Array<[string, string, string[]]> = [
-  ['socat.json', 'socat', ['--runs', '4']],
-  ['netcat-openbsd.json', 'nc', ['--runs', '4']],
-  ['ncat.json', 'ncat', ['--runs', '4']],
+  ['socat.json', 'socat', ['--runs', '3']],
+  ['netcat-openbsd.json', 'nc', ['--runs', '3']],
+  ['ncat.json', 'ncat', ['--runs', '3']],
   ['python3.json', 'python3', ['--runs', '2', '--client', 'c-reference', '--client', 'python3', '--server', 'c-reference', '--server', 'python3']],
   ['python-asyncio/manifest.json', 'python3', ['--runs', '2', '--client', 'c-reference', '--client', 'python-asyncio', '--server', 'c-reference', '--server', 'python-asyncio']],
-  ['node-idiomatic/manifest.json', 'node', ['--runs', '4', '--client', 'c-reference', '--client', 'node-idiomatic', '--server', 'c-reference', '--server', 'node-idiomatic']],
+  ['node-idiomatic/manifest.json', 'node', ['--runs', '3', '--client', 'c-reference', '--client', 'node-idiomatic', '--server', 'c-reference', '--server', 'node-idiomatic']],
 ];
 
 describe('shipped manifests match what the tools do', () => {
@@ -54,7 +54,7 @@ describe('a new user\'s correct node:net subject', () => {
   it('passes everything that applies, and is unsupported with a reason for the rest', async () => {
     const out = await tmpDir({ unsafeCleanup: true });
     try {
-      const r = await cli(['run', '--seed', '11', '--runs', '8', '--subject', join(SUBJECTS, 'node-net', 'manifest.json'), '--subjects-only', '--out', out.path], { timeout: 240_000 });
+      const r = await cli(['run', '--seed', '11', '--runs', '4', '--subject', join(SUBJECTS, 'node-net', 'manifest.json'), '--subjects-only', '--out', out.path], { timeout: 240_000 });
       const report = JSON.parse(await readFile(join(out.path, 'results.json'), 'utf8')) as RunReport;
       const wrong = report.results.filter((x) => {
         if (x.status === 'pass') return false;

@@ -390,7 +390,7 @@ describe('mutants through manifests', () => {
             : { name: impl.name, client: { command: impl.client!.command!.command } };
         await writeFile(join(dir.path, 'm.json'), JSON.stringify(manifest));
         // --strict: a mutant caught by a SHOULD property (fd.scm-max) fails the run only with it.
-        const args = ['run', '--runs', '25', '--seed', '11', '--no-shrink', '--strict', '--subject', join(dir.path, 'm.json'), '--subjects-only', '--out', join(dir.path, 'out')];
+        const args = ['run', '--runs', '10', '--seed', '11', '--no-shrink', '--strict', '--subject', join(dir.path, 'm.json'), '--subjects-only', '--out', join(dir.path, 'out')];
         for (const p of mutant.caughtBy) args.push('--property', p);
         args.push(role === 'server' ? '--client' : '--server', 'c-reference');
         const r = await cli(args);
