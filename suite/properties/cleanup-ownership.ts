@@ -9,7 +9,6 @@ import { chmod, lstat, rename } from 'node:fs/promises';
 import fc from 'fast-check';
 import type { CaseContext, ServerHandle } from '../harness/context.js';
 import { exitText } from '../model/format.js';
-import { FIXED_MESSAGE } from '../model/seed.js';
 import { Unsupported, type Implementation, type ProcessSummary } from '../model/types.js';
 import { smallPayloadArb, smallTextPayloadArb } from './arbitraries.js';
 import { describePayload } from './delivery.js';
@@ -43,10 +42,6 @@ function sameFile(a: FileIdentity | undefined, b: FileIdentity | undefined): boo
   return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
 }
 
-/** The bytes a server sends when asked for payload: the payload if it takes one, else the fixed message. */
-function served(impl: Implementation, payload: Uint8Array): { payload?: Uint8Array; expected: Uint8Array } {
-  return impl.server?.payload ? { payload, expected: payload } : { expected: FIXED_MESSAGE };
-}
 
 /** The oracle peer (c-reference) of a single-role property; the pairing always has one for those. */
 function oracleOf(ctx: CaseContext): Implementation {
@@ -90,13 +85,13 @@ export const cleanupOwnPathOnly: Property<Uint8Array> = {
   async check(payload, ctx) {
     const path = ctx.socketName();
     const moved = `${path}-moved`;
-    const { payload: toServe, expected } = served(ctx.server, payload);
+    const { payload: toServe, expected } = plainServe(ctx.server, payload);
     const server = await ctx.startServer({ path, payload: toServe });
     await requireListening(server, path);
     // The server under test waits for its client; meanwhile its path changes hands.
     await rename(ctx.resolve(path), ctx.resolve(moved));
     const oracle = oracleOf(ctx);
-    const other = served(oracle, NEW_LISTENER_BYTES);
+    const other = plainServe(oracle, NEW_LISTENER_BYTES);
     const newListener = await ctx.startServer({ path, payload: other.payload }, oracle);
     if (!newListener.ready.ready) throw new Error(`the second listener ${oracle.name} never listened at ${JSON.stringify(path)}: ${newListener.ready.detail}`);
     const bound = await identityOf(ctx.resolve(path));
@@ -143,7 +138,7 @@ export const cleanupClientKeepsPath: Property<Uint8Array> = {
   describe: describePayload,
   async check(payload, ctx) {
     const path = ctx.socketName();
-    const { payload: toServe, expected } = served(ctx.server, payload);
+    const { payload: toServe, expected } = plainServe(ctx.server, payload);
     // The server is the oracle (c-reference), which serves N clients in turn with --clients N.
     const server = await ctx.startServer({ path, payload: toServe, extraArgs: ['--clients', '2'] });
     if (!server.ready.ready) throw new Error(`the reference server ${ctx.server.name} never listened at ${JSON.stringify(path)}: ${server.ready.detail}`);

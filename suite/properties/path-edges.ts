@@ -13,7 +13,6 @@
  *   normalises paths (path.resolve, pathlib) drops the slash and reaches another file.
  * A leading "-" is a path.forms example (paths.ts): such a path must simply work.
  */
-import net from 'node:net';
 import fc from 'fast-check';
 import { NUL_PATHS, TRAILING_SLASH_NAMES, type NulPath } from '../../fixtures/corpora/paths.js';
 import { DriverError } from '../driver/driver.js';
@@ -21,6 +20,7 @@ import type { CaseContext } from '../harness/context.js';
 import { exitText } from '../model/format.js';
 import { FIXED_MESSAGE, SUN_PATH_MAX } from '../model/seed.js';
 import { nulPathArb } from './arbitraries.js';
+import { bannerListener, closeAll, fetchFrom } from './listeners.js';
 import type { Property } from './property.js';
 import { plainServe, throwIfDeclaredUnsupported, whatIsAt } from './session.js';
 import { expectBytes, expectRefused, fail, requireWorksFirst } from './verify.js';
@@ -45,35 +45,8 @@ class Connections {
   }
 }
 
-/** A listener of the harness's own; close() also ends the connections a subject still holds open. */
-interface Listener {
-  close(): Promise<void>;
-}
 
-/** Listens at path, answering each connection with banner; each connection is recorded in hits. */
-async function listenAt(path: string, banner: Uint8Array, hits: Connections): Promise<Listener> {
-  const open = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    hits.add(path);
-    open.add(socket);
-    socket.on('close', () => open.delete(socket));
-    socket.on('error', () => {});
-    socket.end(banner);
-  });
-  await new Promise<void>((ok, bad) => {
-    server.once('error', bad);
-    server.listen(path, () => ok());
-  });
-  return {
-    close: () =>
-      new Promise<void>((done) => {
-        server.close(() => done());
-        for (const socket of open) socket.destroy();
-      }),
-  };
-}
 
-const closeAll = (listeners: Listener[]): Promise<unknown> => Promise.all(listeners.map((l) => l.close()));
 
 const DECOY_BANNER = Buffer.from('DECOY: connected to another path\n');
 
@@ -122,7 +95,7 @@ export const pathEmbeddedNul: Property<NulPath> = {
     }
     // connect: refused, and the socket listening at the prefix never reached. Precondition: it is reachable.
     const hits = new Connections();
-    const decoy = await listenAt(prefix, DECOY_BANNER, hits);
+    const decoy = await bannerListener(prefix, DECOY_BANNER, () => hits.add(prefix));
     try {
       const client = await ctx.startDriver('client');
       const reached = hits.next(ctx.signal);
@@ -165,7 +138,9 @@ export const pathFullSunPathServer: Property<null> = {
     const server = await ctx.startServer({ path, mode: 'process', payload: serve.payload });
     if (server.ready.ready) {
       // It listens at the whole path: a client of the whole path gets what it was asked to serve.
-      const got = await fetchAll(path, ctx.signal);
+      const fetched = await fetchFrom(path, ctx.signal);
+      if ('error' in fetched) throw new Error(`the server listens at the whole ${FULL}-byte path, but the harness could not read from it: ${fetched.error}`);
+      const got = fetched.bytes;
       const summary = await server.exited;
       throwIfDeclaredUnsupported(summary);
       expectBytes(got, serve.expected, `listening at the whole ${FULL}-byte path, the server sent a client something else than it was given:`, { server: summary });
@@ -182,18 +157,6 @@ export const pathFullSunPathServer: Property<null> = {
   },
 };
 
-/** Connects to path and reads until EOF; rejects on error or at the case deadline. */
-function fetchAll(path: string, signal: AbortSignal): Promise<Uint8Array> {
-  return new Promise((ok, bad) => {
-    const chunks: Buffer[] = [];
-    const socket = net.createConnection({ path });
-    const onAbort = (): void => void socket.destroy(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('data', (d: Buffer) => chunks.push(d));
-    socket.on('error', (e) => (signal.removeEventListener('abort', onAbort), bad(e)));
-    socket.on('end', () => (signal.removeEventListener('abort', onAbort), ok(Buffer.concat(chunks))));
-  });
-}
 
 export const pathFullSunPathClient: Property<null> = {
   id: 'path.full-sun-path-client',
@@ -209,7 +172,7 @@ export const pathFullSunPathClient: Property<null> = {
     const path = pathOf(ctx, FULL);
     const hits = new Connections();
     // The whole path serves the fixed message; the prefix a cutting client reaches serves a decoy.
-    const listeners = [await listenAt(path, FIXED_MESSAGE, hits), await listenAt(path.slice(0, SUN_PATH_MAX), DECOY_BANNER, hits)];
+    const listeners = [await bannerListener(path, FIXED_MESSAGE, () => hits.add(path)), await bannerListener(path.slice(0, SUN_PATH_MAX), DECOY_BANNER, () => hits.add(path.slice(0, SUN_PATH_MAX)))];
     try {
       const { summary, stdout } = await ctx.runClient({ path, expected: FIXED_MESSAGE });
       throwIfDeclaredUnsupported(summary);
@@ -274,7 +237,7 @@ export const pathTrailingSlashClient: Property<string> = {
   async check(name, ctx) {
     const worksFirst = await requireWorksFirst(ctx, 'client', { mode: 'process' });
     const hits = new Connections();
-    const decoy = await listenAt(ctx.resolve(name), DECOY_BANNER, hits);
+    const decoy = await bannerListener(ctx.resolve(name), DECOY_BANNER, () => hits.add(ctx.resolve(name)));
     try {
       // Relative, as for the server: a client that runs in-process cannot take it, so it runs as a process.
       const { summary } = await ctx.runClient({ path: `${name}/`, mode: 'process' });

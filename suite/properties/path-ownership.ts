@@ -14,12 +14,12 @@
  * path is still its socket and answers.
  */
 import { chmod, lstat, mkdir, readFile, readlink, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import fc from 'fast-check';
 import type { CaseContext } from '../harness/context.js';
 import { errnoText } from '../model/errno.js';
 import { exitText } from '../model/format.js';
 import type { ProcessSummary } from '../model/types.js';
+import { bannerListener, fetchFrom } from './listeners.js';
 import type { Property } from './property.js';
 import { plainServe, throwIfDeclaredUnsupported, whatIsAt } from './session.js';
 import { expectRefused, fail, requireWorksFirst } from './verify.js';
@@ -41,59 +41,8 @@ async function startAndEnd(ctx: CaseContext, path: string): Promise<{ summary: P
 
 const FIRST_BANNER = Buffer.from('FIRST LISTENER: still serving at this path\n');
 
-interface FirstListener {
-  /** Connections it accepted (a probe of the server under test is one). */
-  readonly accepted: () => number;
-  close(): Promise<void>;
-}
 
-/** The harness's listener at path: it answers every connection with FIRST_BANNER and closes it. */
-async function listenFirst(path: string): Promise<FirstListener> {
-  const open = new Set<net.Socket>();
-  let accepted = 0;
-  const server = net.createServer((socket) => {
-    accepted++;
-    open.add(socket);
-    socket.on('close', () => open.delete(socket));
-    socket.on('error', () => {});
-    socket.end(FIRST_BANNER);
-  });
-  await new Promise<void>((ok, bad) => {
-    server.once('error', bad);
-    server.listen(path, () => ok());
-  });
-  return {
-    accepted: () => accepted,
-    close: () =>
-      new Promise<void>((done) => {
-        server.close(() => done());
-        for (const socket of open) socket.destroy();
-      }),
-  };
-}
 
-/** Connects to path and reads until EOF: the bytes, or the error code (e.g. ECONNREFUSED). Ends at the case deadline. */
-function fetchFrom(path: string, signal: AbortSignal): Promise<{ bytes: Buffer } | { error: string }> {
-  return new Promise((done) => {
-    const chunks: Buffer[] = [];
-    const socket = net.createConnection(path);
-    const onAbort = (): void => {
-      socket.destroy();
-      done({ error: 'the case deadline passed before EOF' });
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      signal.removeEventListener('abort', onAbort);
-      done({ error: err.code ?? err.message });
-    });
-    socket.on('end', () => {
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      done({ bytes: Buffer.concat(chunks) });
-    });
-  });
-}
 
 export const pathLiveNotStolen: Property<null> = {
   id: 'path.live-not-stolen',
@@ -108,7 +57,7 @@ export const pathLiveNotStolen: Property<null> = {
     const worksFirst = await requireWorksFirst(ctx, 'server', { mode: 'process' });
     const path = ctx.socketName();
     const absolute = ctx.resolve(path);
-    const first = await listenFirst(absolute);
+    const first = await bannerListener(absolute, FIRST_BANNER);
     try {
       const firstInode = (await lstat(absolute)).ino;
       const { summary, listened } = await startAndEnd(ctx, path);

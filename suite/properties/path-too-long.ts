@@ -5,12 +5,12 @@
  * The refusal names ENAMETOOLONG or EINVAL (the kernel's answer to an oversized address; Go's too),
  * and counts only from a role that works at a valid path in the same case (requireWorksFirst).
  */
-import net from 'node:net';
 import fc from 'fast-check';
 import type { CaseContext } from '../harness/context.js';
 import type { ErrnoName } from '../model/errno.js';
 import { exitText } from '../model/format.js';
 import { SUN_PATH_MAX } from '../model/seed.js';
+import { bannerListener, closeAll, type BannerListener } from './listeners.js';
 import type { Property } from './property.js';
 import { plainServe, throwIfDeclaredUnsupported } from './session.js';
 import { expectRefused, fail, requireWorksFirst } from './verify.js';
@@ -27,18 +27,6 @@ const DECOY_BANNER = 'DECOY: connected to a truncated path\n';
 /** What a refusal of a too-long path names (model/errno.ts also takes CPython's, Rust's and socat's wordings). */
 const TOO_LONG: readonly ErrnoName[] = ['ENAMETOOLONG', 'EINVAL'];
 
-/** Listens at path, answering any connection with the banner: proof that someone truncated. */
-async function decoy(path: string, hits: string[]): Promise<net.Server> {
-  const server = net.createServer((socket) => {
-    hits.push(path);
-    socket.end(DECOY_BANNER);
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(path, () => ok());
-  });
-  return server;
-}
 
 export const pathTooLongClient: Property<number> = {
   id: 'path.too-long-client',
@@ -55,7 +43,8 @@ export const pathTooLongClient: Property<number> = {
     const worksFirst = await requireWorksFirst(ctx, 'client');
     const path = longPath(ctx, length);
     const hits: string[] = [];
-    const decoys = [await decoy(path.slice(0, SUN_PATH_MAX), hits), await decoy(path.slice(0, SUN_PATH_MAX + 1), hits)];
+    const at = (prefix: string): Promise<BannerListener> => bannerListener(prefix, DECOY_BANNER, () => hits.push(prefix));
+    const decoys = [await at(path.slice(0, SUN_PATH_MAX)), await at(path.slice(0, SUN_PATH_MAX + 1))];
     try {
       const { summary, stdout } = await ctx.runClient({ path });
       throwIfDeclaredUnsupported(summary);
@@ -74,7 +63,7 @@ export const pathTooLongClient: Property<number> = {
       );
       return { ...refused, worksFirst };
     } finally {
-      await Promise.all(decoys.map((d) => new Promise((r) => d.close(r))));
+      await closeAll(decoys);
     }
   },
 };

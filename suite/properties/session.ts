@@ -4,6 +4,7 @@
  * happened, so that each property only states its requirement (through verify.ts).
  */
 import { lstat } from 'node:fs/promises';
+import { DEFAULTS } from '../defaults.js';
 import type { OutputCapture } from '../harness/capture.js';
 import type { CaseContext, RunMode } from '../harness/context.js';
 import { cpuTicks, holdTree, holdsAcceptedSocket, listenerOf, waitForConnection, type ConnectionEvidence } from '../harness/peers.js';
@@ -12,10 +13,10 @@ import { declaredUnsupported, exitText } from '../model/format.js';
 import { FIXED_MESSAGE } from '../model/seed.js';
 import { Unsupported, type Evidence, type Implementation, type ProcessSummary } from '../model/types.js';
 
-/** How long a client may keep running after its server has closed the connection and exited. */
-export const EOF_GRACE_MS = 2000;
-/** How long a server may keep running after its client has finished. */
-export const SERVER_GRACE_MS = 2000;
+/** How long a client may keep running after its server has closed the connection and exited (defaults.ts). */
+export const EOF_GRACE_MS = DEFAULTS.eofGraceMs;
+/** How long a server may keep running after its client has finished (defaults.ts). */
+export const SERVER_GRACE_MS = DEFAULTS.serverGraceMs;
 
 export interface SessionOptions {
   path: string;
@@ -272,10 +273,10 @@ export async function whatIsAt(path: string): Promise<string> {
 const PLAIN_PAYLOAD = Buffer.from('a valid path works first\n');
 
 /**
- * What to ask a server to serve when the property is not about the bytes: a short payload if the
- * server takes one (so a server that always needs one is tested too), else nothing, and the fixed
- * message is then what its client must print.
+ * What to ask a server to serve: `payload` (by default a short one, for properties not about the bytes)
+ * if the server takes one, so a server that always needs one is tested too; else nothing, and the
+ * fixed message is then what its client must print.
  */
-export function plainServe(server: Implementation): { payload?: Uint8Array; expected: Uint8Array } {
-  return server.server?.payload ? { payload: PLAIN_PAYLOAD, expected: PLAIN_PAYLOAD } : { expected: FIXED_MESSAGE };
+export function plainServe(server: Implementation, payload: Uint8Array = PLAIN_PAYLOAD): { payload?: Uint8Array; expected: Uint8Array } {
+  return server.server?.payload ? { payload, expected: payload } : { expected: FIXED_MESSAGE };
 }
