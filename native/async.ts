@@ -17,7 +17,7 @@ import { constants } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { binding } from './binding.js';
 import { errnoError, isNativeError } from './errors.js';
-import { recvmsg, type RecvmsgOptions, type RecvmsgResult } from './messages.js';
+import { recvmsg, type Credentials, type RecvmsgOptions, type RecvmsgResult } from './messages.js';
 import type { SocketPath } from './index.js';
 
 /** What a wait is for: readable (1), writable (2) or either (3), as libuv's UV_READABLE/UV_WRITABLE. */
@@ -112,15 +112,17 @@ export async function sendmsgAsync(
   fd: number,
   data: Uint8Array,
   fds: readonly number[] = [],
-  options: AsyncOptions & { flags?: number } = {},
+  options: AsyncOptions & { flags?: number; credentials?: Credentials } = {},
 ): Promise<number> {
   const b = binding();
   let sent = 0;
   let first = true;
   while (first || sent < data.length) {
     const withFds = first ? fds : [];
+    // The credentials, like the fds, go with the first call only.
+    const credentials = first ? (options.credentials ?? null) : null;
     const n = await retry(fd, WRITABLE, 'sendmsg', options.signal, () =>
-      b.sendmsg(fd, data.subarray(sent), withFds, options.flags ?? 0),
+      b.sendmsg(fd, data.subarray(sent), withFds, options.flags ?? 0, null, credentials),
     );
     sent += n;
     first = false;

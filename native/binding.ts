@@ -40,12 +40,29 @@ export interface RawFlags {
   append: boolean;
 }
 
+/** An address the kernel wrote: its socklen_t, and sun_path's first (length - 2) bytes. */
+export interface RawAddress {
+  length: number;
+  bytes: Buffer;
+}
+
+/** One control message, in the kernel's order. uid/gid (uid_t)-1 is -1. */
+export type RawControl =
+  | { type: 'SCM_RIGHTS'; fds: number[] }
+  | { type: 'SCM_CREDENTIALS'; pid: number; uid: number; gid: number }
+  | { type: 'other'; level: number; cmsgType: number; bytes: Buffer };
+
 export interface RawRecv {
   data: Buffer;
   length: number;
   fds: number[];
+  control: RawControl[];
+  /** msg_name; null when the kernel wrote none (msg_namelen 0). */
+  from: RawAddress | null;
   msgFlags: number;
 }
+
+export type RawSocketOption = 'SO_PASSCRED' | 'SO_SNDBUF' | 'SO_RCVBUF';
 
 /** The addon's exports, one to one with native/src/*.cc. Numbers in, numbers out. */
 export interface RawBinding {
@@ -54,16 +71,28 @@ export interface RawBinding {
 
   socket(type: string): number;
   socketpair(type: string, nonblock: boolean, cloexec: boolean): [number, number];
-  bind(fd: number, path: string | Uint8Array): void;
+  /** No path (undefined or null): autobind. */
+  bind(fd: number, path?: string | Uint8Array | null): void;
   listen(fd: number, backlog: number): void;
   accept(fd: number): number;
   connect(fd: number, path: string | Uint8Array): void;
   shutdown(fd: number, how: number): void;
   getPeerCred(fd: number): { pid: number; uid: number; gid: number };
   getSocketError(fd: number): number;
+  getsockname(fd: number): RawAddress;
+  getpeername(fd: number): RawAddress;
+  setsockopt(fd: number, option: RawSocketOption, value: number): void;
+  getsockopt(fd: number, option: RawSocketOption): number;
 
-  sendmsg(fd: number, data: Uint8Array, fds: readonly number[], flags: number): number;
-  recvmsg(fd: number, dataSize: number, controlFds: number, flags: number): RawRecv;
+  sendmsg(
+    fd: number,
+    data: Uint8Array,
+    fds: readonly number[],
+    flags: number,
+    to?: string | Uint8Array | null,
+    credentials?: { pid: number; uid: number; gid: number } | null,
+  ): number;
+  recvmsg(fd: number, dataSize: number, controlFds: number, flags: number, credentials?: boolean): RawRecv;
   MSG: Record<
     | 'MSG_OOB'
     | 'MSG_PEEK'

@@ -12,7 +12,7 @@
  *   Bad argument types throw TypeError.
  */
 import { constants as fsConstants } from 'node:fs';
-import { binding } from './binding.js';
+import { binding, type RawSocketOption } from './binding.js';
 
 export { ADDON_PATH } from './binding.js';
 export * from './errors.js';
@@ -47,9 +47,11 @@ export function socketpair(type: SocketType = 'stream', options: CreateOptions =
 
 /**
  * bind(2) with the exact address length (offsetof(sun_path) + len + 1). A path longer than 107
- * bytes throws ENAMETOOLONG: it is never truncated. A name starting with "\0" is abstract.
+ * bytes throws ENAMETOOLONG: it is never truncated. A name starting with "\0" is abstract, its
+ * length offsetof(sun_path) + len (the length is part of the name). Without a path: autobind
+ * (addrlen = sizeof(sa_family_t); unix(7) gives the socket a 5-hex-digit abstract name).
  */
-export function bind(fd: number, path: SocketPath): void {
+export function bind(fd: number, path?: SocketPath): void {
   binding().bind(fd, path);
 }
 
@@ -90,6 +92,37 @@ export function getPeerCred(fd: number): PeerCred {
 /** SO_ERROR: the socket's pending error number (0: none); reading it clears it. */
 export function getSocketError(fd: number): number {
   return binding().getSocketError(fd);
+}
+
+/** An address the kernel reported (getsockname, getpeername, recvmsg's sender). */
+export interface SockAddr {
+  /** The socklen_t the kernel returned: 2 for an unnamed socket. */
+  length: number;
+  /** sun_path's first (length - 2) bytes, exactly (a leading NUL: abstract). */
+  bytes: Buffer;
+}
+
+/** getsockname(2): the socket's own address, bytes and length exactly as the kernel gave them. */
+export function getsockname(fd: number): SockAddr {
+  return binding().getsockname(fd);
+}
+
+/** getpeername(2): the peer's address (ENOTCONN when not connected). */
+export function getpeername(fd: number): SockAddr {
+  return binding().getpeername(fd);
+}
+
+/** The int socket options at SOL_SOCKET this module sets and reads. */
+export type SocketOption = RawSocketOption;
+
+/** setsockopt(fd, SOL_SOCKET, option, &value, sizeof(int)). */
+export function setsockopt(fd: number, option: SocketOption, value: number): void {
+  binding().setsockopt(fd, option, value);
+}
+
+/** getsockopt(fd, SOL_SOCKET, option): the int the kernel holds (SO_SNDBUF: doubled, clamped). */
+export function getsockopt(fd: number, option: SocketOption): number {
+  return binding().getsockopt(fd, option);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
-/** sendmsg/recvmsg with SCM_RIGHTS: the synchronous, non-blocking calls (async.ts waits and retries). */
-import { binding, type RawBinding } from './binding.js';
+/**
+ * sendmsg/recvmsg with SCM_RIGHTS and SCM_CREDENTIALS, a destination and the sender's address: the
+ * synchronous, non-blocking calls (async.ts waits and retries).
+ */
+import { binding, type RawAddress, type RawBinding, type RawControl } from './binding.js';
 
 export type MsgConstant = keyof RawBinding['MSG'];
 const MSG_CONSTANTS: readonly MsgConstant[] = [
@@ -20,8 +23,26 @@ for (const name of MSG_CONSTANTS) {
  * On a stream socket the count may be short; the fds travel with the first byte sent.
  * @returns the number of bytes sent.
  */
-export function sendmsg(fd: number, data: Uint8Array, fds: readonly number[] = [], flags = 0): number {
-  return binding().sendmsg(fd, data, fds, flags);
+export function sendmsg(fd: number, data: Uint8Array, fds: readonly number[] = [], flags = 0, options: SendmsgOptions = {}): number {
+  return binding().sendmsg(fd, data, fds, flags, options.to ?? null, options.credentials ?? null);
+}
+
+/** struct ucred: what SCM_CREDENTIALS carries and SO_PEERCRED gives. */
+export interface Credentials {
+  pid: number;
+  /** -1 stands for (uid_t)-1. */
+  uid: number;
+  gid: number;
+}
+
+export interface SendmsgOptions {
+  /** msg_name (sendto): a path, or an abstract name starting with NUL, with bind's exact length. */
+  to?: string | Uint8Array;
+  /**
+   * An SCM_CREDENTIALS message with exactly this struct ucred, placed first in msg_control (before
+   * SCM_RIGHTS). Without privilege the kernel refuses a pid, uid or gid not the sender's (EPERM).
+   */
+  credentials?: Credentials;
 }
 
 export interface RecvmsgOptions {
@@ -39,7 +60,15 @@ export interface RecvmsgOptions {
   peek?: boolean;
   /** More raw MSG_* input flags (e.g. MSG.MSG_TRUNC, MSG.MSG_WAITALL). MSG_DONTWAIT is always added. */
   flags?: number;
+  /**
+   * Room for one SCM_CREDENTIALS: CMSG_SPACE(sizeof(struct ucred)) more control bytes, before the
+   * fds' CMSG_LEN. (The kernel only sends credentials to a receiver with SO_PASSCRED on.)
+   */
+  credentials?: boolean;
 }
+
+/** A control message as recvmsg returned it, in the kernel's order. */
+export type ControlMessage = RawControl;
 
 /** The msg_flags bits a driver's recv answer names, in its order (docs/driver-protocol.md). */
 export type MsgFlagName = 'MSG_CTRUNC' | 'MSG_TRUNC' | 'MSG_EOR' | 'MSG_OOB' | 'MSG_ERRQUEUE';
@@ -60,6 +89,10 @@ export interface RecvmsgResult {
   length: number;
   /** Every fd of every SCM_RIGHTS message, in order. They are the caller's to close. */
   fds: number[];
+  /** Every control message (SCM_RIGHTS, SCM_CREDENTIALS, other) in the order the kernel wrote them. */
+  control: ControlMessage[];
+  /** The sender's address (msg_name); null when the kernel gave none. */
+  from: RawAddress | null;
   flags: MsgFlags;
   /** msg_flags as the kernel returned it. */
   msgFlags: number;
@@ -79,12 +112,14 @@ export function recvmsg(fd: number, options: RecvmsgOptions = {}): RecvmsgResult
   let flags = options.flags ?? 0;
   if (options.cloexec) flags |= b.MSG.MSG_CMSG_CLOEXEC;
   if (options.peek) flags |= b.MSG.MSG_PEEK;
-  const r = b.recvmsg(fd, options.dataSize ?? 65536, options.controlFds ?? 253, flags);
+  const r = b.recvmsg(fd, options.dataSize ?? 65536, options.controlFds ?? 253, flags, options.credentials ?? false);
   const m = r.msgFlags;
   return {
     data: r.data,
     length: r.length,
     fds: r.fds,
+    control: r.control,
+    from: r.from,
     flags: {
       ctrunc: (m & b.MSG.MSG_CTRUNC) !== 0,
       trunc: (m & b.MSG.MSG_TRUNC) !== 0,

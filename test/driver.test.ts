@@ -14,14 +14,17 @@ import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DriverError, type Driver } from '../suite/driver/driver.js';
-import type { Capabilities, DriverAdapter, Transport } from '../suite/driver/protocol.js';
+import { DRIVER_PROTOCOL, type AddressKind, type Capabilities, type DriverAdapter, type SocketType, type Transport } from '../suite/driver/protocol.js';
 import { serveAdapter } from '../suite/driver/serve.js';
 import { askCapabilities, startDriver, type DriverHost } from '../suite/driver/start.js';
 import { C_BIN, PROJECT_ROOT } from '../suite/harness/paths.js';
 import { liveProcessCount } from '../suite/harness/process.js';
-import { CheckFailure, Unsupported, type DriverSpec } from '../suite/model/types.js';
+import { CheckFailure, Unsupported, type DriverSpec, type Implementation } from '../suite/model/types.js';
+import { planUnits } from '../suite/plan/plan.js';
+import type { Property } from '../suite/properties/property.js';
 import { leftoversOf } from './support/leftovers.js';
 
 const PY_DIR = join(PROJECT_ROOT, 'fixtures', 'subjects', 'python-socket');
@@ -84,7 +87,7 @@ const HELLO = '{"id":1,"ok":true,"protocol":"uds-driver/1","implementation":"fak
 describe.each(DRIVERS)('the $name driver', ({ spec }) => {
   it('answers every command on its happy path', async () => {
     await withDriver(spec, async (d, host) => {
-      expect((await d.hello()).protocol).toBe('uds-driver/1');
+      expect((await d.hello()).protocol).toBe(DRIVER_PROTOCOL);
       const sock = await d.listen('s', { backlog: 4 });
       const client = await d.connect('s');
       const server = await d.accept(sock);
@@ -107,6 +110,8 @@ describe.each(DRIVERS)('the $name driver', ({ spec }) => {
       expect(r.data.toString()).toBe('hello');
       expect(r.flags).toEqual([]);
       expect(r.fds).toHaveLength(5);
+      expect(r.length).toBe(5);
+      expect(r.control).toEqual([{ type: 'SCM_RIGHTS', fds: r.fds }]);
       for (const [i, fd] of r.fds.entries()) expect(await d.stat(fd)).toMatchObject({ dev: made[i]!.dev, ino: made[i]!.ino });
       expect(await d.read(r.fds[0]!, 9)).toEqual({ data: text('fd-0-file\n'.repeat(4).slice(3, 12)), error: null });
       expect(await d.read(r.fds[1]!, 100)).toEqual({ data: text('fd-1-pipe\n'.repeat(4)), error: null });
@@ -120,12 +125,12 @@ describe.each(DRIVERS)('the $name driver', ({ spec }) => {
       expect(truncated).toMatchObject({ data: text('x'), flags: ['MSG_CTRUNC'] });
       expect(truncated.fds).toHaveLength(1);
       await d.send(server, text('y'), { fds: [made[1]!.fd] });
-      expect(await d.recv(client, { dataSize: 10, controlFds: 0 })).toEqual({ data: text('y'), fds: [], flags: ['MSG_CTRUNC'] });
+      expect(await d.recv(client, { dataSize: 10, controlFds: 0 })).toEqual({ data: text('y'), fds: [], flags: ['MSG_CTRUNC'], length: 1, control: [] });
       await d.send(server, text('z'), { fds: [made[1]!.fd] });
-      expect(await d.recv(client, { dataSize: 10, controlFds: 253, plain: true })).toEqual({ data: text('z'), fds: [], flags: [] });
+      expect(await d.recv(client, { dataSize: 10, controlFds: 253, plain: true })).toEqual({ data: text('z'), fds: [], flags: [], length: 1, control: [] });
 
       await d.shutdown(server, 'write');
-      expect(await d.recv(client, { dataSize: 10, controlFds: 253 })).toEqual({ data: Buffer.alloc(0), fds: [], flags: [] });
+      expect(await d.recv(client, { dataSize: 10, controlFds: 253 })).toEqual({ data: Buffer.alloc(0), fds: [], flags: [], length: 0, control: [] });
     });
   });
 
@@ -139,7 +144,9 @@ describe.each(DRIVERS)('the $name driver', ({ spec }) => {
       expect((await d.fds()).some((o) => o.dev === f.dev && o.ino === f.ino)).toBe(false);
       expect(await d.open(join(PY_DIR, 'manifest.json'))).toEqual({ error: null });
       expect(await d.open(join(host.dir, 'missing'))).toEqual({ error: 'ENOENT' });
-      expect(await d.whoami()).toEqual({ uid: process.getuid!(), gid: process.getgid!() });
+      const who = await d.whoami();
+      expect(who).toEqual({ uid: process.getuid!(), gid: process.getgid!(), pid: expect.any(Number) as number });
+      expect(who.pid).not.toBe(process.pid); // its own process's pid, not the harness's
       const ro = await d.mkfd({ kind: `file:${join(PY_DIR, 'manifest.json')}`, index: 0, skip: 2 });
       expect(await d.stat(ro.fd)).toMatchObject({ kind: 'file', accmode: 'O_RDONLY', offset: 2, cloexec: false });
       expect((await d.read(ro.fd, 3)).data.toString()).toBe(readFileSync(join(PY_DIR, 'manifest.json'), 'utf8').slice(2, 5));
@@ -319,9 +326,9 @@ describe('a driver that breaks the protocol', () => {
       expect(await rejection(d.mkfd({ kind: 'pipe' }))).toBeInstanceOf(Unsupported);
       const claimed = await rejection(d.listen('s', { type: 'seqpacket' }));
       expect(claimed).toBeInstanceOf(CheckFailure);
-      expect((claimed as CheckFailure).message).toBe('the server fake driver claims `listen` with socket type seqpacket in hello but answered ENOTSUP');
+      expect((claimed as CheckFailure).message).toBe('the server fake driver claims `listen` with seqpacket sockets at pathname addresses in hello but answered ENOTSUP');
       const plain = await rejection(d.listen('s'));
-      expect((plain as CheckFailure).message).toBe('the server fake driver claims `listen` with socket type stream in hello but answered ENOTSUP');
+      expect((plain as CheckFailure).message).toBe('the server fake driver claims `listen` with stream sockets at pathname addresses in hello but answered ENOTSUP');
     });
   });
 
@@ -367,7 +374,7 @@ function fakeAdapter(options: { lieInWhoami?: boolean; crashInClose?: boolean; s
     },
     async connect({ path }) {
       await new Promise<void>((resolve, reject) => {
-        const s = net.connect(path);
+        const s = net.connect(path!);
         s.once('connect', () => (s.destroy(), resolve()));
         s.once('error', reject);
       });
@@ -415,10 +422,10 @@ describe('the in-process transport', () => {
     const adapter = fakeAdapter();
     await withDriver(inProcess(adapter), async (d, host) => {
       expect(d.capabilities).toEqual(FAKE_CAPABILITIES);
-      expect(await d.hello()).toEqual({ protocol: 'uds-driver/1', implementation: 'fake loopback', capabilities: FAKE_CAPABILITIES });
+      expect(await d.hello()).toEqual({ protocol: DRIVER_PROTOCOL, implementation: 'fake loopback', capabilities: FAKE_CAPABILITIES });
       expect(await d.listen('s')).toBe('L:s');
       expect(await d.send('C1', text('abcdef'))).toBe(6);
-      expect(await d.recv('C1', { dataSize: 4 })).toEqual({ data: text('abcd'), fds: [], flags: [] });
+      expect(await d.recv('C1', { dataSize: 4 })).toEqual({ data: text('abcd'), fds: [], flags: [], length: 4, control: [] });
       expect((await d.recv('C1', { dataSize: 4 })).data).toEqual(text('ef'));
       await expectErrno(d.connect(join(host.dir, 'missing')), 'ENOENT', 'connect');
       await expectErrno(d.close('nothing'), 'EBADF', 'close');
@@ -525,7 +532,7 @@ describe('serveAdapter', () => {
     expect(status).toBe(7);
     expect(adapter.quits).toEqual([7]);
     expect(answers.map((a) => JSON.parse(a) as unknown)).toEqual([
-      { id: 1, ok: true, protocol: 'uds-driver/1', implementation: 'fake loopback', capabilities: FAKE_CAPABILITIES },
+      { id: 1, ok: true, protocol: DRIVER_PROTOCOL, implementation: 'fake loopback', capabilities: FAKE_CAPABILITIES },
       { id: 2, ok: true, sent: 2 },
       { id: 3, ok: true, data: 'aGk=', fds: [], flags: [] },
       { id: 4, ok: true },
@@ -560,7 +567,7 @@ describe('serveAdapter', () => {
 describe('askCapabilities', () => {
   it("asks c-reference's driver, with capabilities in its hello or without", async () => {
     const hello = await askCapabilities(REFERENCE_DRIVER, 'process', { deadlineMs: 10_000, label: 'c-reference' });
-    expect(hello).toMatchObject({ protocol: 'uds-driver/1', implementation: 'c-reference' });
+    expect(hello).toMatchObject({ protocol: DRIVER_PROTOCOL, implementation: 'c-reference' });
     expect(hello.capabilities.types).toContain('stream');
     expect(hello.capabilities.addresses).toContain('pathname');
     expect(hello.capabilities.fds).toBe(true);
@@ -583,5 +590,317 @@ describe('askCapabilities', () => {
     expect((stalled as Error).message).toMatch(/the slow driver did not answer `hello` before the case deadline/);
     const unsupported = await rejection(askCapabilities(sh('exit 127'), 'process', { deadlineMs: 5000 }));
     expect(unsupported).toBeInstanceOf(Unsupported);
+  });
+});
+
+// ---- uds-driver/2: per-socket claims, the new answers, addresses ----
+
+/** A driver that answers hello with this line, then `answer` to its second command. */
+const answering2 = (helloLine: string, answer: string): DriverSpec => sh(`read l; echo '${helloLine}'; read l; echo '${answer}'; cat >/dev/null`);
+const V2_CAPS: Capabilities = {
+  types: ['stream', 'dgram'],
+  addresses: ['pathname', 'abstract'],
+  fds: true,
+  credentials: true,
+  commands: ['hello', 'listen', 'bind', 'accept', 'connect', 'send', 'sendto', 'recv', 'recvfrom', 'getsockname', 'getpeername', 'setsockopt', 'getsockopt', 'peercred', 'close', 'quit'],
+  sockets: [
+    { type: 'stream', address: 'pathname', features: ['fds', 'peercred', 'msg-trunc'] },
+    { type: 'dgram', address: 'abstract', features: ['autobind', 'passcred', 'getsockname'] },
+  ],
+};
+const V2_HELLO = JSON.stringify({ id: 1, ok: true, protocol: 'uds-driver/2', implementation: 'fake', capabilities: V2_CAPS });
+
+describe('hello, uds-driver/1 and uds-driver/2', () => {
+  it('accepts a uds-driver/1 hello with its own meaning: no sockets, even if it sends some', async () => {
+    await withHost(async (host) => {
+      const { sockets, ...v1caps } = V2_CAPS;
+      const v1 = JSON.stringify({ id: 1, ok: true, protocol: 'uds-driver/1', implementation: 'old', capabilities: { ...v1caps, sockets } });
+      const d = await startDriver(host, sh(`read l; echo '${v1}'; cat >/dev/null`), { transport: 'process', label: 'test' });
+      expect(d.capabilities).toEqual(v1caps);
+      const v2 = await startDriver(host, sh(`read l; echo '${V2_HELLO}'; cat >/dev/null`), { transport: 'process', label: 'test' });
+      expect(v2.capabilities).toEqual(V2_CAPS);
+    });
+  });
+
+  it('is a lie when its protocol is neither, or its sockets disagree with the rest of it', async () => {
+    const start = (line: string): Promise<unknown> => withHost((host) => rejection(startDriver(host, sh(`read l; echo '${line}'; cat >/dev/null`), { transport: 'process', label: 'test' })));
+    const hello = (caps: unknown, protocol = 'uds-driver/2'): string => JSON.stringify({ id: 1, ok: true, protocol, implementation: 'x', capabilities: caps });
+    const message = async (line: string): Promise<string> => ((await start(line)) as CheckFailure).message;
+    expect(await message(hello(V2_CAPS, 'uds-driver/3'))).toMatch(/lied .*hello answered protocol "uds-driver\/3", not one of "uds-driver\/1", "uds-driver\/2"/);
+    expect(await message(hello({ ...V2_CAPS, types: ['stream'] }))).toMatch(/lied .*hello answered types \["stream"\], but its sockets have \["stream","dgram"\]/);
+    expect(await message(hello({ ...V2_CAPS, fds: false }))).toMatch(/lied .*hello answered fds false, but a socket entry has the feature fds/);
+    expect(await message(hello({ ...V2_CAPS, credentials: false }))).toMatch(/lied .*hello answered credentials false/);
+    const twice = { ...V2_CAPS, sockets: [...V2_CAPS.sockets!, { type: 'dgram', address: 'abstract', features: [] }] };
+    expect(await message(hello(twice))).toMatch(/lied .*hello lists dgram × abstract twice/);
+    const autobindAtPath = { ...V2_CAPS, sockets: [{ type: 'stream', address: 'pathname', features: ['autobind', 'fds', 'peercred'] }, V2_CAPS.sockets![1]] };
+    expect(await message(hello(autobindAtPath))).toMatch(/lied .*autobind at stream × pathname/);
+    const unknownFeature = { ...V2_CAPS, sockets: [{ type: 'stream', address: 'pathname', features: ['telepathy'] }] };
+    expect(await message(hello(unknownFeature))).toMatch(/lied .*the hello answer does not fit .*capabilities\.sockets\.0\.features\.0 must be equal to one of the allowed values/);
+  });
+});
+
+describe('the client, on uds-driver/2 answers', () => {
+  const lieOf = (spec: DriverSpec, call: (d: Driver) => Promise<unknown>): Promise<string> =>
+    withHost(async (host) => {
+      const d = await startDriver(host, spec, { transport: 'process', label: 'test' });
+      const err = await rejection(call(d));
+      expect(err).toBeInstanceOf(CheckFailure);
+      return (err as CheckFailure).message;
+    });
+  const recvAnswer = (more: Record<string, unknown>): string => JSON.stringify({ id: 2, ok: true, data: 'aGVsbG8=', fds: [], flags: [], ...more });
+
+  it('reports a recv length below the data, or above it without MSG_TRUNC as an input flag, as a lie', async () => {
+    expect(await lieOf(answering2(V2_HELLO, recvAnswer({ length: 4, control: [] })), (d) => d.recv('C1', { dataSize: 10 }))).toMatch(/lied .*recv answered length 4 with 5 bytes of data/);
+    expect(await lieOf(answering2(V2_HELLO, recvAnswer({ length: 9, control: [] })), (d) => d.recv('C1', { dataSize: 5 }))).toMatch(/lied .*recv answered length 9 with 5 bytes of data, and MSG_TRUNC was not an input flag/);
+    expect(await lieOf(answering2(V2_HELLO, JSON.stringify({ id: 2, ok: true, data: 'aGVsbG8=', fds: [], flags: [], length: 3, control: [], from: null })), (d) => d.recvfrom('S1', { dataSize: 5 }))).toMatch(
+      /lied .*recvfrom answered length 3 with 5 bytes/,
+    );
+  });
+
+  it('takes a longer length with MSG_TRUNC as input, and fills length and control from a uds-driver/1 answer', async () => {
+    await withHost(async (host) => {
+      const d = await startDriver(host, answering2(V2_HELLO, recvAnswer({ length: 9, control: [], flags: ['MSG_TRUNC'] })), { transport: 'process', label: 'test' });
+      expect(await d.recv('C1', { dataSize: 5, flags: ['MSG_TRUNC'] })).toEqual({ data: text('hello'), fds: [], flags: ['MSG_TRUNC'], length: 9, control: [] });
+      const v1 = await startDriver(host, answering2(HELLO, recvAnswer({ fds: ['R1', 'R2'] })), { transport: 'process', label: 'test' });
+      expect(await v1.recv('C1', { dataSize: 5, controlFds: 2 })).toEqual({ data: text('hello'), fds: ['R1', 'R2'], flags: [], length: 5, control: [{ type: 'SCM_RIGHTS', fds: ['R1', 'R2'] }] });
+    });
+  });
+
+  it('reports control messages that disagree with fds, or are malformed, as a lie', async () => {
+    const rights = (fds: string[]): Record<string, unknown> => ({ type: 'SCM_RIGHTS', fds });
+    expect(await lieOf(answering2(V2_HELLO, recvAnswer({ fds: ['R1', 'R2'], length: 5, control: [rights(['R2', 'R1'])] })), (d) => d.recv('C1', { dataSize: 5, controlFds: 2 }))).toMatch(
+      /lied .*recv answered fds \["R1","R2"\] but its SCM_RIGHTS control messages hold \["R2","R1"\]/,
+    );
+    expect(await lieOf(answering2(V2_HELLO, recvAnswer({ length: 5, control: [{ type: 'SCM_CREDENTIALS', uid: 0, gid: 0 }] })), (d) => d.recv('C1', { dataSize: 5, credentials: true }))).toMatch(
+      /lied .*the recv answer does not fit .*#\/definitions\/recv/,
+    );
+  });
+
+  it('reports a sendto that sent more than its data, and an address whose bytes are not length - 2, as a lie', async () => {
+    expect(await lieOf(answering2(V2_HELLO, '{"id":2,"ok":true,"sent":3}'), (d) => d.sendto('S1', { abstract: text('x') }, text('ab')))).toMatch(/lied .*sendto answered sent 3 for 2 bytes/);
+    expect(await lieOf(answering2(V2_HELLO, '{"id":2,"ok":true,"length":6,"bytes":"AGFi"}'), (d) => d.getsockname('S1'))).toMatch(/lied .*getsockname answered length 6 with 3 bytes/);
+    expect(await lieOf(answering2(V2_HELLO, '{"id":2,"ok":true,"length":1,"bytes":""}'), (d) => d.getpeername('S1'))).toMatch(/lied .*the getpeername answer does not fit .*length must be >= 2/);
+    const from = JSON.stringify({ id: 2, ok: true, data: '', fds: [], flags: [], length: 0, control: [], from: { length: 6, bytes: 'AGFi' } });
+    expect(await lieOf(answering2(V2_HELLO, from), (d) => d.recvfrom('S1', { dataSize: 5 }))).toMatch(/lied .*recvfrom answered from with length 6 with 3 bytes/);
+  });
+
+  it('accepts a sendto that sent less than its data: one sendmsg, no rest loop', async () => {
+    await withHost(async (host) => {
+      const d = await startDriver(host, answering2(V2_HELLO, '{"id":2,"ok":true,"sent":1}'), { transport: 'process', label: 'test' });
+      expect(await d.sendto('S1', '/p', text('ab'))).toBe(1);
+      expect(d.transcript()[2]).toBe('> {"id":2,"cmd":"sendto","sock":"S1","path":"/p","data":"YWI=","fds":[]}');
+    });
+  });
+});
+
+/**
+ * An adapter with the per-socket claims of V2_CAPS that makes sockets (listen, bind, connect, accept)
+ * and answers addresses, and has none of the other commands: each of those answers ENOTSUP.
+ */
+function socketsAdapter(log: Array<Record<string, unknown>> = []): DriverAdapter {
+  let n = 0;
+  return {
+    async hello() {
+      return { implementation: 'sockets only', capabilities: V2_CAPS };
+    },
+    async listen(f) {
+      log.push({ listen: f });
+      return { sock: `L${++n}` };
+    },
+    async bind(f) {
+      log.push({ bind: f });
+      return { sock: `B${++n}` };
+    },
+    async connect(f) {
+      log.push({ connect: f });
+      return { conn: `C${++n}` };
+    },
+    async accept() {
+      return { conn: `A${++n}` };
+    },
+    async getpeername({ name }) {
+      if (name === 'unnamed') return { length: 2, bytes: new Uint8Array(0) };
+      if (name === 'path') return { length: 2 + 7, bytes: new Uint8Array(Buffer.from('/tmp/x\0')) };
+      return { length: 2 + 1 + 4, bytes: new Uint8Array(Buffer.from('\0a\0b\0')) };
+    },
+    async recvfrom({ dataSize }) {
+      return {
+        data: new Uint8Array(Buffer.from('datagram').subarray(0, dataSize)),
+        fds: ['R1'],
+        flags: [],
+        length: Math.min(8, dataSize),
+        control: [
+          { type: 'SCM_CREDENTIALS', pid: 12, uid: 34, gid: 56 },
+          { type: 'SCM_RIGHTS', fds: ['R1'] },
+          { type: 'other', level: 1, cmsgType: 99, bytes: new Uint8Array([0, 255, 7]) },
+        ],
+        from: dataSize > 4 ? { length: 2 + 3, bytes: new Uint8Array([0, 0x71, 0]) } : null,
+      };
+    },
+  };
+}
+
+describe('ENOTSUP, judged by the socket it concerns', () => {
+  const inProcess = (adapter: DriverAdapter): DriverSpec => ({ inProcess: () => adapter });
+  const claimed = async (p: Promise<unknown>): Promise<string> => {
+    const err = await rejection(p);
+    expect(err).toBeInstanceOf(CheckFailure);
+    return (err as CheckFailure).message;
+  };
+  const unsupported = async (p: Promise<unknown>): Promise<void> => {
+    expect(await rejection(p)).toBeInstanceOf(Unsupported);
+  };
+
+  it('fails for a feature claimed at that socket type × address kind, and is unsupported for one claimed only elsewhere', async () => {
+    await withDriver(inProcess(socketsAdapter()), async (d) => {
+      const conn = await d.connect('/p'); // stream × pathname: fds, peercred, msg-trunc
+      const sock = await d.bind(undefined, { type: 'dgram' }); // autobind: dgram × abstract: autobind, passcred, getsockname
+      expect(await claimed(d.peercred(conn))).toBe('the test driver claims `peercred` with the feature peercred (stream × pathname) in hello but answered ENOTSUP');
+      await unsupported(d.peercred(sock));
+      expect(await claimed(d.setsockopt(sock, 'SO_PASSCRED', 1))).toBe('the test driver claims `setsockopt` with the feature passcred (dgram × abstract) in hello but answered ENOTSUP');
+      await unsupported(d.setsockopt(conn, 'SO_PASSCRED', 1));
+      await unsupported(d.setsockopt(sock, 'SO_SNDBUF', 4096)); // sndbuf claimed nowhere
+      await unsupported(d.getsockopt(sock, 'SO_RCVBUF'));
+      expect(await claimed(d.getsockname(sock))).toMatch(/claims `getsockname` with the feature getsockname \(dgram × abstract\)/);
+      await unsupported(d.getsockname(conn));
+      // The socket accept hands out is the listener's kind.
+      const accepted = await d.accept(await d.listen('/q'));
+      expect(await claimed(d.send(accepted, text('a'), { fds: ['F1'] }))).toMatch(/claims `send` with the feature fds \(stream × pathname\)/);
+      await unsupported(d.send(sock, text('a'), { fds: ['F1'] }));
+      await unsupported(d.send(conn, text('a'), { credentials: { pid: 1, uid: 0, gid: 0 } })); // sendcred claimed nowhere
+      expect(await claimed(d.recv(conn, { dataSize: 5, flags: ['MSG_TRUNC'] }))).toMatch(/claims `recv` with the feature msg-trunc \(stream × pathname\)/);
+      await unsupported(d.recv(sock, { dataSize: 5, credentials: true, flags: ['MSG_TRUNC'] }));
+      expect(await claimed(d.recv(sock, { dataSize: 5, credentials: true }))).toMatch(/claims `recv` with the feature passcred \(dgram × abstract\)/);
+    }, 'in-process');
+  });
+
+  it('judges listen, bind, connect and sendto by their socket type and address kind', async () => {
+    const refusing: DriverAdapter = { hello: socketsAdapter().hello };
+    await withDriver(inProcess(refusing), async (d) => {
+      expect(await claimed(d.listen('/p'))).toBe('the test driver claims `listen` with stream sockets at pathname addresses in hello but answered ENOTSUP');
+      await unsupported(d.listen({ abstract: text('a') })); // stream × abstract: not claimed
+      await unsupported(d.listen('/p', { type: 'dgram' })); // dgram × pathname: not claimed
+      expect(await claimed(d.listen({ abstract: text('a') }, { type: 'dgram' }))).toMatch(/claims `listen` with dgram sockets at abstract addresses/);
+      expect(await claimed(d.bind(undefined, { type: 'dgram' }))).toBe('the test driver claims `bind` with dgram sockets at abstract addresses with the feature autobind (dgram × abstract) in hello but answered ENOTSUP');
+      await unsupported(d.bind(undefined)); // stream × abstract: not claimed
+      await unsupported(d.connect({ abstract: text('a') }));
+      expect(await claimed(d.connect('/p'))).toMatch(/claims `connect` with stream sockets at pathname addresses/);
+      // sendto on a socket the client does not know: judged by the destination's address kind alone.
+      expect(await claimed(d.sendto('S9', { abstract: text('a') }, text('x')))).toMatch(/claims `sendto` with sockets at abstract addresses/);
+    }, 'in-process');
+  });
+});
+
+describe('addresses, both ways', () => {
+  const inProcess = (adapter: DriverAdapter): DriverSpec => ({ inProcess: () => adapter });
+
+  it('sends an abstract name as base64 of the exact bytes, and an adapter gets them as bytes', async () => {
+    const log: Array<Record<string, unknown>> = [];
+    await withDriver(inProcess(socketsAdapter(log)), async (d) => {
+      await d.listen({ abstract: Buffer.from('\0a\0\0') }, { type: 'dgram' });
+      await d.bind(undefined, { type: 'dgram' });
+      await d.connect({ path: '/p' }, { sock: 'B2' });
+      expect(d.transcript().filter((l) => l.startsWith('> ')).slice(1, 4)).toEqual([
+        '> {"id":2,"cmd":"listen","abstract":"AGEAAA==","type":"dgram"}',
+        '> {"id":3,"cmd":"bind","type":"dgram"}',
+        '> {"id":4,"cmd":"connect","path":"/p","sock":"B2"}',
+      ]);
+    }, 'in-process');
+    expect(log).toEqual([{ listen: { abstract: new Uint8Array([0, 0x61, 0, 0]), type: 'dgram' } }, { bind: { type: 'dgram' } }, { connect: { path: '/p', sock: 'B2' } }]);
+  });
+
+  it('decodes what the kernel reported: unnamed, a path up to its NUL, an abstract name with its NULs', async () => {
+    await withDriver(inProcess(socketsAdapter()), async (d) => {
+      expect(await d.getpeername('unnamed')).toEqual({ length: 2, bytes: Buffer.alloc(0), kind: 'unnamed', name: Buffer.alloc(0) });
+      expect(await d.getpeername('path')).toEqual({ length: 9, bytes: Buffer.from('/tmp/x\0'), kind: 'pathname', name: Buffer.from('/tmp/x') });
+      expect(await d.getpeername('abstract')).toEqual({ length: 7, bytes: Buffer.from('\0a\0b\0'), kind: 'abstract', name: Buffer.from('a\0b\0') });
+    }, 'in-process');
+  });
+
+  it('carries recvfrom’s sender and every control message, nested bytes as base64 on the wire and Buffers back', async () => {
+    await withDriver(inProcess(socketsAdapter()), async (d) => {
+      const r = await d.recvfrom('B1', { dataSize: 100, credentials: true, controlFds: 1 });
+      expect(r).toEqual({
+        data: text('datagram'),
+        fds: ['R1'],
+        flags: [],
+        length: 8,
+        control: [
+          { type: 'SCM_CREDENTIALS', pid: 12, uid: 34, gid: 56 },
+          { type: 'SCM_RIGHTS', fds: ['R1'] },
+          { type: 'other', level: 1, cmsgType: 99, bytes: Buffer.from([0, 255, 7]) },
+        ],
+        from: { length: 5, bytes: Buffer.from([0, 0x71, 0]), kind: 'abstract', name: Buffer.from([0x71, 0]) },
+      });
+      expect(d.transcript().at(-1)).toContain('"bytes":"AP8H"');
+      expect((await d.recvfrom('B1', { dataSize: 4 })).from).toBeNull();
+    }, 'in-process');
+  });
+});
+
+describe('dispatch of the uds-driver/2 fields', () => {
+  it('refuses an address that is both or neither, a bad option and malformed credentials, with EINVAL from "driver"', async () => {
+    const { answers } = await serveLines(socketsAdapter(), [
+      '{"id":1,"cmd":"listen","path":"/p","abstract":"YQ=="}',
+      '{"id":2,"cmd":"connect","type":"stream"}',
+      '{"id":3,"cmd":"sendto","sock":"B1","data":""}',
+      '{"id":4,"cmd":"bind","path":"/p","abstract":""}',
+      '{"id":5,"cmd":"setsockopt","name":"B1","option":"SO_LINGER","value":1}',
+      '{"id":6,"cmd":"send","conn":"C1","credentials":{"pid":1,"uid":"root","gid":0}}',
+      '{"id":7,"cmd":"send","conn":"C1","credentials":[1,2,3]}',
+      '{"id":8,"cmd":"listen","abstract":"a*"}',
+      '{"id":9,"cmd":"bind"}',
+      '{"id":10,"cmd":"bind","abstract":""}',
+    ]);
+    const parsed = answers.map((a) => JSON.parse(a) as { id: number; ok: boolean; error?: { code: string; syscall: string; message: string } });
+    expect(parsed.map((a) => [a.id, a.ok, a.error?.code, a.error?.syscall])).toEqual([
+      [1, false, 'EINVAL', 'driver'],
+      [2, false, 'EINVAL', 'driver'],
+      [3, false, 'EINVAL', 'driver'],
+      [4, false, 'EINVAL', 'driver'],
+      [5, false, 'EINVAL', 'driver'],
+      [6, false, 'EINVAL', 'driver'],
+      [7, false, 'EINVAL', 'driver'],
+      [8, false, 'EINVAL', 'driver'],
+      [9, true, undefined, undefined],
+      [10, true, undefined, undefined],
+    ]);
+    expect(parsed[0]!.error!.message).toBe('listen: fields "path" and "abstract" are both given: an address is one of them');
+    expect(parsed[1]!.error!.message).toMatch(/connect: field "path" is missing/);
+    expect(parsed[4]!.error!.message).toBe('setsockopt: field "option": "SO_LINGER" is not one of SO_PASSCRED, SO_SNDBUF, SO_RCVBUF');
+    expect(parsed[5]!.error!.message).toBe('send: field "credentials.uid": not an integer');
+  });
+});
+
+describe("the plan, on each side's per-socket claims", () => {
+  const impl = (name: string): Implementation => ({ name, kind: 'driver', description: name, driver: { command: { command: ['true'] } }, expectations: {} });
+  const property = (needs: Property['needs'], socketTypes: SocketType[] = ['dgram'], addresses: AddressKind[] = ['abstract']): Property =>
+    ({ id: 'x.y', level: 'MUST', category: 'x', scope: 'pairing', requirement: 'r', reference: 'unix(7)', via: 'driver', socketTypes, addresses, needs, arbitrary: fc.constant(0), check: async () => undefined }) as Property;
+  const reasons = (p: Property, server: Capabilities, client: Capabilities): Array<string | undefined> =>
+    planUnits({ implementations: [impl('a'), impl('b')], properties: [p], servers: ['a'], clients: ['b'] }, new Map([['a', { capabilities: server }], ['b', { capabilities: client }]])).map((u) => u.unsupported);
+
+  it('needs the unit’s socket type × address kind on both sides, and its features there', () => {
+    expect(reasons(property({ features: ['autobind', 'getsockname'] }), V2_CAPS, V2_CAPS)).toEqual([undefined]);
+    // dgram and abstract are each claimed, but not together.
+    const apart: Capabilities = { ...V2_CAPS, sockets: [{ type: 'stream', address: 'abstract', features: [] }, { type: 'dgram', address: 'pathname', features: ['autobind'] }] };
+    expect(reasons(property({}), V2_CAPS, apart)).toEqual(["client b's driver has no dgram sockets at abstract addresses (its hello answer)"]);
+    expect(reasons(property({ features: ['passcred', 'peercred', 'sndbuf'] }), V2_CAPS, V2_CAPS)).toEqual([
+      "server a's driver lacks sndbuf and lacks peercred on dgram sockets at abstract addresses (its hello answer); client b's driver lacks sndbuf and lacks peercred on dgram sockets at abstract addresses (its hello answer)",
+    ]);
+    // fds claimed only at stream × pathname: not enough for a dgram × abstract unit.
+    expect(reasons(property({ fds: true }), V2_CAPS, V2_CAPS)[0]).toMatch(/^server a's driver lacks fds on dgram sockets at abstract addresses/);
+    const noFds: Capabilities = { ...V2_CAPS, fds: false, sockets: V2_CAPS.sockets!.map((s) => ({ ...s, features: s.features.filter((f) => f !== 'fds') })) };
+    expect(reasons(property({ fds: true }, ['stream'], ['pathname']), V2_CAPS, noFds)).toEqual(["client b's driver does not pass fds (its hello answer)"]);
+  });
+
+  it('needs the extra socket types at the unit’s address kind, and reads a v1 hello as types × addresses with fds', () => {
+    expect(reasons(property({ types: ['stream'] }, ['dgram'], ['abstract']), V2_CAPS, V2_CAPS)).toEqual([
+      "server a's driver has no stream sockets at abstract addresses (needed besides dgram) (its hello answer); client b's driver has no stream sockets at abstract addresses (needed besides dgram) (its hello answer)",
+    ]);
+    expect(reasons(property({ types: ['dgram'] }, ['stream'], ['pathname']), V2_CAPS, V2_CAPS)[0]).toMatch(/has no dgram sockets at pathname addresses \(needed besides stream\)/);
+    const v1: Capabilities = { types: ['stream', 'seqpacket'], addresses: ['pathname'], fds: true, credentials: false, commands: ['hello'] };
+    expect(reasons(property({ fds: true, types: ['stream'] }, ['seqpacket'], ['pathname']), v1, v1)).toEqual([undefined]);
+    expect(reasons(property({ features: ['peercred'] }, ['seqpacket'], ['pathname']), v1, v1)[0]).toBe("server a's driver lacks peercred (its hello answer); client b's driver lacks peercred (its hello answer)");
+    expect(reasons(property({}, ['dgram'], ['pathname']), v1, v1)[0]).toBe("server a's driver has no dgram sockets (its hello answer); client b's driver has no dgram sockets (its hello answer)");
   });
 });

@@ -2,7 +2,8 @@
  * index.html in a real browser: Debian's chromium, headless, driven by playwright-core (never a browser
  * download). A small real run with c-original's expected failure; the matrix must show one cell per
  * pairing with its worst status, and a click on the expected-fail cell must show its counterexample and
- * its replay command. Without chromium the test is skipped, except under CI=true, where it must run.
+ * its replay command; the socket type and address filters narrow the matrix and the case list.
+ * Without chromium the test is skipped, except under CI=true, where it must run.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -142,6 +143,69 @@ describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () =>
     expect(await p.locator('#detail .result').evaluateAll((ds) => ds.map((d) => d.getAttribute('data-case')))).toEqual(inRunOrder);
     expect(await p.locator('#detail .result summary code').allInnerTexts()).toEqual(inRunOrder);
     expect(new Set(results.map(caseLabel))).toEqual(new Set(inRunOrder));
+    await p.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('filters the matrix and the case list by socket type and address kind, and names both in each result', async () => {
+    const on = (client: string, property: string, socketType: ResultEntry['socketType'], address: ResultEntry['address'], status: ResultEntry['status']): ResultEntry =>
+      ({ server: 'a', client, property, socketType, address, status, runs: 1, durationMs: 1 });
+    // a × b has a case in every group but dgram · abstract; a × c only stream and seqpacket cases.
+    const results = [
+      on('b', 'msg.size', 'stream', 'pathname', 'pass'),
+      on('b', 'msg.size', 'seqpacket', 'pathname', 'fail'),
+      on('b', 'msg.size', 'seqpacket', 'abstract', 'pass'),
+      on('b', 'msg.size', 'dgram', 'pathname', 'expected-fail'),
+      on('b', 'msg.size', 'stream', 'abstract', 'pass'),
+      on('c', 'msg.size', 'stream', 'pathname', 'pass'),
+      on('c', 'msg.size', 'seqpacket', 'abstract', 'fail'),
+    ];
+    const grouped: RunReport = {
+      ...report,
+      implementations: [],
+      properties: [{ id: 'msg.size', level: 'MUST', category: 'messages', scope: 'pairing', requirement: 'EMSGSIZE', reference: 'unix(7)', socketTypes: ['stream', 'seqpacket', 'dgram'], addresses: ['pathname', 'abstract'] }],
+      results,
+      summary: summarize(results),
+    };
+    const file = join(out.path, 'grouped.html');
+    await writeFile(file, renderHtml(grouped));
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    await p.goto(pathToFileURL(file).href);
+    await p.waitForSelector('body[data-ready="true"]');
+    // The filters offer the socket types and address kinds the results have, in the protocol order.
+    expect(await p.locator('input[data-filter="socketType"]').evaluateAll((is) => is.map((i) => (i as HTMLInputElement).value))).toEqual(['stream', 'seqpacket', 'dgram']);
+    expect(await p.locator('input[data-filter="address"]').evaluateAll((is) => is.map((i) => (i as HTMLInputElement).value))).toEqual(['pathname', 'abstract']);
+    const ab = p.locator('td.cell[data-server="a"][data-client="b"]');
+    const ac = p.locator('td.cell[data-server="a"][data-client="c"]');
+    expect([await ab.getAttribute('data-status'), await ac.getAttribute('data-status')]).toEqual(['fail', 'fail']);
+    await ab.click();
+    const shown = () => p.locator('#detail .result').evaluateAll((ds) => ds.map((d) => `${d.getAttribute('data-socket-type')} · ${d.getAttribute('data-address')} ${d.getAttribute('data-status')}`));
+    expect(await shown()).toHaveLength(5);
+    // Each result names its socket type and address kind.
+    const seqAbstract = p.locator('#detail .result[data-case="msg.size [seqpacket, abstract]"]');
+    const fields = await seqAbstract.locator('dl.fields dt').evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+    expect(fields).toContainEqual(['socket type', 'seqpacket']);
+    expect(fields).toContainEqual(['address', 'abstract']);
+    expect(await seqAbstract.locator('summary .sub').innerText()).toContain('seqpacket \u00b7 abstract');
+
+    // Only dgram: a × b shows its one dgram case; a × c has none left.
+    await p.locator('input[data-filter="socketType"][value="stream"]').uncheck();
+    await p.locator('input[data-filter="socketType"][value="seqpacket"]').uncheck();
+    expect(await shown()).toEqual(['dgram · pathname expected-fail']);
+    expect([await ab.getAttribute('data-status'), await ac.getAttribute('data-status')]).toEqual(['expected-fail', 'filtered']);
+    // Seqpacket at abstract names only: the failures of both cells.
+    await p.locator('input[data-filter="socketType"][value="dgram"]').uncheck();
+    await p.locator('input[data-filter="socketType"][value="seqpacket"]').check();
+    await p.locator('input[data-filter="address"][value="pathname"]').uncheck();
+    expect(await shown()).toEqual(['seqpacket · abstract pass']);
+    expect([await ab.getAttribute('data-status'), await ac.getAttribute('data-status')]).toEqual(['pass', 'fail']);
+    await ac.click();
+    expect(await shown()).toEqual(['seqpacket · abstract fail']);
+    // Everything back.
+    for (const v of ['stream', 'dgram']) await p.locator(`input[data-filter="socketType"][value="${v}"]`).check();
+    await p.locator('input[data-filter="address"][value="pathname"]').check();
+    expect(await shown()).toEqual(['stream · pathname pass', 'seqpacket · abstract fail']);
     await p.close();
     expect(pageErrors).toEqual([]);
   });

@@ -358,3 +358,151 @@ describe('fd helpers', () => {
     expect([...list].sort((x, y) => x - y)).toEqual(list);
   });
 });
+
+// uds-driver/2's reach (issue 13): addresses as the kernel reports them, autobind, socket options,
+// sendto/recvfrom, SCM_CREDENTIALS and every control message in the kernel's order.
+describe('addresses, options, credentials and every control message', () => {
+  const unique = (): string => `uds-native-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
+  const abstract = (name: string | Uint8Array): Uint8Array => Buffer.concat([Buffer.of(0), Buffer.from(name)]);
+  const me = (): n.Credentials => ({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
+
+  it('getsockname: an abstract name\'s exact bytes and length (trailing NULs kept), a path with its NUL, unnamed is 2', () => {
+    const name = Buffer.concat([Buffer.from(unique()), Buffer.of(0, 0)]);
+    const s = own(n.socket('stream'));
+    n.bind(s, abstract(name));
+    expect(n.getsockname(s)).toEqual({ length: 2 + 1 + name.length, bytes: abstract(name) });
+    const p = own(n.socket('dgram'));
+    n.bind(p, join(dir, 's'));
+    expect(n.getsockname(p)).toEqual({ length: 2 + join(dir, 's').length + 1, bytes: Buffer.from(`${join(dir, 's')}\0`) });
+    expect(n.getsockname(own(n.socket('seqpacket')))).toEqual({ length: 2, bytes: Buffer.alloc(0) });
+    // The empty abstract name is a name too: one NUL, length 3.
+    const empty = own(n.socket('dgram'));
+    n.bind(empty, abstract(''));
+    expect(n.getsockname(empty)).toEqual({ length: 3, bytes: Buffer.of(0) });
+  });
+
+  it('getpeername: the listener\'s name on the client, ENOTCONN on an unconnected socket', () => {
+    const name = abstract(unique());
+    const l = own(n.socket('seqpacket'));
+    n.bind(l, name);
+    n.listen(l);
+    const c = own(n.socket('seqpacket'));
+    n.connect(c, name);
+    own(n.accept(l));
+    expect(n.getpeername(c)).toEqual({ length: 2 + name.length, bytes: Buffer.from(name) });
+    expect(() => n.getpeername(l)).toThrow(expect.objectContaining({ code: 'ENOTCONN', syscall: 'getpeername' }));
+    expect(() => n.getsockname(-1)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'getsockname' }));
+  });
+
+  it('bind without an address autobinds: NUL + 5 lowercase hex digits, length 8, one per socket; bound once', () => {
+    const a = own(n.socket('dgram'));
+    const b = own(n.socket('stream'));
+    n.bind(a);
+    n.bind(b);
+    const [x, y] = [n.getsockname(a), n.getsockname(b)];
+    for (const got of [x, y]) {
+      expect(got.length).toBe(8);
+      expect(got.bytes[0]).toBe(0);
+      expect(got.bytes.subarray(1).toString()).toMatch(/^[0-9a-f]{5}$/);
+    }
+    expect(x.bytes.equals(y.bytes)).toBe(false);
+    // An autobind of a bound socket is a no-op in Linux (unix_autobind returns 0 when it has an address).
+    n.bind(a);
+    expect(n.getsockname(a)).toEqual(x);
+    expect(() => n.bind(a, abstract(unique()))).toThrow(expect.objectContaining({ code: 'EINVAL', syscall: 'bind' }));
+  });
+
+  it('SO_SNDBUF 4096 reads back doubled (8192); a 16 KiB seqpacket or dgram message is then EMSGSIZE', () => {
+    for (const type of ['seqpacket', 'dgram'] as const) {
+      const [a, b] = pair(type);
+      n.setsockopt(a, 'SO_SNDBUF', 4096);
+      expect(n.getsockopt(a, 'SO_SNDBUF')).toBe(8192);
+      n.sendmsg(a, Buffer.alloc(1000, 1)); // a message that fits goes
+      expect(n.recvmsg(b).length).toBe(1000);
+      expect(() => n.sendmsg(a, Buffer.alloc(16384, 1))).toThrow(expect.objectContaining({ code: 'EMSGSIZE', syscall: 'sendmsg' }));
+    }
+    const [s] = pair('stream');
+    n.setsockopt(s, 'SO_RCVBUF', 4096);
+    expect(n.getsockopt(s, 'SO_RCVBUF')).toBe(8192);
+    expect(n.getsockopt(s, 'SO_PASSCRED')).toBe(0);
+    n.setsockopt(s, 'SO_PASSCRED', 1);
+    expect(n.getsockopt(s, 'SO_PASSCRED')).toBe(1);
+    expect(() => n.setsockopt(s, 'SO_BOGUS' as n.SocketOption, 1)).toThrow(TypeError);
+    const [r] = own(n.pipe());
+    expect(() => n.setsockopt(r, 'SO_SNDBUF', 1)).toThrow(expect.objectContaining({ code: 'ENOTSOCK', syscall: 'setsockopt' }));
+  });
+
+  it('MSG_TRUNC as an input flag: recvmsg returns the full length, data holds what fit', () => {
+    for (const type of ['seqpacket', 'dgram'] as const) {
+      const [a, b] = pair(type);
+      n.sendmsg(a, Buffer.from('0123456789'));
+      n.sendmsg(a, Buffer.from('abcdefghij'));
+      const full = n.recvmsg(b, { dataSize: 3, flags: n.MSG.MSG_TRUNC });
+      expect([full.length, full.data.toString(), full.flagNames]).toEqual([10, '012', ['MSG_TRUNC']]);
+      const plain = n.recvmsg(b, { dataSize: 3 });
+      expect([plain.length, plain.data.toString(), plain.flagNames]).toEqual([3, 'abc', ['MSG_TRUNC']]);
+    }
+  });
+
+  it('SO_PASSCRED and an fd: [SCM_CREDENTIALS, SCM_RIGHTS] in that order, both intact', () => {
+    for (const type of ['stream', 'seqpacket', 'dgram'] as const) {
+      const [a, b] = pair(type);
+      n.setsockopt(b, 'SO_PASSCRED', 1);
+      const m = memfd('x');
+      n.sendmsg(a, byte, [m]);
+      const r = n.recvmsg(b, { controlFds: 1, credentials: true });
+      for (const fd of r.fds) own(fd);
+      expect(r.control).toEqual([{ type: 'SCM_CREDENTIALS', ...me() }, { type: 'SCM_RIGHTS', fds: r.fds }]);
+      expect(r.fds).toHaveLength(1);
+      expect(id(r.fds[0]!)).toBe(id(m));
+      expect(r.flagNames).toEqual([]);
+    }
+  });
+
+  it('the control buffer is exactly CMSG_SPACE(ucred) + CMSG_LEN(4 * controlFds): the second of 2 fds does not fit', () => {
+    const [a, b] = pair('seqpacket');
+    n.setsockopt(b, 'SO_PASSCRED', 1);
+    n.sendmsg(a, byte, [memfd(), memfd()]);
+    const r = n.recvmsg(b, { controlFds: 1, credentials: true });
+    for (const fd of r.fds) own(fd);
+    expect(r.control.map((c) => c.type)).toEqual(['SCM_CREDENTIALS', 'SCM_RIGHTS']);
+    expect([r.fds.length, r.flagNames]).toEqual([1, ['MSG_CTRUNC']]);
+  });
+
+  it('without room for credentials, SO_PASSCRED\'s message takes the fds\' room: a cut one reported as "other", MSG_CTRUNC', () => {
+    const [a, b] = pair('dgram');
+    n.setsockopt(b, 'SO_PASSCRED', 1);
+    n.sendmsg(a, byte, [memfd()]);
+    const r = n.recvmsg(b, { controlFds: 1 }); // CMSG_LEN(4) = 20 bytes: a header and 4 of ucred's 12
+    const pid = Buffer.alloc(4);
+    pid.writeInt32LE(process.pid);
+    expect(r.control).toEqual([{ type: 'other', level: 1, cmsgType: 2, bytes: pid }]); // SOL_SOCKET, SCM_CREDENTIALS
+    expect([r.fds, r.flagNames]).toEqual([[], ['MSG_CTRUNC']]);
+  });
+
+  it('sendmsg with credentials: SCM_CREDENTIALS first, then SCM_RIGHTS; the receiver sees them as given', () => {
+    const [a, b] = pair('stream');
+    n.setsockopt(b, 'SO_PASSCRED', 1);
+    const m = memfd();
+    n.sendmsg(a, byte, [m], 0, { credentials: me() });
+    const r = n.recvmsg(b, { controlFds: 2, credentials: true });
+    for (const fd of r.fds) own(fd);
+    expect(r.control).toEqual([{ type: 'SCM_CREDENTIALS', ...me() }, { type: 'SCM_RIGHTS', fds: r.fds }]);
+    expect(() => n.sendmsg(a, byte, [], 0, { credentials: { pid: 'x' } as unknown as n.Credentials })).toThrow(TypeError);
+  });
+
+  it('sendto an abstract name and recvfrom: the sender\'s exact address, null from an unbound sender', () => {
+    const [to, self] = [abstract(unique()), abstract(unique())];
+    const r = own(n.socket('dgram'));
+    n.bind(r, to);
+    const s = own(n.socket('dgram'));
+    n.bind(s, self);
+    expect(n.sendmsg(s, Buffer.from('hi'), [], 0, { to })).toBe(2);
+    const got = n.recvmsg(r, { controlFds: 0 });
+    expect([got.data.toString(), got.from]).toEqual(['hi', { length: 2 + self.length, bytes: Buffer.from(self) }]);
+    n.sendmsg(own(n.socket('dgram')), Buffer.from('anon'), [], 0, { to });
+    expect(n.recvmsg(r, { controlFds: 0 }).from).toBeNull();
+    expect(() => n.sendmsg(s, byte, [], 0, { to: abstract('a'.repeat(108)) })).toThrow(expect.objectContaining({ code: 'ENAMETOOLONG', syscall: 'sendmsg' }));
+    expect(() => n.sendmsg(s, byte, [], 0, { to: abstract(unique()) })).toThrow(expect.objectContaining({ code: 'ECONNREFUSED', syscall: 'sendmsg' }));
+  });
+});

@@ -11,7 +11,7 @@ import { dir as tmpDir } from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
 import { V1_CAPABILITIES } from '../suite/driver/protocol.js';
 import { checkShape } from '../suite/model/shape.js';
-import { caseLabel, matrixAxes, scorecards, worstStatus } from '../suite/report/common.js';
+import { byVariant, caseLabel, matrixAxes, reportCases, scorecards, variantName, worstStatus } from '../suite/report/common.js';
 import { renderHtml } from '../suite/report/html.js';
 import { HTML_JS } from '../suite/report/html-assets.js';
 import { renderJUnit } from '../suite/report/junit.js';
@@ -176,7 +176,7 @@ describe('junit.xml', () => {
   });
 
   it('puts the requirement, expected against actual and the replay command in a failure', () => {
-    const failure = /<testcase name="delivery.payload" classname="ts-net × c-reference"[^>]*>\s*<properties><property name="level" value="MUST"\/><property name="blame" value="server"\/><\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] stdout differs[^>]*>([\s\S]*?)<\/failure>/.exec(xml);
+    const failure = /<testcase name="delivery.payload" classname="ts-net × c-reference"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><property name="blame" value="server"\/><\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] stdout differs[^>]*>([\s\S]*?)<\/failure>/.exec(xml);
     expect(failure).not.toBeNull();
     const text = failure![1]!;
     expect(text).toContain('requirement (MUST): bytes in = bytes out');
@@ -190,11 +190,11 @@ describe('junit.xml', () => {
   });
 
   it('reports an unexpected pass as a failure, a harness error as an error, and skips expected failures and unsupported cases', () => {
-    expect(xml).toMatch(/<testcase name="path.forms"[^>]*>\s*<properties><property name="level" value="MUST"\/><\/properties>\s*<failure type="unexpected-pass \(MUST\)"/);
+    expect(xml).toMatch(/<testcase name="path.forms"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><\/properties>\s*<failure type="unexpected-pass \(MUST\)"/);
     expect(xml).toMatch(/<testcase name="delivery.payload" classname="ts-net × ts-net"[^>]*>\s*<properties>[^\n]*<\/properties>\s*<error type="harness-error"/);
     expect(xml).toMatch(/<skipped message="expected failure: fputs stops at NUL">[\s\S]*?replay: npx uds-conformance replay[\s\S]*?<\/skipped>/);
     expect(xml).toContain('<skipped message="unsupported: server c-original lacks payload"/>');
-    expect(xml).toMatch(/<testcase name="connect.enoent" classname="- × ts-net" time="0.012"\/>/);
+    expect(xml).toMatch(/<testcase name="connect.enoent" classname="- × ts-net" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><\/properties>\s*<\/testcase>/);
   });
 });
 
@@ -272,7 +272,7 @@ describe('cases on other socket types and address kinds', () => {
     expect(xml.match(/<testcase /g)).toHaveLength(report.results.length);
     const suite = /<testsuite name="c-reference × ts-net"[\s\S]*?<\/testsuite>/.exec(xml)![0];
     expect([...suite.matchAll(/<testcase name="([^"]*)"/g)].map((m) => m[1])).toEqual(['fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]']);
-    expect(suite).toMatch(/<testcase name="fd.identity" classname="c-reference × ts-net" time="0.012"\/>/);
+    expect(suite).toMatch(/<testcase name="fd.identity" classname="c-reference × ts-net" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><\/properties>\s*<\/testcase>/);
     expect(suite).toMatch(/<testcase name="fd.identity \[seqpacket\]"[^>]*>\s*<properties>[^\n]*<\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] the fd received is not the one sent"/);
     expect(suite).toContain('<skipped message="unsupported: client ts-net has no abstract addresses"/>');
   });
@@ -284,8 +284,9 @@ describe('cases on other socket types and address kinds', () => {
     expect(text).toContain('   5  fd.identity                MUST');
     expect(text).toContain('   7  fd.identity [seqpacket]    MUST');
     expect(text).toContain('   8  fd.identity [seqpacket, abstract] MUST');
-    const row = text.split('\n').find((l) => l.startsWith('c-reference × ts-net'))!;
-    expect(row.trim().split(/\s+/).slice(3)).toEqual(['ok', 'ok', 'FAIL', 'n/a']);
+    // One row per group the pairing has results in (socket type × address kind), each with its one case.
+    const rows = text.split('\n').filter((l) => l.startsWith('c-reference × ts-net'));
+    expect(rows.map((row) => row.trim().split(/\s+/).slice(3).filter((m) => m !== ''))).toEqual([['ok'], ['ok'], ['FAIL'], ['n/a']]);
     expect(renderDetails(report, { expectedToo: false })).toContain('FAIL  fd.identity [seqpacket]  c-reference × ts-net');
   });
 
@@ -302,6 +303,144 @@ describe('cases on other socket types and address kinds', () => {
     expect(data.report).toEqual(report);
     expect(data.caseLabels).toEqual(report.results.map(caseLabel));
     expect(data.caseOrder).toEqual(['delivery.payload', 'path.forms', 'connect.enoent', 'server.should-thing', 'fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]']);
+  });
+});
+
+/**
+ * Results on five of the six socket type × address kind groups (no dgram · abstract): stream · pathname
+ * from the fixture, a message property on seqpacket and dgram at both address kinds, an abstract-name
+ * property on stream and seqpacket. One unexpected failure (seqpacket · abstract) and one expected
+ * failure (dgram · pathname) among them.
+ */
+function groupedReport(): RunReport {
+  const base = fixtureReport();
+  const on = (property: string, server: string, client: string, socketType: ResultEntry['socketType'], address: ResultEntry['address'], status: ResultEntry['status'], extra: Partial<ResultEntry> = {}): ResultEntry =>
+    result({ server, client, property, socketType, address, status, ...extra });
+  const results: ResultEntry[] = [
+    ...base.results,
+    on('msg.boundaries', 'c-reference', 'c-reference', 'seqpacket', 'pathname', 'pass'),
+    on('msg.boundaries', 'c-reference', 'c-reference', 'seqpacket', 'abstract', 'fail', { message: 'two messages arrived in one recv' }),
+    on('msg.boundaries', 'c-reference', 'c-reference', 'dgram', 'pathname', 'expected-fail', { message: 'a datagram was split', reason: 'known split' }),
+    on('msg.boundaries', 'c-reference', 'ts-net', 'seqpacket', 'pathname', 'unsupported', { runs: 0, reason: 'client ts-net has no seqpacket' }),
+    on('abstract.exact-length', 'c-reference', 'c-reference', 'stream', 'abstract', 'pass'),
+    on('abstract.exact-length', 'c-reference', 'c-reference', 'seqpacket', 'abstract', 'pass'),
+    on('abstract.exact-length', 'c-reference', 'ts-net', 'stream', 'abstract', 'pass'),
+  ];
+  return {
+    ...base,
+    properties: [
+      ...base.properties,
+      { id: 'msg.boundaries', level: 'MUST', category: 'messages', scope: 'pairing', requirement: 'one message per recv', reference: 'unix(7)', socketTypes: ['seqpacket', 'dgram'], addresses: ['pathname', 'abstract'] },
+      { id: 'abstract.exact-length', level: 'MUST', category: 'abstract', scope: 'pairing', requirement: 'the exact length is the name', reference: 'unix(7)', socketTypes: ['stream', 'seqpacket'], addresses: ['abstract'] },
+    ],
+    results,
+    summary: summarize(results),
+  };
+}
+
+describe('socket type and address kind in every report', () => {
+  const report = groupedReport();
+  const GROUPS = ['stream · pathname', 'stream · abstract', 'seqpacket · pathname', 'seqpacket · abstract', 'dgram · pathname'];
+
+  it('groups by them', () => {
+    expectValidResults(report);
+    expect(byVariant(report).map((g) => [g.name, g.results.length])).toEqual([
+      ['stream · pathname', 8],
+      ['stream · abstract', 2],
+      ['seqpacket · pathname', 2],
+      ['seqpacket · abstract', 2],
+      ['dgram · pathname', 1],
+    ]);
+    expect(variantName({ socketType: 'dgram', address: 'abstract' })).toBe('dgram · abstract');
+  });
+
+  it('the terminal matrix has a block per group with results, stream · pathname first, each with its rows and its own columns', () => {
+    const text = renderMatrix(report);
+    const lines = text.split('\n');
+    const headings = lines.filter((l) => /^\w+ · \w+ \(\d+ results?\)$/.test(l));
+    expect(headings).toEqual(['stream · pathname (8 results)', 'stream · abstract (2 results)', 'seqpacket · pathname (2 results)', 'seqpacket · abstract (2 results)', 'dgram · pathname (1 result)']);
+    expect(text).not.toContain('dgram · abstract');
+    // The block of a heading: its header line and its rows, up to the blank line.
+    const block = (heading: string): string[] => {
+      const at = lines.indexOf(heading);
+      const end = lines.indexOf('', at);
+      return lines.slice(at + 1, end);
+    };
+    const cells = (row: string): string[] => row.split(/\s{2,}/).filter((x) => x !== '');
+    const seqAbstract = block('seqpacket · abstract (2 results)');
+    // Its columns are its two cases, numbered in the one list of cases.
+    expect(seqAbstract[0]!.trim().split(/\s+/).slice(3)).toEqual(['7', '8']);
+    expect(text).toContain('   7  msg.boundaries [seqpacket, abstract] MUST');
+    expect(text).toContain('   8  abstract.exact-length [seqpacket, abstract] MUST');
+    expect(seqAbstract.slice(1).map(cells)).toEqual([['c-reference × c-reference', 'FAIL', 'ok']]);
+    expect(block('seqpacket · pathname (2 results)').slice(1).map(cells)).toEqual([['c-reference × c-reference', 'ok'], ['c-reference × ts-net', 'n/a']]);
+    expect(block('dgram · pathname (1 result)').slice(1).map(cells)).toEqual([['c-reference × c-reference', 'xfail']]);
+    expect(block('stream · pathname (8 results)')).toHaveLength(1 + 8);
+    // The properties list is grouped the same way, each case under its group.
+    const list = lines.slice(lines.indexOf('Properties:') + 1, lines.indexOf(''));
+    expect(list.filter((l) => !/^ {2}[ \d]\d {2}/.test(l)).map((l) => l.trim())).toEqual(GROUPS);
+    expect(list[list.indexOf('  dgram · pathname') + 1]).toBe('   9  msg.boundaries [dgram]     MUST');
+    // No line of the matrix is wider than one row with every case as a column.
+    const labelWidth = Math.max(18, ...report.results.map((r) => `${r.server} × ${r.client}`.length)) + 2;
+    const widest = labelWidth + 7 * reportCases(report).length;
+    for (const g of GROUPS) for (const l of block(lines.find((h) => h.startsWith(`${g} (`))!)) expect(l.trimEnd().length).toBeLessThanOrEqual(widest);
+  });
+
+  it('the terminal details name the socket type and address of each unexpected result, first, and group the expected failures', () => {
+    const text = renderDetails(report, { expectedToo: true });
+    expect(text).toContain('FAIL  msg.boundaries [seqpacket, abstract]  c-reference × c-reference  (MUST)\n  requirement: one message per recv\n  socket type · address: seqpacket · abstract\n  two messages arrived in one recv');
+    expect(text).toContain('FAIL  delivery.payload  ts-net × c-reference  (MUST)\n  requirement: bytes in = bytes out\n  socket type · address: stream · pathname\n');
+    expect(text.indexOf('Unexpected results (4)')).toBe(0);
+    const expected = text.slice(text.indexOf('Expected failures (2):'));
+    expect(expected).toBe(
+      'Expected failures (2):\n' +
+        '  stream · pathname\n    delivery.payload  c-reference × c-original  (MUST): stdout differs from the payload at offset 0 (expected 1 bytes, got 0)\n' +
+        '  dgram · pathname\n    msg.boundaries [dgram]  c-reference × c-reference  (MUST): a datagram was split',
+    );
+  });
+
+  it('summary.md names them for every listed result and counts every result by them', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('**FAIL** `msg.boundaries [seqpacket, abstract]` c-reference × c-reference (MUST): two messages arrived in one recv\n  - requirement: one message per recv\n  - socket type · address: seqpacket · abstract');
+    expect(md).toMatch(/\*\*FAIL\*\* `delivery.payload` ts-net × c-reference[^\n]*\n {2}- requirement: [^\n]*\n {2}- socket type · address: stream · pathname\n/);
+    const table = md.slice(md.indexOf('### By socket type and address'));
+    expect(table.split('\n')[2]).toBe('| socket type · address | results | held | ❌ fail | 💥 error | ❗ unexpected-pass | ⚠️ expected-fail | ✅ pass | ➖ unsupported |');
+    const rows = table.split('\n').slice(4, 9);
+    expect(rows).toEqual([
+      '| stream · pathname | 8 | 4/7 | 1 | 1 | 1 | 1 | 3 | 1 |',
+      '| stream · abstract | 2 | 2/2 | 0 | 0 | 0 | 0 | 2 | 0 |',
+      '| seqpacket · pathname | 2 | 1/1 | 0 | 0 | 0 | 0 | 1 | 1 |',
+      '| seqpacket · abstract | 2 | 1/2 | 1 | 0 | 0 | 0 | 1 | 0 |',
+      '| dgram · pathname | 1 | 0/1 | 0 | 0 | 0 | 1 | 0 | 0 |',
+    ]);
+    expect(table.split('\n')[9]).toBe('');
+    const xfail = md.slice(md.indexOf('<details><summary>Expected failures (2)</summary>'), md.indexOf('</details>'));
+    expect(xfail).toMatch(/\*\*stream · pathname\*\*\n\n- `delivery.payload` c-reference × c-original \(MUST\)[^\n]*\n\n\*\*dgram · pathname\*\*\n\n- `msg.boundaries \[dgram\]` c-reference × c-reference \(MUST\): a datagram was split \(known: known split\)\n/);
+  });
+
+  it('every JUnit testcase states them in its properties, and stream · pathname cases keep their names', () => {
+    const xml = renderJUnit(report);
+    checkXml(xml);
+    const testcases = [...xml.matchAll(/<testcase name="([^"]*)" classname="([^"]*)"[^>]*?(\/?)>([\s\S]*?)(?:<\/testcase>|(?=<testcase|<\/testsuite))/g)];
+    expect(testcases).toHaveLength(report.results.length);
+    const seen = testcases.map((m) => {
+      const props = /<properties><property name="socketType" value="(\w+)"\/><property name="address" value="(\w+)"\/>/.exec(m[4]!);
+      return `${m[2]} ${m[1]} ${props ? `${props[1]} · ${props[2]}` : '(none)'}`;
+    });
+    expect(new Set(seen)).toEqual(new Set(report.results.map((r) => `${r.server} × ${r.client} ${caseLabel(r)} ${variantName(r)}`)));
+    // A stream · pathname case is named by the bare property id, as before.
+    expect(xml).toMatch(/<testcase name="delivery.payload" classname="c-reference × c-reference" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><\/properties>\s*<\/testcase>/);
+    expect(xml).toMatch(/<testcase name="msg.boundaries \[seqpacket, abstract\]"[^>]*>\s*<properties><property name="socketType" value="seqpacket"\/><property name="address" value="abstract"\/><property name="level" value="MUST"\/><\/properties>\s*<failure /);
+  });
+
+  it('the page offers the socket types and address kinds the results have, in the protocol order', () => {
+    const data = (r: RunReport) => JSON.parse(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(renderHtml(r))![1]!) as { socketTypes: string[]; addresses: string[] };
+    expect(data(report)).toMatchObject({ socketTypes: ['stream', 'seqpacket', 'dgram'], addresses: ['pathname', 'abstract'] });
+    // The first result on an abstract name comes before any at a pathname: the order is still the protocol's.
+    const abstractFirst = [...report.results.filter((r) => r.address === 'abstract'), ...report.results.filter((r) => r.socketType === 'seqpacket' && r.address === 'pathname')];
+    expect(abstractFirst.map((r) => `${r.socketType} ${r.address}`)[0]).toBe('seqpacket abstract');
+    expect(data({ ...report, results: abstractFirst })).toMatchObject({ socketTypes: ['stream', 'seqpacket'], addresses: ['pathname', 'abstract'] });
+    expect(data(fixtureReport())).toMatchObject({ socketTypes: ['stream'], addresses: ['pathname'] });
   });
 });
 
@@ -412,7 +551,7 @@ describe('levels grade the exit status, as in h2spec', () => {
     report.summary = summarize(report.results);
     const xml = renderJUnit(report);
     checkXml(xml);
-    expect(xml).toMatch(/<testcase name="server.should-thing" classname="c-reference × -"[^>]*>\s*<properties><property name="level" value="SHOULD"\/><\/properties>\s*<failure type="fail \(SHOULD\)" message="\[SHOULD\] the SHOULD did not hold">[^<]*requirement \(SHOULD\): a SHOULD/);
+    expect(xml).toMatch(/<testcase name="server.should-thing" classname="c-reference × -"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="SHOULD"\/><\/properties>\s*<failure type="fail \(SHOULD\)" message="\[SHOULD\] the SHOULD did not hold">[^<]*requirement \(SHOULD\): a SHOULD/);
     const md = renderMarkdown(report);
     expect(md.split('\n')[0]).toBe('## uds-conformance: ❌ 4 unexpected (1 of them SHOULD or MAY failures)');
     expect(md).toContain('**FAIL** `server.should-thing` c-reference × - (SHOULD): the SHOULD did not hold');
@@ -451,7 +590,7 @@ describe('blame in every report', () => {
     expect(renderDetails(report, { expectedToo: false })).toContain('  blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs');
     const xml = renderJUnit(report);
     checkXml(xml);
-    expect(xml).toContain('<properties><property name="level" value="MUST"/><property name="blame" value="server"/><property name="blame.server" value="2/5"/><property name="flaky" value="2/5"/></properties>');
+    expect(xml).toContain('<properties><property name="socketType" value="stream"/><property name="address" value="pathname"/><property name="level" value="MUST"/><property name="blame" value="server"/><property name="blame.server" value="2/5"/><property name="flaky" value="2/5"/></properties>');
     expect(xml).toContain('blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs\nintermittent: flaky: failed 2 of 5 re-runs');
     expect(renderMarkdown(report)).toContain('  - blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs');
     const xfail = { ...report, results: report.results.map((r) => (r.status === 'expected-fail' ? { ...r, flaky: { failed: 1, of: 5 } } : r)) };

@@ -12,7 +12,7 @@
  * the pairing helpers (connected, recvAll, failure) and the interop cases between them and c-reference.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -84,15 +84,25 @@ async function recvAll(a: Required<DriverAdapter>, fields: RecvFields): Promise<
 const identity = (x: { dev: number | null; ino: number | null }): string => `${x.dev}:${x.ino}`;
 
 describe('ts-native driver adapter', () => {
-  it('hello: stream and seqpacket at pathnames, fds, every command', async () => {
+  it('hello (uds-driver/2): every type at both address kinds, every feature (peercred: connections; autobind: abstract)', async () => {
     const hello = await native().hello();
     expect(hello.implementation).toBe('ts-native');
+    expect(hello.protocol).toBeUndefined(); // dispatch answers it
+    const all = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'sndbuf', 'msg-trunc'];
+    const at = (type: string, address: string): { type: string; address: string; features: string[] } => {
+      let features = type === 'dgram' ? all.filter((f) => f !== 'peercred') : all;
+      const after = features.indexOf('getsockname') + 1; // SOCKET_FEATURES' order
+      if (address === 'abstract') features = [...features.slice(0, after), 'autobind', ...features.slice(after)];
+      return { type, address, features };
+    };
     expect(hello.capabilities).toEqual({
-      types: ['stream', 'seqpacket'],
-      addresses: ['pathname'],
+      types: ['stream', 'seqpacket', 'dgram'],
+      addresses: ['pathname', 'abstract'],
       fds: true,
-      credentials: false,
-      commands: ['hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'mkfd', 'stat', 'read', 'fds', 'open', 'whoami', 'quit'],
+      credentials: true,
+      commands: ['hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'mkfd', 'stat', 'read', 'fds', 'open', 'whoami', 'quit',
+        'bind', 'sendto', 'recvfrom', 'getsockname', 'getpeername', 'setsockopt', 'getsockopt', 'peercred'],
+      sockets: ['stream', 'seqpacket', 'dgram'].flatMap((type) => [at(type, 'pathname'), at(type, 'abstract')]),
     });
   });
 
@@ -269,7 +279,7 @@ describe('ts-native driver adapter', () => {
     expect(await failure(client.connect({ path: join(dir, 'absent') }))).toMatchObject({ code: 'ENOENT', syscall: 'connect' });
   });
 
-  it('seqpacket: message boundaries, MSG_TRUNC, fds; dgram is ENOTSUP from the driver', async () => {
+  it('seqpacket: message boundaries, MSG_TRUNC, fds; listen on dgram is the kernel\'s EOPNOTSUPP', async () => {
     const server = native();
     const client = native();
     const [sconn, cconn] = await connected(server, client, 'seqpacket');
@@ -283,8 +293,10 @@ describe('ts-native driver adapter', () => {
     expect([Buffer.from(two.data).toString(), two.flags]).toEqual(['second', []]);
     await server.close({ name: sconn });
     expect((await client.recv({ conn: cconn, dataSize: 100 })).data.length).toBe(0);
-    expect(await failure(server.listen({ path: join(dir, 'd'), type: 'dgram' }))).toMatchObject({ code: 'ENOTSUP', errno: 95, syscall: 'driver' });
-    expect(await failure(client.connect({ path: join(dir, 'd'), type: 'dgram' }))).toMatchObject({ code: 'ENOTSUP', syscall: 'driver' });
+    expect(await failure(server.listen({ path: join(dir, 'd'), type: 'dgram' }))).toMatchObject({ code: 'EOPNOTSUPP', errno: 95, syscall: 'listen' });
+    // The bind before the refused listen made the file: a dgram connect finds nobody bound there.
+    expect(await failure(client.connect({ path: join(dir, 'd'), type: 'dgram' }))).toMatchObject({ code: 'ECONNREFUSED', syscall: 'connect' });
+    expect(await failure(client.connect({ path: join(dir, 'd'), type: 'raw' as 'dgram' }))).toMatchObject({ code: 'ENOTSUP', syscall: 'driver' });
   });
 
   it('recv flags: MSG_DONTWAIT is EAGAIN when empty, MSG_PEEK leaves the bytes, MSG_WAITALL waits for all', async () => {
@@ -323,7 +335,7 @@ describe('ts-native driver adapter', () => {
     const a = native();
     await a.open({ path: dir });
     expect(await failure(a.open({ path: join(dir, 'absent') }))).toMatchObject({ code: 'ENOENT', syscall: 'open' });
-    expect(await a.whoami()).toEqual({ uid: process.getuid!(), gid: process.getgid!() });
+    expect(await a.whoami()).toEqual({ uid: process.getuid!(), gid: process.getgid!(), pid: process.pid });
     const { sock } = await a.listen({ path: join(dir, 's') });
     const pending = failure(a.accept({ sock }));
     await new Promise((r) => setTimeout(r, 10));
@@ -333,13 +345,17 @@ describe('ts-native driver adapter', () => {
 });
 
 describe('ts-net driver adapter', () => {
-  it('hello: stream at pathnames, no fds, the commands node:net can do', async () => {
+  it('hello: stream at pathnames and abstract names, no features, the commands node:net can do', async () => {
     expect((await tsnet().hello()).capabilities).toEqual({
       types: ['stream'],
-      addresses: ['pathname'],
+      addresses: ['pathname', 'abstract'],
       fds: false,
       credentials: false,
       commands: ['hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'quit'],
+      sockets: [
+        { type: 'stream', address: 'pathname', features: [] },
+        { type: 'stream', address: 'abstract', features: [] },
+      ],
     });
   });
 
@@ -555,7 +571,7 @@ describe('the adapters served over stdio (serveAdapter)', () => {
   it('ts-native: hello, mkfd, stat, base64 bytes across a served and a direct adapter, quit status', async () => {
     const s = served(createTsNativeAdapter());
     const client = native();
-    expect(await s.send({ id: 1, cmd: 'hello' })).toMatchObject({ id: 1, ok: true, protocol: 'uds-driver/1', implementation: 'ts-native', capabilities: { fds: true } });
+    expect(await s.send({ id: 1, cmd: 'hello' })).toMatchObject({ id: 1, ok: true, protocol: 'uds-driver/2', implementation: 'ts-native', capabilities: { fds: true } });
     const made = await s.send({ id: 2, cmd: 'mkfd', kind: 'memfd', index: 3, skip: 1 });
     expect(made).toMatchObject({ id: 2, ok: true, fd: 'F1' });
     expect(await s.send({ id: 3, cmd: 'stat', fd: 'F1' })).toMatchObject({ ok: true, kind: 'file', offset: 1, cloexec: false, dev: made.dev, ino: made.ino });
@@ -636,13 +652,13 @@ describe('ts-native as processes (dist/, built by `npx tsc -p tsconfig.build.jso
     expect(existsSync(path)).toBe(false);
   });
 
-  it.skipIf(!existsSync(DRIVER_MAIN))('driver-main.js speaks uds-driver/1 on stdio', async () => {
+  it.skipIf(!existsSync(DRIVER_MAIN))('driver-main.js speaks uds-driver/2 on stdio', async () => {
     const lines = [{ id: 1, cmd: 'hello' }, { id: 2, cmd: 'mkfd', kind: 'pipe' }, { id: 3, cmd: 'fds' }, { id: 4, cmd: 'quit', status: 5 }];
     const run = await start([process.execPath, DRIVER_MAIN], dir, lines.map((l) => `${JSON.stringify(l)}\n`).join('')).done;
     expect([run.code, run.stderr]).toEqual([5, '']);
     const answers = run.stdout.toString().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(answers.map((a) => [a.id, a.ok])).toEqual([[1, true], [2, true], [3, true], [4, true]]);
-    expect(answers[0]).toMatchObject({ protocol: 'uds-driver/1', implementation: 'ts-native' });
+    expect(answers[0]).toMatchObject({ protocol: 'uds-driver/2', implementation: 'ts-native', capabilities: { credentials: true } });
     const open = answers[2]!.open as Array<{ fd: number; dev: number; ino: number }>;
     expect(open).toContainEqual(expect.objectContaining({ dev: answers[1]!.dev, ino: answers[1]!.ino }));
   });
@@ -679,5 +695,174 @@ describe('ts-native seed roles in-process', () => {
     expect(await served).toBe(1);
     expect(stderr).toEqual(['accept: Operation canceled\n']);
     expect(existsSync(join(dir, 's'))).toBe(false);
+  });
+});
+
+// uds-driver/2 through dispatchCommand, as a process driver's JSON lines would run it: base64 on the
+// wire both ways, addresses as {path} | {abstract}, the kernel's exact answers.
+describe('ts-native uds-driver/2 commands (dispatchCommand)', () => {
+  const b64 = (x: string | Uint8Array): string => Buffer.from(x).toString('base64');
+  const unique = (): string => `tsn-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
+  let nextId = 1;
+  /** One command through dispatch: the answer line's object (a crash is thrown). */
+  async function run(a: DriverAdapter, command: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const d = await dispatchCommand(a, { id: nextId++, ...command });
+    if ('crash' in d) throw d.crash;
+    return d.answer;
+  }
+  /** An ok answer's fields without id and ok; a failed one throws its error. */
+  async function ok(a: DriverAdapter, command: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const { id: _id, ok: good, ...rest } = await run(a, command);
+    if (good !== true) throw Object.assign(new Error(JSON.stringify(rest.error)), rest.error as object);
+    return rest;
+  }
+  const error = async (a: DriverAdapter, command: Record<string, unknown>): Promise<unknown> => (await run(a, command)).error;
+
+  it('abstract names: listen, connect, accept; getsockname/getpeername give NUL + name, length 3 + n; no file appears', async () => {
+    for (const type of ['stream', 'seqpacket'] as const) {
+      const server = native();
+      const client = native();
+      const name = Buffer.from(unique());
+      const { sock } = await ok(server, { cmd: 'listen', abstract: b64(name), type });
+      const [accepted, connected] = await Promise.all([ok(server, { cmd: 'accept', sock }), ok(client, { cmd: 'connect', abstract: b64(name), type })]);
+      const exact = { length: 2 + 1 + name.length, bytes: b64(Buffer.concat([Buffer.of(0), name])) };
+      expect(await ok(server, { cmd: 'getsockname', name: sock })).toEqual(exact);
+      expect(await ok(client, { cmd: 'getpeername', name: connected.conn })).toEqual(exact);
+      expect(await ok(server, { cmd: 'getsockname', name: accepted.conn })).toEqual(exact); // accept inherits the listener's name
+      expect(await ok(client, { cmd: 'getsockname', name: connected.conn })).toEqual({ length: 2, bytes: '' }); // unnamed
+      await ok(server, { cmd: 'send', conn: accepted.conn, data: b64('ping') });
+      expect(await ok(client, { cmd: 'recv', conn: connected.conn, dataSize: 10 })).toEqual({ data: b64('ping'), fds: [], flags: [], length: 4, control: [] });
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('the length is part of the name: a trailing NUL makes another name; close frees it; 108 bytes is ENAMETOOLONG from bind', async () => {
+    const server = native();
+    const name = Buffer.from(unique());
+    const { sock } = await ok(server, { cmd: 'listen', abstract: b64(name) });
+    const padded = await ok(server, { cmd: 'listen', abstract: b64(Buffer.concat([name, Buffer.of(0)])) });
+    expect(await ok(server, { cmd: 'getsockname', name: padded.sock })).toMatchObject({ length: 2 + 1 + name.length + 1 });
+    expect(await error(server, { cmd: 'listen', abstract: b64(name) })).toMatchObject({ code: 'EADDRINUSE', syscall: 'bind' });
+    await ok(server, { cmd: 'close', name: sock });
+    await ok(server, { cmd: 'listen', abstract: b64(name) });
+    expect(await error(server, { cmd: 'bind', abstract: b64('a'.repeat(108)) })).toMatchObject({ code: 'ENAMETOOLONG', syscall: 'bind' });
+    expect(await ok(server, { cmd: 'bind', abstract: b64('a'.repeat(107)), type: 'dgram' })).toMatchObject({ sock: expect.any(String) });
+    expect(await error(server, { cmd: 'connect', path: join(dir, 'x'), abstract: b64('x') })).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
+    // The adapter checks as much when called directly (an in-process driver gets no dispatch).
+    expect(await failure(server.bind({ path: join(dir, 'x'), abstract: Buffer.from('x') }))).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
+    expect(await failure(server.connect({}))).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
+  });
+
+  it('bind without an address autobinds every type: NUL + 5 lowercase hex digits, length 8', async () => {
+    const a = native();
+    const seen = new Set<string>();
+    for (const type of ['stream', 'seqpacket', 'dgram'] as const) {
+      const { sock } = await ok(a, { cmd: 'bind', type });
+      const got = await ok(a, { cmd: 'getsockname', name: sock });
+      const bytes = Buffer.from(got.bytes as string, 'base64');
+      expect([got.length, bytes[0], bytes.subarray(1).toString()]).toEqual([8, 0, expect.stringMatching(/^[0-9a-f]{5}$/)]);
+      seen.add(bytes.toString('hex'));
+    }
+    expect(seen.size).toBe(3);
+  });
+
+  it('dgram: sendto and recvfrom give the sender\'s exact address; connect with sock connects that socket; a waiting recvfrom does not block the loop', async () => {
+    const receiver = native();
+    const sender = native();
+    const rname = Buffer.from(unique());
+    const { sock: r } = await ok(receiver, { cmd: 'bind', abstract: b64(rname), type: 'dgram' });
+    const { sock: s } = await ok(sender, { cmd: 'bind', path: join(dir, 'sender'), type: 'dgram' });
+    expect(await error(receiver, { cmd: 'recvfrom', conn: r, dataSize: 10, flags: ['MSG_DONTWAIT'] })).toMatchObject({ code: 'EAGAIN', syscall: 'recvmsg' });
+    const waiting = ok(receiver, { cmd: 'recvfrom', conn: r, dataSize: 10 });
+    expect(await ok(sender, { cmd: 'sendto', sock: s, abstract: b64(rname), data: b64('one') })).toEqual({ sent: 3 });
+    const from = { length: 2 + join(dir, 'sender').length + 1, bytes: b64(`${join(dir, 'sender')}\0`) };
+    expect(await waiting).toEqual({ data: b64('one'), fds: [], flags: [], length: 3, control: [], from });
+    // An empty datagram is a datagram.
+    expect(await ok(sender, { cmd: 'sendto', sock: s, abstract: b64(rname) })).toEqual({ sent: 0 });
+    expect(await ok(receiver, { cmd: 'recvfrom', conn: r, dataSize: 10 })).toMatchObject({ data: '', length: 0, from });
+    expect(await ok(sender, { cmd: 'connect', sock: s, abstract: b64(rname) })).toEqual({ conn: s });
+    await ok(sender, { cmd: 'send', conn: s, data: b64('two') });
+    expect(await ok(receiver, { cmd: 'recv', conn: r, dataSize: 10 })).toEqual({ data: b64('two'), fds: [], flags: [], length: 3, control: [] });
+    // A connected dgram socket may still name another destination (Linux): nobody is bound there.
+    expect(await error(sender, { cmd: 'sendto', sock: s, abstract: b64(unique()), data: b64('x') })).toMatchObject({ code: 'ECONNREFUSED', syscall: 'sendmsg' });
+    expect(await error(sender, { cmd: 'sendto', sock: s, data: b64('x') })).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
+    // From an unnamed sender the kernel gives no address.
+    const { sock: anon } = await ok(sender, { cmd: 'bind', type: 'dgram', path: join(dir, 'unused') });
+    await ok(sender, { cmd: 'close', name: anon });
+    const lone = await ok(sender, { cmd: 'connect', abstract: b64(rname), type: 'dgram' });
+    await ok(sender, { cmd: 'send', conn: lone.conn, data: b64('3') });
+    expect(await ok(receiver, { cmd: 'recvfrom', conn: r, dataSize: 10 })).toMatchObject({ data: b64('3'), from: null });
+  });
+
+  it('SO_PASSCRED, credentials and an fd: [SCM_CREDENTIALS, SCM_RIGHTS] in that order; peercred and whoami agree', async () => {
+    for (const type of ['stream', 'seqpacket'] as const) {
+      const server = native();
+      const client = native();
+      const path = join(dir, `s-${type}`);
+      const { sock } = await ok(server, { cmd: 'listen', path, type });
+      const [{ conn: sconn }, { conn: cconn }] = await Promise.all([ok(server, { cmd: 'accept', sock }), ok(client, { cmd: 'connect', path, type })]);
+      const me = await ok(client, { cmd: 'whoami' });
+      expect(me).toEqual({ uid: process.getuid!(), gid: process.getgid!(), pid: process.pid });
+      expect(await ok(server, { cmd: 'peercred', name: sconn })).toEqual(me);
+      expect(await ok(client, { cmd: 'peercred', name: cconn })).toEqual(me);
+      expect(await ok(server, { cmd: 'getsockopt', name: sconn, option: 'SO_PASSCRED' })).toEqual({ value: 0 });
+      await ok(server, { cmd: 'setsockopt', name: sconn, option: 'SO_PASSCRED', value: 1 });
+      expect(await ok(server, { cmd: 'getsockopt', name: sconn, option: 'SO_PASSCRED' })).toEqual({ value: 1 });
+      const m = await ok(client, { cmd: 'mkfd', kind: 'memfd' });
+      await ok(client, { cmd: 'send', conn: cconn, data: b64('x'), fds: [m.fd], credentials: me });
+      const got = await ok(server, { cmd: 'recv', conn: sconn, dataSize: 10, controlFds: 1, credentials: true });
+      const fds = got.fds as string[];
+      expect(got).toEqual({ data: b64('x'), fds, flags: [], length: 1, control: [{ type: 'SCM_CREDENTIALS', ...me }, { type: 'SCM_RIGHTS', fds }] });
+      expect(identity((await ok(server, { cmd: 'stat', fd: fds[0] })) as { dev: number; ino: number })).toBe(identity(m as { dev: number; ino: number }));
+      // Without room for the credentials, the kernel cuts them to the fds' 4 bytes and closes the fd.
+      await ok(client, { cmd: 'send', conn: cconn, data: b64('y'), fds: [m.fd] });
+      const cut = await ok(server, { cmd: 'recv', conn: sconn, dataSize: 10, controlFds: 1 });
+      const pid = Buffer.alloc(4);
+      pid.writeInt32LE(process.pid);
+      expect(cut).toMatchObject({ fds: [], flags: ['MSG_CTRUNC'], control: [{ type: 'other', level: 1, cmsgType: 2, bytes: b64(pid) }] });
+    }
+  });
+
+  it('MSG_TRUNC as an input flag answers the full length; SO_SNDBUF 4096 reads 8192 and a 16 KiB message is EMSGSIZE', async () => {
+    for (const type of ['seqpacket', 'dgram'] as const) {
+      const server = native();
+      const client = native();
+      const name = b64(unique());
+      const { sock } = await ok(server, type === 'dgram' ? { cmd: 'bind', abstract: name, type } : { cmd: 'listen', abstract: name, type });
+      const conns = type === 'dgram'
+        ? [sock, (await ok(client, { cmd: 'connect', abstract: name, type })).conn]
+        : await Promise.all([ok(server, { cmd: 'accept', sock }), ok(client, { cmd: 'connect', abstract: name, type })]).then((x) => x.map((c) => c.conn));
+      const [sconn, cconn] = conns as [string, string];
+      await ok(client, { cmd: 'send', conn: cconn, data: b64('0123456789') });
+      await ok(client, { cmd: 'send', conn: cconn, data: b64('abcdefghij') });
+      expect(await ok(server, { cmd: 'recv', conn: sconn, dataSize: 3, flags: ['MSG_TRUNC'] })).toMatchObject({ data: b64('012'), length: 10, flags: ['MSG_TRUNC'] });
+      expect(await ok(server, { cmd: 'recv', conn: sconn, dataSize: 3 })).toMatchObject({ data: b64('abc'), length: 3, flags: ['MSG_TRUNC'] });
+      await ok(client, { cmd: 'setsockopt', name: cconn, option: 'SO_SNDBUF', value: 4096 });
+      expect(await ok(client, { cmd: 'getsockopt', name: cconn, option: 'SO_SNDBUF' })).toEqual({ value: 8192 });
+      expect(await error(client, { cmd: 'send', conn: cconn, data: b64(Buffer.alloc(16384)) })).toMatchObject({ code: 'EMSGSIZE', syscall: 'sendmsg' });
+      expect(await error(client, { cmd: 'setsockopt', name: cconn, option: 'SO_BOGUS', value: 1 })).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
+      expect(await error(client, { cmd: 'getsockname', name: 'C999' })).toMatchObject({ code: 'EBADF', syscall: 'getsockname' });
+    }
+  });
+});
+
+const SETPRIV = '/usr/bin/setpriv';
+describe.skipIf(process.getuid?.() !== 0 || !existsSync(SETPRIV) || !existsSync(DRIVER_MAIN))('ts-native as an unprivileged process driver (uid 65534)', () => {
+  it('a forged pid in SCM_CREDENTIALS is the kernel\'s EPERM from sendmsg, not a driver refusal', async () => {
+    chmodSync(dir, 0o777); // the dropped driver binds in it
+    const to = join(dir, 'r');
+    const lines = [
+      { id: 1, cmd: 'bind', type: 'dgram', path: to },
+      { id: 2, cmd: 'bind', type: 'dgram' },
+      { id: 3, cmd: 'sendto', sock: 'B2', path: to, data: 'eA==', credentials: { pid: 1, uid: 65534, gid: 65534 } },
+      { id: 4, cmd: 'whoami' },
+      { id: 5, cmd: 'quit' },
+    ];
+    const argv = [SETPRIV, '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, DRIVER_MAIN];
+    const run = await start(argv, dir, lines.map((l) => `${JSON.stringify(l)}\n`).join('')).done;
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    const answers = run.stdout.toString().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(answers[2]).toEqual({ id: 3, ok: false, error: { code: 'EPERM', errno: 1, syscall: 'sendmsg', message: 'Operation not permitted' } });
+    expect(answers[3]).toMatchObject({ ok: true, uid: 65534, gid: 65534, pid: expect.any(Number) });
   });
 });

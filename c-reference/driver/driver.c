@@ -3,8 +3,8 @@
  * (never answers) go to stderr. End of stdin is a quit with status 0.
  *
  * This file holds the command loop, the name table, and the commands that only touch names
- * (hello, close, quit); sock.c and fdops.c hold the rest, and steps.c the system calls of send,
- * recv and read that driver mutants replace (steps.h). */
+ * (hello, close, quit); sock.c, msg.c and fdops.c hold the rest, and steps.c the system calls that
+ * driver mutants replace (steps.h). */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,8 +14,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "driver.h"
+#include "steps.h"
 
-#define PROTOCOL "uds-driver/1"
+#define PROTOCOL "uds-driver/2"
 
 /* ---- failures ---- */
 
@@ -50,7 +51,7 @@ int fail_unsupported(struct failure *f, const char *what) {
 /* ---- fields ---- */
 
 static const char *type_name(enum jtype t) {
-    static const char *const names[] = {"null", "a boolean", "a number", "a string", "an array"};
+    static const char *const names[] = {"null", "a boolean", "a number", "a string", "an array", "an object"};
     return names[t];
 }
 
@@ -163,7 +164,7 @@ int field_name(const struct jobject *c, const char *key, const char *syscall, st
 }
 
 static void name_remove(struct named *e) {
-    close(e->fd);
+    driver_close(e->fd, e->name[0]); /* the step */
     if (e->peer >= 0)
         close(e->peer);
     *e = table[--table_len]; /* order does not matter: lookups are by name */
@@ -171,13 +172,25 @@ static void name_remove(struct named *e) {
 
 /* ---- the commands that only touch names ---- */
 
-/* What this driver can do: the socket types of listen/connect ("type"), the address kinds, fd
- * passing, credentials (none: no SCM_CREDENTIALS), and every command it answers. A driver mutant
+/* What this driver can do (uds-driver/2's capabilities): every socket type at both address kinds,
+ * with every feature there, except that SO_PEERCRED names a connection's peer (stream, seqpacket)
+ * and autobind gives an abstract name; and every command it answers. A driver mutant
  * (fixtures/mutants/driver-*.c) answers the same: it is this driver with one step replaced. */
-#define CAPABILITIES                                                                              \
-    "{\"types\":[\"stream\",\"seqpacket\"],\"addresses\":[\"pathname\"],\"fds\":true,"              \
-    "\"credentials\":false,\"commands\":[\"hello\",\"listen\",\"accept\",\"connect\",\"send\","     \
-    "\"recv\",\"shutdown\",\"close\",\"mkfd\",\"stat\",\"read\",\"fds\",\"open\",\"whoami\",\"quit\"]}"
+#define FEATURES_CONNECTED "[\"fds\",\"peercred\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\""
+#define FEATURES_DGRAM "[\"fds\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\""
+#define SOCKET_ENTRY(type, address, features, extra) \
+    "{\"type\":\"" type "\",\"address\":\"" address "\",\"features\":" features extra "]}"
+#define CAPABILITIES                                                                                           \
+    "{\"types\":[\"stream\",\"seqpacket\",\"dgram\"],\"addresses\":[\"pathname\",\"abstract\"],\"fds\":true,"     \
+    "\"credentials\":true,\"commands\":[\"hello\",\"listen\",\"bind\",\"accept\",\"connect\",\"send\",\"sendto\","     \
+    "\"recv\",\"recvfrom\",\"shutdown\",\"close\",\"getsockname\",\"getpeername\",\"setsockopt\",\"getsockopt\","     \
+    "\"peercred\",\"mkfd\",\"stat\",\"read\",\"fds\",\"open\",\"whoami\",\"quit\"],\"sockets\":["                   \
+    SOCKET_ENTRY("stream", "pathname", FEATURES_CONNECTED, "") ","                                             \
+    SOCKET_ENTRY("stream", "abstract", FEATURES_CONNECTED, ",\"autobind\"") ","                               \
+    SOCKET_ENTRY("seqpacket", "pathname", FEATURES_CONNECTED, "") ","                                          \
+    SOCKET_ENTRY("seqpacket", "abstract", FEATURES_CONNECTED, ",\"autobind\"") ","                            \
+    SOCKET_ENTRY("dgram", "pathname", FEATURES_DGRAM, "") ","                                                  \
+    SOCKET_ENTRY("dgram", "abstract", FEATURES_DGRAM, ",\"autobind\"") "]}"
 
 static int cmd_hello(const struct jobject *c, struct buf *ans, struct failure *f) {
     (void)c, (void)f;
@@ -198,10 +211,14 @@ static const struct {
     const char *name;
     command_fn fn;
 } commands[] = {
-    {"hello", cmd_hello},   {"listen", cmd_listen}, {"accept", cmd_accept}, {"connect", cmd_connect},
-    {"send", cmd_send},     {"recv", cmd_recv},     {"shutdown", cmd_shutdown}, {"close", cmd_close},
-    {"mkfd", cmd_mkfd},     {"stat", cmd_stat},     {"read", cmd_read},     {"fds", cmd_fds},
-    {"open", cmd_open},     {"whoami", cmd_whoami},
+    {"hello", cmd_hello},           {"listen", cmd_listen},           {"bind", cmd_bind},
+    {"accept", cmd_accept},         {"connect", cmd_connect},         {"send", cmd_send},
+    {"sendto", cmd_sendto},         {"recv", cmd_recv},               {"recvfrom", cmd_recvfrom},
+    {"shutdown", cmd_shutdown},     {"close", cmd_close},             {"getsockname", cmd_getsockname},
+    {"getpeername", cmd_getpeername}, {"setsockopt", cmd_setsockopt}, {"getsockopt", cmd_getsockopt},
+    {"peercred", cmd_peercred},     {"mkfd", cmd_mkfd},               {"stat", cmd_stat},
+    {"read", cmd_read},             {"fds", cmd_fds},                 {"open", cmd_open},
+    {"whoami", cmd_whoami},
 };
 
 /* ---- the loop ---- */

@@ -1,10 +1,12 @@
-/* c-reference's driver (docs/driver-protocol.md): shared declarations of the command loop
- * (driver.c), the socket commands (sock.c) and the fd commands (fdops.c). The system calls that
- * pass and receive fds are the replaceable steps of steps.h (steps.c). */
+/* c-reference's driver (docs/driver-protocol.md, uds-driver/2): shared declarations of the command
+ * loop (driver.c), the socket commands (sock.c), the transfers (msg.c) and the fd commands
+ * (fdops.c). The system calls under test are the replaceable steps of steps.h (steps.c). */
 #ifndef UDS_DRIVER_H
 #define UDS_DRIVER_H
 
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include "json.h"
 #include "../reference/shared.h" /* errno_name, fd_kind, read_up_to (with the reference) */
 
@@ -36,7 +38,7 @@ int field_bool(const struct jobject *c, const char *key, int *out, int def, stru
 int field_strs(const struct jobject *c, const char *key, char ***out, size_t *n, struct failure *f);
 
 /* Names: every fd the driver hands out is named by a short string it chose ("L1", "C2", "F3",
- * "R4"), never reused. A name may own a second fd (peer), closed with it. */
+ * "R4", "B5"), never reused; its letter says what made it (steps.h, driver_close). A name may own a second fd (peer), closed with it. */
 struct named {
     char name[24];
     int fd, peer;
@@ -49,13 +51,34 @@ struct named *name_find(const char *name);
 int field_name(const struct jobject *c, const char *key, const char *syscall, struct named **out,
                struct failure *f);
 
+/* The command's address: exactly one of "path" (driver_path_address) and "abstract" (base64 of the
+ * name's bytes, driver_abstract_address); both is a protocol error. With none NULL, neither is one
+ * too ("path" is missing); else *none says neither was given (bind: autobind). 0, or -1 with f. */
+int field_address(const struct jobject *c, struct sockaddr_un *a, socklen_t *len, int *none, const char *syscall,
+                  struct failure *f);
+/* The optional "type": stream (the default), seqpacket or dgram, as SOCK_*; another is ENOTSUP. */
+int field_type(const struct jobject *c, int *type, struct failure *f);
+/* Appends {"length":len,"bytes":base64 of sun_path's first len - 2 bytes}: an address as the
+ * kernel reported it. */
+void answer_address(struct buf *ans, const struct sockaddr_un *a, socklen_t len);
+
 /* sock.c */
 int cmd_listen(const struct jobject *, struct buf *, struct failure *);
+int cmd_bind(const struct jobject *, struct buf *, struct failure *);
 int cmd_accept(const struct jobject *, struct buf *, struct failure *);
 int cmd_connect(const struct jobject *, struct buf *, struct failure *);
-int cmd_send(const struct jobject *, struct buf *, struct failure *);
-int cmd_recv(const struct jobject *, struct buf *, struct failure *);
 int cmd_shutdown(const struct jobject *, struct buf *, struct failure *);
+int cmd_getsockname(const struct jobject *, struct buf *, struct failure *);
+int cmd_getpeername(const struct jobject *, struct buf *, struct failure *);
+int cmd_setsockopt(const struct jobject *, struct buf *, struct failure *);
+int cmd_getsockopt(const struct jobject *, struct buf *, struct failure *);
+int cmd_peercred(const struct jobject *, struct buf *, struct failure *);
+
+/* msg.c */
+int cmd_send(const struct jobject *, struct buf *, struct failure *);
+int cmd_sendto(const struct jobject *, struct buf *, struct failure *);
+int cmd_recv(const struct jobject *, struct buf *, struct failure *);
+int cmd_recvfrom(const struct jobject *, struct buf *, struct failure *);
 
 /* fdops.c */
 int cmd_mkfd(const struct jobject *, struct buf *, struct failure *);

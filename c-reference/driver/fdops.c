@@ -1,5 +1,6 @@
 /* The driver's fd commands (docs/driver-protocol.md): make the fds to pass (mkfd, content and kinds in docs/driver-protocol.md),
- * inspect one (stat, read), list the process's open fds (fds), try a path (open), and whoami. The
+ * inspect one (stat, read), list the process's open fds (fds), try a path (open), and whoami (uid,
+ * gid, pid). The
  * read through an fd of `read` is a step (steps.h). */
 #include <dirent.h>
 #include <errno.h>
@@ -237,6 +238,7 @@ int cmd_open(const struct jobject *c, struct buf *ans, struct failure *f) {
 
 int cmd_whoami(const struct jobject *c, struct buf *ans, struct failure *f) {
     (void)c, (void)f;
-    buf_fmt(ans, ",\"uid\":%lu,\"gid\":%lu", (unsigned long)getuid(), (unsigned long)getgid());
+    buf_fmt(ans, ",\"uid\":%lu,\"gid\":%lu,\"pid\":%ld", (unsigned long)getuid(), (unsigned long)getgid(),
+            (long)getpid());
     return 0;
 }

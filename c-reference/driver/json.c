@@ -119,7 +119,9 @@ static int parse_string(struct parser *ps, char **out, size_t *out_len) {
     return 0;
 }
 
-static int parse_value(struct parser *ps, struct jfield *f) {
+static int parse_members(struct parser *ps, struct jobject *obj, int depth);
+
+static int parse_value(struct parser *ps, struct jfield *f, int depth) {
     skip_ws(ps);
     if (ps->p >= ps->end)
         return fail(ps, "expected a value");
@@ -191,7 +193,50 @@ static int parse_value(struct parser *ps, struct jfield *f) {
         f->num = v;
         return 0;
     }
-    return fail(ps, "objects are not understood in a command (only flat values)");
+    if (c == '{') {
+        /* One level only: send's `credentials` {pid, uid, gid}. */
+        if (depth > 0)
+            return fail(ps, "objects inside an object's object are not understood");
+        if ((f->obj = calloc(1, sizeof *f->obj)) == NULL)
+            return fail(ps, "out of memory");
+        f->type = J_OBJ;
+        return parse_members(ps, f->obj, depth + 1);
+    }
+    return fail(ps, "not a JSON value");
+}
+
+/* The members of the object whose '{' is at ps->p, up to and including its '}'. */
+static int parse_members(struct parser *ps, struct jobject *obj, int depth) {
+    ps->p++;
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == '}') {
+        ps->p++;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(ps);
+        if (obj->n == JSON_MAX_FIELDS)
+            return fail(ps, "too many fields");
+        struct jfield *f = &obj->fields[obj->n++];
+        if (parse_string(ps, &f->key, NULL) < 0)
+            return -1;
+        skip_ws(ps);
+        if (ps->p >= ps->end || *ps->p != ':')
+            return fail(ps, "expected :");
+        ps->p++;
+        if (parse_value(ps, f, depth) < 0)
+            return -1;
+        skip_ws(ps);
+        if (ps->p < ps->end && *ps->p == ',') {
+            ps->p++;
+            continue;
+        }
+        if (ps->p < ps->end && *ps->p == '}') {
+            ps->p++;
+            return 0;
+        }
+        return fail(ps, "expected , or } in the object");
+    }
 }
 
 int json_parse(const char *text, size_t len, struct jobject *obj, const char **why) {
@@ -205,36 +250,8 @@ int json_parse(const char *text, size_t len, struct jobject *obj, const char **w
     skip_ws(&ps);
     if (ps.p >= ps.end || *ps.p != '{')
         return *why = "a command is a JSON object", -1;
-    ps.p++;
-    skip_ws(&ps);
-    if (ps.p < ps.end && *ps.p == '}') {
-        ps.p++;
-    } else {
-        for (;;) {
-            skip_ws(&ps);
-            if (obj->n == JSON_MAX_FIELDS)
-                return *why = "too many fields", -1;
-            struct jfield *f = &obj->fields[obj->n++];
-            if (parse_string(&ps, &f->key, NULL) < 0)
-                return *why = ps.why, -1;
-            skip_ws(&ps);
-            if (ps.p >= ps.end || *ps.p != ':')
-                return *why = "expected :", -1;
-            ps.p++;
-            if (parse_value(&ps, f) < 0)
-                return *why = ps.why, -1;
-            skip_ws(&ps);
-            if (ps.p < ps.end && *ps.p == ',') {
-                ps.p++;
-                continue;
-            }
-            if (ps.p < ps.end && *ps.p == '}') {
-                ps.p++;
-                break;
-            }
-            return *why = "expected , or } in the object", -1;
-        }
-    }
+    if (parse_members(&ps, obj, 0) < 0)
+        return *why = ps.why, -1;
     skip_ws(&ps);
     if (ps.p != ps.end)
         return *why = "text after the object", -1;
@@ -242,8 +259,13 @@ int json_parse(const char *text, size_t len, struct jobject *obj, const char **w
 }
 
 void json_free(struct jobject *obj) {
-    for (size_t i = 0; i < obj->n; i++)
+    for (size_t i = 0; i < obj->n; i++) {
         free(obj->fields[i].strs);
+        if (obj->fields[i].obj) {
+            json_free(obj->fields[i].obj);
+            free(obj->fields[i].obj);
+        }
+    }
     free(obj->arena);
     memset(obj, 0, sizeof *obj);
 }

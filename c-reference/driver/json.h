@@ -1,6 +1,6 @@
-/* The little JSON the driver protocol needs (docs/driver-protocol.md): a command is one flat object
- * whose values are strings, integers, booleans, null or arrays of strings; an answer is built into a
- * growable buffer. Bytes travel as base64. */
+/* The little JSON the driver protocol needs (docs/driver-protocol.md): a command is one object
+ * whose values are strings, integers, booleans, null, arrays of strings, or (send's `credentials`)
+ * an object of such values; an answer is built into a growable buffer. Bytes travel as base64. */
 #ifndef UDS_DRIVER_JSON_H
 #define UDS_DRIVER_JSON_H
 
@@ -8,7 +8,9 @@
 
 #define JSON_MAX_FIELDS 32
 
-enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_STRS };
+enum jtype { J_NULL, J_BOOL, J_NUM, J_STR, J_STRS, J_OBJ };
+
+struct jobject;
 
 struct jfield {
     char *key;
@@ -17,12 +19,13 @@ struct jfield {
     char *str;     /* J_STR: decoded and NUL-terminated (it may hold a NUL of its own: see len) */
     size_t len;    /* J_STR length; J_STRS count */
     char **strs;   /* J_STRS */
+    struct jobject *obj; /* J_OBJ: malloc'd; its strings live in the outer object's arena */
 };
 
 struct jobject {
     struct jfield fields[JSON_MAX_FIELDS];
     size_t n;
-    char *arena; /* every decoded string lives here: one free */
+    char *arena; /* every decoded string lives here: one free (NULL in a nested object) */
 };
 
 /* Parses one line into obj. 0 on success; -1 with a static description in *why. */

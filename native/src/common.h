@@ -42,6 +42,10 @@ Bytes ArgBytes(const Napi::CallbackInfo& info, size_t index, const char* name);
 // bytes, length offsetof(sun_path) + len. An empty name throws ENOENT.
 socklen_t MakeAddress(Napi::Env env, const char* syscall, const Bytes& path, sockaddr_un* addr);
 
+// { length, bytes } of an address the kernel wrote (getsockname, getpeername, recvmsg's msg_name):
+// length the socklen_t it returned, bytes sun_path's first (length - 2), never trimmed.
+Napi::Value AddressValue(Napi::Env env, const sockaddr_storage* addr, socklen_t len);
+
 // Cancels every pending wait on fd (their promises reject with ECANCELED) and releases its poll
 // handle; close() calls it before close(2), because libuv must stop polling an fd before it closes.
 void CancelWaits(Napi::Env env, int fd);

@@ -1,7 +1,9 @@
-// Socket lifecycle: socket, socketpair, bind, listen, accept, connect, shutdown, SO_PEERCRED and
-// SO_ERROR. Sockets are created SOCK_NONBLOCK | SOCK_CLOEXEC, so nothing here ever blocks; a call
+// Socket lifecycle: socket, socketpair, bind (and autobind), listen, accept, connect, shutdown,
+// getsockname/getpeername, SO_PEERCRED, SO_ERROR and the SO_PASSCRED/SO_SNDBUF/SO_RCVBUF options. Sockets are created SOCK_NONBLOCK | SOCK_CLOEXEC, so nothing here ever blocks; a call
 // that is not ready throws EAGAIN (accept) or EAGAIN/EINPROGRESS (connect).
 #include <cerrno>
+#include <cstddef>
+#include <cstdint>
 #include <fcntl.h>
 #include <poll.h>
 #include <string>
@@ -44,8 +46,15 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
 }
 
 // bind(fd, path): exact address length; a path over 107 bytes throws ENAMETOOLONG.
+// bind(fd) with no path (undefined or null) autobinds: addrlen = sizeof(sa_family_t) (unix(7)).
 Napi::Value Bind(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0);
+  if (info[1].IsUndefined() || info[1].IsNull()) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(sa_family_t)) < 0) ThrowErrno(info.Env(), "bind", errno);
+    return info.Env().Undefined();
+  }
   Bytes path = ArgBytes(info, 1, "path");
   sockaddr_un addr;
   socklen_t len = MakeAddress(info.Env(), "bind", path, &addr);
@@ -128,7 +137,67 @@ Napi::Value GetSocketError(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), err);
 }
 
+// getsockname/getpeername -> { length, bytes }: length is the socklen_t the kernel returned, bytes
+// sun_path's first (length - 2) bytes exactly as written (nothing trimmed: the length is part of an
+// abstract name). The buffer is a sockaddr_storage, larger than sockaddr_un, so a kernel that reports
+// a 108-byte path with its terminating NUL (length 111) is not cut short.
+Napi::Value SockName(const Napi::CallbackInfo& info, bool peer) {
+  Napi::Env env = info.Env();
+  int fd = ArgFd(info, 0);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) : getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (rc < 0) ThrowErrno(env, peer ? "getpeername" : "getsockname", errno);
+  return AddressValue(env, &addr, len);
+}
+
+Napi::Value GetSockName(const Napi::CallbackInfo& info) { return SockName(info, false); }
+Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return SockName(info, true); }
+
+// The SOL_SOCKET options the driver protocol names; anything else is a TypeError.
+int OptionName(const Napi::CallbackInfo& info, size_t index) {
+  std::string name = ArgString(info, index, "option");
+  if (name == "SO_PASSCRED") return SO_PASSCRED;
+  if (name == "SO_SNDBUF") return SO_SNDBUF;
+  if (name == "SO_RCVBUF") return SO_RCVBUF;
+  throw Napi::TypeError::New(info.Env(), "option must be 'SO_PASSCRED', 'SO_SNDBUF' or 'SO_RCVBUF'");
+}
+
+// setsockopt(fd, option, value): an int option at SOL_SOCKET, value passed as given (the kernel
+// doubles SO_SNDBUF/SO_RCVBUF and clamps them to its minimum; getsockopt shows what it kept).
+Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int option = OptionName(info, 1);
+  int64_t v = ArgInt(info, 2, "value", 0);
+  if (v < INT32_MIN || v > INT32_MAX) throw Napi::RangeError::New(info.Env(), "value out of range");
+  int value = static_cast<int>(v);
+  if (setsockopt(fd, SOL_SOCKET, option, &value, sizeof value) < 0) ThrowErrno(info.Env(), "setsockopt", errno);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0);
+  int option = OptionName(info, 1);
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (getsockopt(fd, SOL_SOCKET, option, &value, &len) < 0) ThrowErrno(info.Env(), "getsockopt", errno);
+  return Napi::Number::New(info.Env(), value);
+}
+
 }  // namespace
+
+// { length, bytes } of a socket address the kernel wrote: bytes are sun_path's first (length - 2),
+// at most what the buffer holds.
+Napi::Value AddressValue(Napi::Env env, const sockaddr_storage* addr, socklen_t len) {
+  size_t head = offsetof(sockaddr_un, sun_path);
+  size_t room = sizeof *addr - head;
+  size_t n = len > head ? static_cast<size_t>(len) - head : 0;
+  if (n > room) n = room;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("length", Napi::Number::New(env, len));
+  out.Set("bytes", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(addr) + head, n));
+  return out;
+}
 
 void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
@@ -140,6 +209,10 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("shutdown", Napi::Function::New(env, Shutdown, "shutdown"));
   exports.Set("getPeerCred", Napi::Function::New(env, GetPeerCred, "getPeerCred"));
   exports.Set("getSocketError", Napi::Function::New(env, GetSocketError, "getSocketError"));
+  exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));
+  exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));
+  exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));
+  exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
 }
 
 }  // namespace uds

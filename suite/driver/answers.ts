@@ -1,36 +1,22 @@
 /**
  * The shape of every answer, checked with ajv against docs/driver-answers.schema.json (one schema per
- * answer under "definitions", plus "error" for {ok:false}). Loaded and compiled on first use, once per
- * process: most runs never start a driver, and a schema problem should surface as the driver check
- * that needed it, not at import.
+ * answer under "definitions", plus "error" for {ok:false}) by the one shape checker (model/shape.ts).
+ * Compiled on first use, once per process: most runs never start a driver, and a schema problem should
+ * surface as the driver check that needed it, not at import.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { PROJECT_ROOT } from '../harness/paths.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { schemaFile, validatorFor as shapeValidator } from '../model/shape.js';
 
-export const ANSWER_SCHEMA_FILE = join(PROJECT_ROOT, 'docs', 'driver-answers.schema.json');
-/** The key the schema is registered under, so each definition can be referred to by name. */
-const SCHEMA_KEY = 'driver-answers';
+export const ANSWER_SCHEMA_FILE = schemaFile('driver-answers');
 
-let ajv: Ajv | undefined;
-const validators = new Map<string, ValidateFunction | null>();
+/** The definitions the schema has, read once: a command without one has no answer schema. */
+let definitions: Set<string> | undefined;
 
 /** The validator of one definition ("send", "error"), or null when the schema has none by that name. */
 function validatorFor(name: string): ValidateFunction | null {
-  if (!ajv) {
-    const schema = JSON.parse(readFileSync(ANSWER_SCHEMA_FILE, 'utf8')) as { definitions?: Record<string, unknown> };
-    const fresh = new Ajv({ allErrors: true, strict: false });
-    fresh.addSchema(schema, SCHEMA_KEY);
-    for (const definition of Object.keys(schema.definitions ?? {})) validators.set(definition, null);
-    ajv = fresh;
-  }
-  let v = validators.get(name);
-  if (v === null) {
-    v = ajv.compile({ $ref: `${SCHEMA_KEY}#/definitions/${name}` });
-    validators.set(name, v);
-  }
-  return v ?? null;
+  definitions ??= new Set(Object.keys((JSON.parse(readFileSync(ANSWER_SCHEMA_FILE, 'utf8')) as { definitions?: Record<string, unknown> }).definitions ?? {}));
+  return definitions.has(name) ? shapeValidator('driver-answers', name) : null;
 }
 
 /**

@@ -5,7 +5,7 @@
  * so the two transports answer alike and the client judges both the same way.
  */
 import os from 'node:os';
-import { DRIVER_COMMANDS, DRIVER_PROTOCOL, SOCKET_TYPES, type DriverAdapter, type DriverCommand, type DriverErrorInfo } from './protocol.js';
+import { DRIVER_COMMANDS, DRIVER_PROTOCOL, SOCKET_OPTIONS, SOCKET_TYPES, type DriverAdapter, type DriverCommand, type DriverErrorInfo } from './protocol.js';
 
 /** What one command came to. */
 export type Dispatched =
@@ -14,7 +14,8 @@ export type Dispatched =
   /** The adapter threw something that is not an errno-style error: it broke, it did not refuse. */
   | { crash: unknown; cmd: string; id: number | undefined };
 
-type FieldType = 'string' | 'integer' | 'boolean' | 'strings' | 'bytes';
+/** `ucred`: an object {pid, uid, gid} of integers (struct ucred, for SCM_CREDENTIALS). */
+type FieldType = 'string' | 'integer' | 'boolean' | 'strings' | 'bytes' | 'ucred';
 interface FieldRule {
   type: FieldType;
   required?: boolean;
@@ -28,14 +29,27 @@ interface FieldRule {
 const req = (type: FieldType, more: Partial<FieldRule> = {}): FieldRule => ({ type, required: true, ...more });
 const opt = (type: FieldType, more: Partial<FieldRule> = {}): FieldRule => ({ type, ...more });
 
+/** An address: exactly one of these (checkAddress); neither, for bind, is autobind. */
+const ADDRESS = { path: opt('string'), abstract: opt('bytes') };
+const TYPE = opt('string', { oneOf: SOCKET_TYPES });
+const RECV = { conn: req('string'), dataSize: req('integer', { min: 1 }), controlFds: opt('integer'), cloexec: opt('boolean'), plain: opt('boolean'), flags: opt('strings'), credentials: opt('boolean') };
+
 /** Every command's fields (docs/driver-protocol.md, Commands); fields not named here are ignored. */
 const FIELDS: Record<DriverCommand, Record<string, FieldRule>> = {
   hello: {},
-  listen: { path: req('string'), backlog: opt('integer'), type: opt('string', { oneOf: SOCKET_TYPES }) },
+  listen: { ...ADDRESS, backlog: opt('integer'), type: TYPE },
+  bind: { ...ADDRESS, type: TYPE },
   accept: { sock: req('string') },
-  connect: { path: req('string'), type: opt('string', { oneOf: SOCKET_TYPES }) },
-  send: { conn: req('string'), data: opt('bytes'), fds: opt('strings'), flags: opt('strings'), once: opt('boolean') },
-  recv: { conn: req('string'), dataSize: req('integer', { min: 1 }), controlFds: opt('integer'), cloexec: opt('boolean'), plain: opt('boolean'), flags: opt('strings') },
+  connect: { ...ADDRESS, type: TYPE, sock: opt('string') },
+  send: { conn: req('string'), data: opt('bytes'), fds: opt('strings'), flags: opt('strings'), once: opt('boolean'), credentials: opt('ucred') },
+  sendto: { sock: req('string'), ...ADDRESS, data: opt('bytes'), fds: opt('strings'), flags: opt('strings'), credentials: opt('ucred') },
+  recv: RECV,
+  recvfrom: RECV,
+  getsockname: { name: req('string') },
+  getpeername: { name: req('string') },
+  setsockopt: { name: req('string'), option: req('string', { oneOf: SOCKET_OPTIONS }), value: req('integer') },
+  getsockopt: { name: req('string'), option: req('string', { oneOf: SOCKET_OPTIONS }) },
+  peercred: { name: req('string') },
   shutdown: { conn: req('string'), how: req('string', { oneOf: ['read', 'write', 'both'] }) },
   close: { name: req('string') },
   mkfd: { kind: req('string'), index: opt('integer'), dir: opt('string'), skip: opt('integer'), cloexec: opt('boolean') },
@@ -46,6 +60,18 @@ const FIELDS: Record<DriverCommand, Record<string, FieldRule>> = {
   whoami: {},
   quit: { status: opt('integer', { max: 255 }) },
 };
+
+/** The commands that take an address, and whether it may be left out (bind: autobind). */
+const ADDRESSED: Partial<Record<DriverCommand, 'required' | 'optional'>> = { listen: 'required', connect: 'required', sendto: 'required', bind: 'optional' };
+
+/** An address is exactly one of path and abstract (at most one for bind); what is wrong otherwise. */
+function checkAddress(cmd: DriverCommand, fields: Record<string, unknown>): string | undefined {
+  const rule = ADDRESSED[cmd];
+  if (!rule) return undefined;
+  if (fields.path !== undefined && fields.abstract !== undefined) return `${cmd}: fields "path" and "abstract" are both given: an address is one of them`;
+  if (rule === 'required' && fields.path === undefined && fields.abstract === undefined) return `${cmd}: field "path" is missing (an address is "path" or "abstract")`;
+  return undefined;
+}
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -85,12 +111,22 @@ export async function dispatchCommand(adapter: DriverAdapter, command: unknown):
   const answer: Record<string, unknown> = { id, ok: true };
   if (name === 'hello') answer.protocol = DRIVER_PROTOCOL;
   if (typeof result === 'object' && result !== null) {
-    for (const [key, value] of Object.entries(result)) answer[key] = value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') : value;
+    for (const [key, value] of Object.entries(result)) answer[key] = onTheWire(value);
   }
   // The adapter answers the fields; the protocol's own two are not its to change.
   answer.id = id;
   answer.ok = true;
   return { answer, quit };
+}
+
+/** An answer's value as JSON carries it: every Uint8Array, however deep (control[].bytes, from.bytes), as base64. */
+function onTheWire(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (Array.isArray(value)) return value.map(onTheWire);
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, onTheWire(v)]));
+  }
+  return value;
 }
 
 /** The command's fields, typed as the adapter's method takes them, or what is wrong with them. */
@@ -127,14 +163,24 @@ function parseFields(cmd: DriverCommand, c: Record<string, unknown>): Record<str
         if (typeof value !== 'string' || !BASE64.test(value)) return wrong;
         fields[key] = new Uint8Array(Buffer.from(value, 'base64'));
         break;
+      case 'ucred': {
+        if (typeof value !== 'object' || Array.isArray(value)) return wrong;
+        const u = value as Record<string, unknown>;
+        const bad = ['pid', 'uid', 'gid'].find((k) => typeof u[k] !== 'number' || !Number.isSafeInteger(u[k]));
+        if (bad) return `${cmd}: field "${key}.${bad}": not an integer`;
+        fields[key] = { pid: u.pid, uid: u.uid, gid: u.gid };
+        break;
+      }
     }
   }
-  if (cmd === 'send' && fields.data === undefined) fields.data = new Uint8Array(0);
+  const address = checkAddress(cmd, fields);
+  if (address) return address;
+  if ((cmd === 'send' || cmd === 'sendto') && fields.data === undefined) fields.data = new Uint8Array(0);
   return fields;
 }
 
 function article(type: FieldType): string {
-  return { string: 'a string', integer: 'a non-negative integer', boolean: 'a boolean', strings: 'an array of strings', bytes: 'base64' }[type];
+  return { string: 'a string', integer: 'a non-negative integer', boolean: 'a boolean', strings: 'an array of strings', bytes: 'base64', ucred: 'an object {pid, uid, gid} of integers' }[type];
 }
 
 /**

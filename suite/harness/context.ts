@@ -202,6 +202,17 @@ export class CaseContext {
     return `s${process.pid.toString(36).slice(-4)}${nameCounter.toString(36)}`;
   }
 
+  /**
+   * A fresh abstract name (the bytes after the leading NUL), unique among live cases and runs: abstract
+   * names live in the network namespace, not in the case dir, so the pid and a random part keep
+   * parallel runs apart. `suffix` bytes are appended as they are (trailing NULs included).
+   */
+  abstractName(suffix: Uint8Array = new Uint8Array(0)): Buffer {
+    nameCounter = (nameCounter + 1) % 36 ** 4;
+    const random = Math.floor(Math.random() * 36 ** 4).toString(36);
+    return Buffer.concat([Buffer.from(`udsc-${process.pid.toString(36)}-${nameCounter.toString(36)}-${random}`, 'latin1'), suffix]);
+  }
+
   /** Absolute form of a case path, as the in-process roles (which share the harness's cwd) need it. */
   resolve(path: string): string {
     return isAbsolute(path) ? path : resolve(this.dir, path);

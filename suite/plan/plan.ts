@@ -5,7 +5,7 @@
  * needs and what each implementation can do: its seed-protocol roles, and its driver's answer to
  * `hello` (capabilities.ts). Nothing after the plan tests for a socket type or a transport.
  */
-import type { Capabilities, Transport } from '../driver/protocol.js';
+import { featuresAt, socketsOf, type Capabilities, type SocketFeature, type Transport } from '../driver/protocol.js';
 import { NO_PEER, type AddressKind, type Expectation, type Implementation, type Role, type SocketType } from '../model/types.js';
 import type { Property } from '../properties/property.js';
 
@@ -130,12 +130,30 @@ function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean):
   return { ...unit, transport };
 }
 
+/**
+ * What a side's hello lacks for the unit, each as a phrase ("has no dgram sockets", "lacks passcred on
+ * stream sockets at abstract addresses"). The unit's socket type × address kind must be one of its
+ * sockets (socketsOf: a v1 hello's types × addresses), with the features the property needs there;
+ * the extra socket types it needs must be there at the same address kind.
+ */
 function missingCapabilities(unit: Unit, caps: Capabilities): string[] {
   const missing: string[] = [];
-  if (!caps.types.includes(unit.socketType)) missing.push(`has no ${unit.socketType} sockets`);
-  if (!caps.addresses.includes(unit.address)) missing.push(`has no ${unit.address} addresses`);
+  const sockets = socketsOf(caps);
+  const at = (type: SocketType): string => `${type} sockets at ${unit.address} addresses`;
+  const noSocket = (type: SocketType): string =>
+    !sockets.some((s) => s.type === type) ? `has no ${type} sockets` : !sockets.some((s) => s.address === unit.address) ? `has no ${unit.address} addresses` : `has no ${at(type)}`;
   const needs = unit.property.needs ?? {};
-  if (needs.fds && !caps.fds) missing.push('does not pass fds');
+  const features = featuresAt(caps, unit.socketType, unit.address);
+  if (!features) missing.push(noSocket(unit.socketType));
+  const wanted = [...new Set<SocketFeature>([...(needs.fds ? (['fds'] as const) : []), ...(needs.features ?? [])])];
+  // A feature the driver has nowhere is said plainly; one it has elsewhere, with the socket it lacks it on.
+  const nowhere = wanted.filter((f) => !sockets.some((s) => s.features.includes(f)));
+  const notHere = features ? wanted.filter((f) => !features.includes(f) && !nowhere.includes(f)) : [];
+  if (nowhere.includes('fds')) missing.push('does not pass fds');
+  const others = nowhere.filter((f) => f !== 'fds');
+  if (others.length) missing.push(`lacks ${others.join(', ')}`);
+  if (notHere.length) missing.push(`lacks ${notHere.join(', ')} on ${at(unit.socketType)}`);
+  for (const type of new Set(needs.types ?? [])) if (type !== unit.socketType && !featuresAt(caps, type, unit.address)) missing.push(`${noSocket(type)} (needed besides ${unit.socketType})`);
   if (needs.credentials && !caps.credentials) missing.push('does not pass credentials');
   const commands = (needs.commands ?? []).filter((c) => !caps.commands.includes(c));
   if (commands.length) missing.push(`lacks ${commands.join(', ')}`);

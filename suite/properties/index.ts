@@ -8,6 +8,11 @@ import { eofExitZero, eofSilentServer } from './eof.js';
 import { fdCapability, fdKinds, fdManyInOrder, fdSameDescription, fdScmMax } from './fd/identity.js';
 import { fdCloexec, fdCtruncClosesExcess, fdFirstByteOnly, fdNeedsDataByte, fdPlainReadDiscards } from './fd/stream.js';
 import { fdMessageBoundary } from './fd/seqpacket.js';
+import { abstractAutobind, abstractConnect, abstractExactLength, abstractGetsockname, abstractNoFile, abstractReleased } from './abstract.js';
+import { credForgedPid, credPasscred, credPeercred, credPeercredUnprivileged, credWithFds } from './credentials.js';
+import { packetBoundaries, packetEmsgsize, packetTruncation, packetZeroLength, streamLargeSend } from './packets.js';
+import { dgramPeerClosed, dgramQueueFull, seqpacketEof } from './datagrams.js';
+import { typeMismatchAbstract, typeMismatchPathname } from './socket-types.js';
 import { pathTooLongClient, pathTooLongServer } from './path-too-long.js';
 import { pathEmbeddedNul, pathFullSunPathClient, pathFullSunPathServer, pathTrailingSlashClient, pathTrailingSlashServer } from './path-edges.js';
 import { pathForms } from './paths.js';
@@ -47,5 +52,26 @@ export function allProperties(): Property<any>[] {
     fdNeedsDataByte,
     fdCapability,
     fdMessageBoundary,
+    abstractConnect,
+    abstractExactLength,
+    abstractNoFile,
+    abstractReleased,
+    abstractGetsockname,
+    abstractAutobind,
+    credPeercred,
+    credPeercredUnprivileged,
+    credPasscred,
+    credWithFds,
+    credForgedPid,
+    packetBoundaries,
+    packetTruncation,
+    packetEmsgsize,
+    streamLargeSend,
+    packetZeroLength,
+    seqpacketEof,
+    dgramPeerClosed,
+    dgramQueueFull,
+    typeMismatchPathname,
+    typeMismatchAbstract,
   ];
 }

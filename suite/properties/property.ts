@@ -6,6 +6,7 @@
  */
 import type fc from 'fast-check';
 import type { CaseContext } from '../harness/context.js';
+import type { SocketFeature, SocketType } from '../driver/protocol.js';
 import type { PropertyInfo } from '../model/types.js';
 
 /** Driver capabilities (hello's answer) both sides of a unit must have. */
@@ -13,6 +14,13 @@ export interface DriverNeeds {
   fds?: boolean;
   credentials?: boolean;
   commands?: string[];
+  /** uds-driver/2 socket features (SOCKET_FEATURES) both sides need at the unit's socket type × address kind. */
+  features?: SocketFeature[];
+  /**
+   * Socket types both sides need besides the unit's, at the unit's address kind (type.mismatch: a
+   * stream socket as well as the unit's seqpacket).
+   */
+  types?: SocketType[];
 }
 
 export interface Property<T = unknown> extends PropertyInfo {

@@ -1,6 +1,6 @@
 /**
  * What the reporters (JUnit, Markdown, HTML, the terminal) share: status severity, case labels, the
- * server × client axes of the matrix, per-implementation scorecards, and the blame of a result where one
+ * socket type × address kind groups, the server × client axes of the matrix, per-implementation scorecards, and the blame of a result where one
  * is recorded.
  */
 import { ADDRESS_KINDS, SOCKET_TYPES } from '../driver/protocol.js';
@@ -58,11 +58,52 @@ export type CaseOf = Pick<ResultEntry, 'property' | 'socketType' | 'address'>;
  * The one name of a case in every report (JUnit testcase, summary.md items, HTML details, terminal
  * columns): the property id for a stream socket at a pathname, else the id with what differs, e.g.
  * `fd.identity [seqpacket]`, `connect.enoent [abstract]`, `fd.identity [seqpacket, abstract]`.
- * Reporters key their rows, columns and testcases by it, and never look at the socket type themselves.
+ * Reporters key their rows, columns and testcases by it; they group and filter by `byVariant` and
+ * `variantName`, and never test for a particular socket type or address kind.
  */
 export function caseLabel(r: CaseOf): string {
   const variant = [r.socketType !== 'stream' ? r.socketType : undefined, r.address !== 'pathname' ? r.address : undefined].filter((x) => x !== undefined);
   return variant.length ? `${r.property} [${variant.join(', ')}]` : r.property;
+}
+
+/** The socket type and address kind a result ran on. */
+export type VariantOf = Pick<ResultEntry, 'socketType' | 'address'>;
+
+/**
+ * How every report names a result's socket type and address kind, including the default ones:
+ * "stream · pathname", "seqpacket · abstract".
+ */
+export function variantName(r: VariantOf): string {
+  return `${r.socketType} · ${r.address}`;
+}
+
+export interface VariantGroup {
+  socketType: ResultEntry['socketType'];
+  address: ResultEntry['address'];
+  /** variantName of the group. */
+  name: string;
+  /** The group's results, in the report's order. */
+  results: ResultEntry[];
+}
+
+/**
+ * The results grouped by socket type × address kind, only the groups that have results, in the
+ * protocol's order (SOCKET_TYPES × ADDRESS_KINDS: stream · pathname first); a value outside those lists
+ * (a foreign file) makes a group after them.
+ */
+export function byVariant(report: Pick<RunReport, 'results'>): VariantGroup[] {
+  const groups = new Map<string, VariantGroup>();
+  for (const r of report.results) {
+    const name = variantName(r);
+    if (!groups.has(name)) groups.set(name, { socketType: r.socketType, address: r.address, name, results: [] });
+    groups.get(name)!.results.push(r);
+  }
+  const rank = (g: VariantGroup): number => {
+    const t = SOCKET_TYPES.indexOf(g.socketType);
+    const a = ADDRESS_KINDS.indexOf(g.address);
+    return (t < 0 ? SOCKET_TYPES.length : t) * (ADDRESS_KINDS.length + 1) + (a < 0 ? ADDRESS_KINDS.length : a);
+  };
+  return [...groups.values()].sort((x, y) => rank(x) - rank(y) || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
 
 /**

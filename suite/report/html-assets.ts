@@ -3,8 +3,10 @@
  * written without template literals so that it can live in String.raw here; it reads the report from
  * the page's <script type="application/json" id="report-data"> and renders the scorecards, filters,
  * matrix and the details of the selected cell. Hooks the browser test uses: td.cell[data-server]
- * [data-client][data-status], #detail, .result[data-property][data-case], .counterexample, .replay.
- * Cases are named and ordered by data.caseLabels and data.caseOrder (common.ts caseLabel).
+ * [data-client][data-status], #detail, .result[data-property][data-case][data-socket-type][data-address],
+ * input[data-filter][value], .counterexample, .replay. Cases are named and ordered by data.caseLabels and
+ * data.caseOrder (common.ts caseLabel); the socket type and address filters offer data.socketTypes and
+ * data.addresses (the values the results have) and compare each result's own fields to them.
  */
 
 export const HTML_CSS = String.raw`
@@ -75,8 +77,15 @@ export const HTML_JS = String.raw`
   function orderOf(r) { var k = caseRank[labelOf(r)]; return k === undefined ? 1e9 : k; }
   var categories = [];
   report.properties.forEach(function (p) { if (categories.indexOf(p.category) < 0) categories.push(p.category); });
-  var state = { level: {}, category: {}, status: {}, selected: null };
+  // A version 1 file read back has every result on a stream socket at a pathname.
+  function typeOf(r) { return r.socketType || 'stream'; }
+  function addressOf(r) { return r.address || 'pathname'; }
+  var socketTypes = data.socketTypes || [];
+  var addresses = data.addresses || [];
+  var state = { level: {}, category: {}, status: {}, socketType: {}, address: {}, selected: null };
   LEVELS.forEach(function (l) { state.level[l] = true; });
+  socketTypes.forEach(function (t) { state.socketType[t] = true; });
+  addresses.forEach(function (a) { state.address[a] = true; });
   categories.forEach(function (c) { state.category[c] = true; });
   SEVERITY.forEach(function (s) { state.status[s] = true; });
 
@@ -90,7 +99,11 @@ export const HTML_JS = String.raw`
     (children || []).forEach(function (c) { if (c != null) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c); });
     return e;
   }
-  function visible(r) { var p = propOf(r); return state.level[p.level] !== false && state.category[p.category] !== false && state.status[r.status]; }
+  function visible(r) {
+    var p = propOf(r);
+    return state.level[p.level] !== false && state.category[p.category] !== false && state.status[r.status] &&
+      state.socketType[typeOf(r)] !== false && state.address[addressOf(r)] !== false;
+  }
   function worst(rs) {
     var best = -1;
     rs.forEach(function (r) { var i = SEVERITY.indexOf(r.status); if (best < 0 || i < best) best = i; });
@@ -139,6 +152,8 @@ export const HTML_JS = String.raw`
     f.appendChild(el('fieldset', null, [el('legend', { text: 'Level' })].concat(LEVELS.map(function (l) { return checkbox('level', l, l); }))));
     f.appendChild(el('fieldset', null, [el('legend', { text: 'Category' })].concat(categories.map(function (c) { return checkbox('category', c, c); }))));
     f.appendChild(el('fieldset', null, [el('legend', { text: 'Status' })].concat(SEVERITY.map(function (s) { return checkbox('status', s, LABEL[s]); }))));
+    f.appendChild(el('fieldset', { id: 'filter-socket-type' }, [el('legend', { text: 'Socket type' })].concat(socketTypes.map(function (t) { return checkbox('socketType', t, t); }))));
+    f.appendChild(el('fieldset', { id: 'filter-address' }, [el('legend', { text: 'Address' })].concat(addresses.map(function (a) { return checkbox('address', a, a); }))));
   }
 
   function renderMatrix() {
@@ -257,13 +272,16 @@ export const HTML_JS = String.raw`
   }
   function resultView(r) {
     var p = propOf(r), ev = r.evidence || {};
-    var d = el('details', { cls: 'result st-' + r.status, 'data-property': r.property, 'data-case': labelOf(r), 'data-status': r.status });
+    var d = el('details', { cls: 'result st-' + r.status, 'data-property': r.property, 'data-case': labelOf(r), 'data-status': r.status,
+      'data-socket-type': typeOf(r), 'data-address': addressOf(r) });
     if (r.status !== 'pass' && r.status !== 'unsupported') d.open = true;
     d.appendChild(el('summary', null, [el('span', { cls: 'badge', text: LABEL[r.status] }), el('code', { text: labelOf(r) }),
       r.flaky ? el('span', { cls: 'badge flaky', text: ' flaky ' + r.flaky.failed + '/' + r.flaky.of }) : null,
-      el('span', { cls: 'sub', text: p.level + ' \u00b7 ' + p.category + ' \u00b7 ' + r.runs + ' runs \u00b7 ' + r.durationMs + ' ms' })]));
+      el('span', { cls: 'sub', text: p.level + ' \u00b7 ' + p.category + ' \u00b7 ' + typeOf(r) + ' \u00b7 ' + addressOf(r) + ' \u00b7 ' + r.runs + ' runs \u00b7 ' + r.durationMs + ' ms' })]));
     var dl = el('dl', { cls: 'fields' });
     field(dl, 'requirement', p.requirement);
+    field(dl, 'socket type', typeOf(r));
+    field(dl, 'address', addressOf(r));
     field(dl, 'reference', p.reference);
     field(dl, 'status', r.status);
     field(dl, 'message', r.message);

@@ -2,10 +2,13 @@
  * index.html: one self-contained file (inline CSS, inline script, the report as inline JSON; no network,
  * no CDN). Servers are rows and clients columns; each cell is coloured by its worst status and opens the
  * cell's cases, each named by its case label (requirement, reference, status, counterexample as bytes with the first differing
- * offset highlighted, stderr and stdout excerpts, timing, blame, replay). Filters by level, category and
- * status; one scorecard per implementation. The page's script is in html-assets.ts.
+ * offset highlighted, stderr and stdout excerpts, timing, blame, replay; and its socket type and address
+ * kind). Filters by level, category, status, socket type and address kind (the last two offered for the
+ * values the report's results have); one scorecard per implementation. The page's script is in
+ * html-assets.ts.
  */
 import { HTML_CSS, HTML_JS } from './html-assets.js';
+import { ADDRESS_KINDS, SOCKET_TYPES } from '../driver/protocol.js';
 import { caseLabel, matrixAxes, reportCases, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
 import { partialNote, type RunReport } from './results.js';
 
@@ -24,8 +27,15 @@ export function scriptJson(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+function rank<T>(all: readonly T[], v: T): number {
+  const i = all.indexOf(v);
+  return i < 0 ? all.length : i;
+}
+
 export function renderHtml(report: RunReport): string {
-  // The page names and orders cases by their labels, computed here (the script never looks at a socket type).
+  // The page names and orders cases by their labels, computed here; it filters by the results' socket
+  // types and address kinds, offering those listed here, in the protocol's order (foreign values last).
+  const inOrder = <T extends string>(all: readonly T[], values: T[]): T[] => [...new Set(values)].sort((a, b) => rank(all, a) - rank(all, b) || a.localeCompare(b));
   const data = {
     report,
     axes: matrixAxes(report),
@@ -34,6 +44,9 @@ export function renderHtml(report: RunReport): string {
     caseLabels: report.results.map(caseLabel),
     /** Every case label, in run order. */
     caseOrder: reportCases(report).map((c) => c.label),
+    /** The socket types and address kinds the results have, stream and pathname first. */
+    socketTypes: inOrder(SOCKET_TYPES, report.results.map((r) => r.socketType)),
+    addresses: inOrder(ADDRESS_KINDS, report.results.map((r) => r.address)),
   };
   const partial = partialNote(report);
   const title = `uds-conformance report${report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : ''}${partial ? ' (partial run)' : ''}`;

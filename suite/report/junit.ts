@@ -1,7 +1,9 @@
 /**
  * junit.xml: one <testsuite> per pairing (server × client, "-" for the absent side of a single-role
  * property), one <testcase> per case, named by its case label (the property id, with the socket type
- * and address kind in brackets when they are not stream and pathname).
+ * and address kind in brackets when they are not stream and pathname: a stream · pathname case keeps
+ * the bare id CI consumers key on). Every testcase carries <properties> with `socketType` and `address`,
+ * so the default variant is stated too.
  *
  *   pass             a plain testcase
  *   fail             <failure type="fail (LEVEL)" message="[LEVEL] ...">: requirement, level, expected
@@ -12,7 +14,8 @@
  *   expected-fail    <skipped message="expected failure: REASON">, with the same details as a failure
  *                    (as pytest reports xfail): a known failure neither fails the build nor counts as a pass
  *   unsupported      <skipped message="unsupported: REASON">
- * Every testcase but a pass or an unsupported one carries <properties>: level, and blame's findings.
+ * Every testcase carries <properties>: socketType and address; every one but a pass or an unsupported
+ * one also its level and blame's findings.
  */
 import type { ResultEntry } from '../model/types.js';
 import { blameOf, blameText, byPairing, caseLabel, flakyText, levelOf, pairingName, seconds } from './common.js';
@@ -74,11 +77,17 @@ export function failureText(r: ResultEntry, property: RunReport['properties'][nu
 }
 
 /**
- * A failing testcase's own <properties> (as pytest's record_property writes them): its level, and what
- * blame found (`blame`, `blame.server` as "4/5", ..., and `flaky` as "2/5" for an intermittent failure).
+ * A testcase's own <properties> (as pytest's record_property writes them): its socket type and address
+ * kind; for a result that is not a pass or unsupported (`level` given) also its level and what blame
+ * found (`blame`, `blame.server` as "4/5", ..., and `flaky` as "2/5" for an intermittent failure).
  */
-function testcaseProperties(r: ResultEntry, level: string): string {
-  const entries: Array<[string, string]> = [['level', level]];
+function testcaseProperties(r: ResultEntry, level?: string): string {
+  const entries: Array<[string, string]> = [
+    ['socketType', r.socketType],
+    ['address', r.address],
+  ];
+  if (level === undefined) return propertiesXml(entries);
+  entries.push(['level', level]);
   const blame = blameOf(r);
   if (blame) entries.push(['blame', blame]);
   for (const k of ['server', 'client', 'pairing'] as const) {
@@ -86,6 +95,10 @@ function testcaseProperties(r: ResultEntry, level: string): string {
     if (n) entries.push([`blame.${k}`, `${n.failed}/${n.of}`]);
   }
   if (r.flaky) entries.push(['flaky', `${r.flaky.failed}/${r.flaky.of}`]);
+  return propertiesXml(entries);
+}
+
+function propertiesXml(entries: Array<[string, string]>): string {
   return `      <properties>${entries.map(([k, v]) => `<property${attr('name', k)}${attr('value', v)}/>`).join('')}</properties>`;
 }
 
@@ -117,7 +130,7 @@ export function renderJUnit(report: RunReport): string {
       const caseProps = testcaseProperties(r, level);
       switch (r.status) {
         case 'pass':
-          out.push(`${open}/>`);
+          out.push(`${open}>`, testcaseProperties(r), '    </testcase>');
           break;
         case 'fail':
         case 'unexpected-pass':
@@ -130,7 +143,7 @@ export function renderJUnit(report: RunReport): string {
           out.push(`${open}>`, caseProps, `      <skipped${attr('message', `expected failure: ${r.reason ?? r.message ?? ''}`)}>${body}</skipped>`, '    </testcase>');
           break;
         case 'unsupported':
-          out.push(`${open}>`, `      <skipped${attr('message', `unsupported: ${r.reason ?? r.message ?? ''}`)}/>`, '    </testcase>');
+          out.push(`${open}>`, testcaseProperties(r), `      <skipped${attr('message', `unsupported: ${r.reason ?? r.message ?? ''}`)}/>`, '    </testcase>');
           break;
       }
     }

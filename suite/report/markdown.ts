@@ -1,11 +1,13 @@
 /**
  * summary.md: a compact report for a CI job summary ($GITHUB_STEP_SUMMARY) or a PR comment. Unexpected
- * results come first (each with its level, blame and its re-runs, expected against actual and the
- * replay line), then the server × client matrix (each cell: the worst status and how many of its cases
- * held; a case is named by its case label), the scorecards and the expected failures (with levels).
+ * results come first (each with its level, socket type and address kind, blame and its re-runs,
+ * expected against actual and the replay line), then the server × client matrix (each cell: the worst
+ * status and how many of its cases held; a case is named by its case label), the results counted per
+ * socket type × address kind, the scorecards and the expected failures (with levels, under a heading
+ * per socket type × address kind).
  */
 import { NO_PEER, type ResultEntry, type Status } from '../model/types.js';
-import { STATUS_ICON, STATUS_LABEL, LEVELS, blameText, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, worstStatus, SEVERITY } from './common.js';
+import { STATUS_ICON, STATUS_LABEL, LEVELS, blameText, byVariant, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, variantName, worstStatus, SEVERITY } from './common.js';
 import { partialNote, type RunReport } from './results.js';
 
 /** At most this many unexpected results are listed in full; results.json has the rest. */
@@ -51,6 +53,7 @@ function unexpectedItem(r: ResultEntry, report: RunReport): string {
   const p = report.properties.find((q) => q.id === r.property);
   const lines = [`- ${STATUS_ICON[r.status]} **${STATUS_LABEL[r.status]}** ${mdCode(caseLabel(r))} ${mdText(pairingName(r))} (${levelOf(r, report.properties)}): ${mdText(r.message ?? '')}`];
   if (p) lines.push(`  - requirement: ${mdText(p.requirement)}`);
+  lines.push(`  - socket type · address: ${mdText(variantName(r))}`);
   const blame = blameText(r);
   if (blame) lines.push(`  - blame: ${mdText(blame)}`);
   if (r.evidence?.expected !== undefined || r.evidence?.actual !== undefined) {
@@ -93,6 +96,16 @@ export function renderMarkdown(report: RunReport): string {
     }
     out.push('');
   }
+  const groups = byVariant(report);
+  if (groups.length) {
+    out.push('### By socket type and address', '', `| socket type · address | results | held | ${SEVERITY.map((s) => `${STATUS_ICON[s]} ${s}`).join(' | ')} |`, `|---|---|---|${SEVERITY.map(() => '---').join('|')}|`);
+    for (const g of groups) {
+      const applicable = g.results.filter((r) => r.status !== 'unsupported');
+      const heldText = applicable.length ? `${applicable.filter((r) => held(r.status)).length}/${applicable.length}` : 'n/a';
+      out.push(`| ${mdText(g.name)} | ${g.results.length} | ${heldText} | ${SEVERITY.map((s) => g.results.filter((r) => r.status === s).length).join(' | ')} |`);
+    }
+    out.push('');
+  }
   if (report.perf?.length) {
     // `run --perf` (suite/perf.ts): medians through the harness.
     out.push(`### Throughput (${(report.perf[0]!.payloadBytes / 1048576).toFixed(0)} MiB payload)`, '', '| server × client | MB/s | first byte |', '|---|---|---|');
@@ -112,11 +125,15 @@ export function renderMarkdown(report: RunReport): string {
   const xfail = report.results.filter((r) => r.status === 'expected-fail');
   if (xfail.length) {
     out.push(`<details><summary>Expected failures (${xfail.length})</summary>`, '');
-    for (const r of xfail) {
-      const flaky = r.flaky ? ` (${flakyText(r.flaky)})` : '';
-      out.push(`- ${mdCode(caseLabel(r))} ${mdText(pairingName(r))} (${levelOf(r, report.properties)}): ${mdText(r.message ?? '')}${flaky}${r.reason ? ` (known: ${mdText(r.reason, 160)})` : ''}`);
+    for (const g of byVariant({ results: xfail })) {
+      out.push(`**${mdText(g.name)}**`, '');
+      for (const r of g.results) {
+        const flaky = r.flaky ? ` (${flakyText(r.flaky)})` : '';
+        out.push(`- ${mdCode(caseLabel(r))} ${mdText(pairingName(r))} (${levelOf(r, report.properties)}): ${mdText(r.message ?? '')}${flaky}${r.reason ? ` (known: ${mdText(r.reason, 160)})` : ''}`);
+      }
+      out.push('');
     }
-    out.push('', '</details>', '');
+    out.push('</details>', '');
   }
   const legend = (Object.keys(STATUS_LABEL) as Status[]).map((s) => `${STATUS_ICON[s]} ${s}`).join(' · ');
   out.push(`<sub>${legend}</sub>`, '');

@@ -19,6 +19,7 @@ export const fdSameDescription: Property<{ kind: 'file' | 'memfd'; skip: number;
   scope: 'pairing',
   requirement: 'A passed fd is a new descriptor in the receiver for the same open file description: same dev/inode, and one shared file offset in both directions.',
   reference: 'unix(7) SCM_RIGHTS: as though created with dup(2), sharing the open file description (offset); gVisor socket_unix_cmsg.cc BasicFDPass',
+  socketTypes: ['stream', 'seqpacket'],
   via: 'driver',
   needs: { fds: true },
   arbitrary: fc.record({
@@ -56,6 +57,7 @@ export const fdManyInOrder: Property<FdKind[]> = {
   scope: 'pairing',
   requirement: 'Several fds in one message all arrive, in the order sent, up to SCM_MAX_FD (253).',
   reference: 'unix(7) SCM_RIGHTS; cmsg(3); gVisor socket_unix_cmsg.cc BasicTwoFDPass/BasicThreeFDPass; CPython test_socket.py testMultipleFDPass',
+  socketTypes: ['stream', 'seqpacket'],
   via: 'driver',
   needs: { fds: true },
   arbitrary: fdListArb,

@@ -84,6 +84,7 @@ export const fdCtruncClosesExcess: Property<{ kinds: FdKind[]; room: number }> =
   scope: 'pairing',
   requirement: 'A control buffer too small for the fds sent sets MSG_CTRUNC; the fds that fit arrive in order, the rest are closed and none leak into the receiver.',
   reference: 'unix(7): excess fds are closed; recvmsg(2) MSG_CTRUNC; cmsg(3); gVisor socket_unix_cmsg.cc BasicThreeFDPassTruncationMsgCtrunc; CPython testCmsgTrunc*',
+  socketTypes: ['stream', 'seqpacket'],
   via: 'driver',
   needs: { fds: true },
   // The receiver's fd table is checked for leaks: an in-process receiver shares it with the sender.
