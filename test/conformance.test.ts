@@ -16,7 +16,8 @@ it('finds every c-original deviation, and only those', async () => {
   try {
     const child = execa(process.execPath, [distPath('suite/cli.js'), 'run', '--runs', '15', '--seed', '42', '--out', out.path], {
       reject: false,
-      timeout: 110_000,
+      // The whole default run, beside another test file (vitest runs two at a time).
+      timeout: 280_000,
       env: { CI: 'true' },
     });
     const r = await child;
@@ -47,6 +48,11 @@ it('finds every c-original deviation, and only those', async () => {
         'cleanup.client-keeps-path - × c-original',
         // node:net's close() unlinks its path by name (nodejs/node#19729): ts-net cannot check first.
         'cleanup.own-path-only ts-net × -',
+        // Node 20's libuv binds and connects "\0name" padded with NULs to the full sun_path
+        // (nodejs/node#50889): found with ts-net on either side, and on both (the listener is not at the name).
+        ...['abstract.connect', 'abstract.exact-length', 'abstract.no-file'].flatMap((p) =>
+          ['c-reference × ts-net', 'ts-native × ts-net', 'ts-net × c-reference', 'ts-net × ts-native', 'ts-net × ts-net'].map((pair) => `${p} ${pair}`),
+        ),
       ].sort(),
     );
     expect(payloadServers).toEqual(['c-reference', 'ts-net', 'ts-native']);
@@ -65,7 +71,23 @@ it('finds every c-original deviation, and only those', async () => {
     // A fixed-message server cannot take a payload, and fd properties need fd passing on both sides:
     // unsupported, with the reason, never a failure.
     const fdCapable = new Set(report.implementations.filter((i) => i.capabilities?.fds).map((i) => i.name));
+    // The socket-type, abstract-name and credential properties (issue 13): c-reference's and
+    // ts-native's drivers claim every socket type, address kind and feature, so between them every
+    // unit runs and passes; c-original has no driver, and ts-net's has stream sockets only, without
+    // features, so every one of their units that does not run says why.
+    const isSocketProperty = (id: string): boolean => /^(packet|stream|seqpacket|dgram|type|abstract|cred)\./.test(id);
+    const full = new Set(['c-reference', 'ts-native', '-']);
+    const socketResults = report.results.filter((x) => isSocketProperty(x.property));
+    expect(socketResults.length).toBeGreaterThan(100);
+    for (const x of socketResults) {
+      if (full.has(x.server) && full.has(x.client)) expect(`${x.property} ${x.socketType} ${x.address} ${x.server} × ${x.client}: ${x.status}`).toMatch(/: pass$/);
+      if (x.status === 'unsupported') {
+        expect([x.server, x.client].some((n) => n === 'c-original' || n === 'ts-net')).toBe(true);
+        expect(x.reason).toMatch(/has no driver|has no (seqpacket|dgram) sockets|lacks [a-z-]+( and [a-z-]+)* on|lacks|does not pass/);
+      }
+    }
     const expectedUnsupported = report.results
+      .filter((x) => !isSocketProperty(x.property))
       .filter((x) =>
         x.property.startsWith('fd.')
           ? !(fdCapable.has(x.server) && fdCapable.has(x.client))
@@ -75,12 +97,12 @@ it('finds every c-original deviation, and only those', async () => {
       )
       .map((x) => `${x.property} ${x.server} × ${x.client}`)
       .sort();
-    expect(byStatus('unsupported')).toEqual(expectedUnsupported);
-    for (const x of report.results.filter((y) => y.status === 'unsupported')) expect(x.reason).toMatch(/lacks payload|has no driver|does not pass fds/);
+    expect(byStatus('unsupported').filter((x) => !isSocketProperty(x.split(' ')[0]!))).toEqual(expectedUnsupported);
+    for (const x of report.results.filter((y) => y.status === 'unsupported' && !isSocketProperty(y.property))) expect(x.reason).toMatch(/lacks payload|has no driver|does not pass fds|has no seqpacket sockets/);
     expect(byStatus('fail')).toEqual([]);
     expect(byStatus('error')).toEqual([]);
     expect(byStatus('unexpected-pass')).toEqual([]);
   } finally {
     await out.cleanup();
   }
-});
+}, 300_000);
