@@ -17,7 +17,7 @@ import type { CaseContext } from '../harness/context.js';
 import { Unsupported } from '../model/types.js';
 import type { Property } from './property.js';
 import { messageBytes } from './packets.js';
-import { addressText, errnoOf, withDrivers } from './pair.js';
+import { addressText, errnoOf, withDrivers, type Drivers } from './pair.js';
 import { expectBytes, expectErrno, fail, type EvidenceFields } from './verify.js';
 
 const NOBODY = 65534;
@@ -54,19 +54,35 @@ function onlyCredentials(r: RecvResult, what: string, evidence: EvidenceFields):
   return creds[0]!;
 }
 
-/** Root is needed to run the client driver as uid 65534; otherwise the unit is unsupported, and says why. */
-/** Both drivers' ids, and a failure unless the client driver really runs as uid/gid NOBODY. */
-async function identitiesAsNobody(server: Driver, client: Driver, address: Address): Promise<{ serverWho: Ucred; clientWho: Ucred; evidence: EvidenceFields }> {
-  const [serverWho, clientWho] = [await identity(server), await identity(client)];
-  const evidence: EvidenceFields = { details: { address: addressText(address), serverWhoami: credsText(serverWho), clientWhoami: credsText(clientWho) } };
-  if (clientWho.uid !== NOBODY || clientWho.gid !== NOBODY) fail(`the client driver runs as ${credsText(clientWho)}, not uid/gid ${NOBODY}`, `uid ${NOBODY}, gid ${NOBODY}`, credsText(clientWho), evidence);
-  return { serverWho, clientWho, evidence };
+/** A connected pair whose client driver runs as uid/gid NOBODY, with both drivers' ids. */
+interface NobodyPair extends Drivers {
+  serverWho: Ucred;
+  clientWho: Ucred;
+  evidence: EvidenceFields;
+  conn: string;
+  accepted: string;
 }
 
-async function asNobody(ctx: CaseContext): Promise<void> {
+/**
+ * Runs body over a pair whose client driver runs as uid/gid NOBODY, once both drivers' ids are known
+ * and the client is connected. Root is needed to drop privileges; otherwise the unit is unsupported,
+ * and says why. A client that is not really NOBODY fails the check.
+ */
+async function withNobodyClient<T>(ctx: CaseContext, body: (p: NobodyPair) => Promise<T>): Promise<T> {
   if (process.getuid?.() !== 0) throw new Unsupported(`needs root, to run the client driver as uid ${NOBODY}; run the suite as root`);
   // The unprivileged client must reach its cwd (the case dir) and the socket in it.
   await chmod(ctx.dir, 0o711);
+  return withDrivers(
+    ctx,
+    async (d) => {
+      const [serverWho, clientWho] = [await identity(d.server), await identity(d.client)];
+      const evidence: EvidenceFields = { details: { address: addressText(d.address), serverWhoami: credsText(serverWho), clientWhoami: credsText(clientWho) } };
+      if (clientWho.uid !== NOBODY || clientWho.gid !== NOBODY) fail(`the client driver runs as ${credsText(clientWho)}, not uid/gid ${NOBODY}`, `uid ${NOBODY}, gid ${NOBODY}`, credsText(clientWho), evidence);
+      const { conn, accepted } = await connectPair(d.server, d.client, d.address, ctx, () => openToAll(d.address));
+      return body({ ...d, serverWho, clientWho, evidence, conn, accepted });
+    },
+    { clientUid: NOBODY, clientGid: NOBODY },
+  );
 }
 
 /** For a pathname listener an unprivileged client connects to: anyone may connect (connect(2) needs write permission). */
@@ -137,20 +153,13 @@ export const credPeercredUnprivileged: Property<null> = {
   arbitrary: fc.constant(null),
   maxRuns: 1,
   async check(_input, ctx) {
-    await asNobody(ctx);
-    return withDrivers(
-      ctx,
-      async ({ server, client, address }) => {
-        const { serverWho, clientWho, evidence } = await identitiesAsNobody(server, client, address);
-        const { conn, accepted } = await connectPair(server, client, address, ctx, () => openToAll(address));
-        const seenByServer = await server.peercred(accepted);
-        const seenByClient = await client.peercred(conn);
-        expectCreds(seenByServer, clientWho, `the server's SO_PEERCRED of the uid ${NOBODY} client is not the client's whoami`, evidence);
-        expectCreds(seenByClient, serverWho, "the unprivileged client's SO_PEERCRED is not the server's whoami", evidence);
-        return { seenByServer: credsText(seenByServer), seenByClient: credsText(seenByClient) };
-      },
-      { clientUid: NOBODY, clientGid: NOBODY },
-    );
+    return withNobodyClient(ctx, async ({ server, client, serverWho, clientWho, evidence, conn, accepted }) => {
+      const seenByServer = await server.peercred(accepted);
+      const seenByClient = await client.peercred(conn);
+      expectCreds(seenByServer, clientWho, `the server's SO_PEERCRED of the uid ${NOBODY} client is not the client's whoami`, evidence);
+      expectCreds(seenByClient, serverWho, "the unprivileged client's SO_PEERCRED is not the server's whoami", evidence);
+      return { seenByServer: credsText(seenByServer), seenByClient: credsText(seenByClient) };
+    });
   },
 };
 
@@ -280,37 +289,30 @@ export const credForgedPid: Property<null> = {
   arbitrary: fc.constant(null),
   maxRuns: 1,
   async check(_input, ctx) {
-    await asNobody(ctx);
-    return withDrivers(
-      ctx,
-      async ({ server, client, address }) => {
-        const { serverWho, clientWho, evidence } = await identitiesAsNobody(server, client, address);
-        const { conn, accepted } = await connectPair(server, client, address, ctx, () => openToAll(address));
-        await server.setsockopt(accepted, 'SO_PASSCRED', 1);
-        // Works first: its true credentials are accepted and arrive as given.
-        const truthful = Buffer.from('true');
-        try {
-          await client.send(conn, truthful, { credentials: clientWho, once: true });
-        } catch (err) {
-          if (!(err instanceof DriverError)) throw err;
-          fail(`sending its own credentials (${credsText(clientWho)}) failed with ${err.code}`, 'the send succeeds', `${err.info.syscall}: ${err.code} (${err.info.message})`, evidence);
-        }
-        const r = await server.recv(accepted, { dataSize: 64, credentials: true });
-        expectBytes(r.data, truthful, 'the message sent with true credentials differs', evidence);
-        expectCreds(onlyCredentials(r, 'the message sent with true credentials', evidence), clientWho, 'the credentials received are not the ones sent', evidence);
-        // Then the refusal: another process's pid.
-        const forged: Ucred = { ...clientWho, pid: serverWho.pid };
-        const refused = await errnoOf(client.send(conn, Buffer.from('forged'), { credentials: forged, once: true }));
-        if (refused === null) {
-          // Sent, it says: show what arrived, without waiting for it (MSG_DONTWAIT).
-          const arrived = await server.recv(accepted, { dataSize: 64, credentials: true, flags: ['MSG_DONTWAIT'] }).catch((err: unknown) => (err instanceof DriverError ? err.code : Promise.reject(err)));
-          const seen = typeof arrived === 'string' ? `nothing queued (${arrived})` : controlText(arrived.control);
-          fail(`sending credentials with the server's pid ${serverWho.pid} as uid ${NOBODY} succeeded`, 'EPERM from sendmsg', `sent; the server received ${seen}`, evidence);
-        }
-        expectErrno(refused, 'EPERM', `sending credentials with the server's pid (${credsText(forged)}) as uid ${NOBODY}`, evidence);
-        return { truthful: credsText(clientWho), forged: credsText(forged), refusedWith: refused };
-      },
-      { clientUid: NOBODY, clientGid: NOBODY },
-    );
+    return withNobodyClient(ctx, async ({ server, client, serverWho, clientWho, evidence, conn, accepted }) => {
+      await server.setsockopt(accepted, 'SO_PASSCRED', 1);
+      // Works first: its true credentials are accepted and arrive as given.
+      const truthful = Buffer.from('true');
+      try {
+        await client.send(conn, truthful, { credentials: clientWho, once: true });
+      } catch (err) {
+        if (!(err instanceof DriverError)) throw err;
+        fail(`sending its own credentials (${credsText(clientWho)}) failed with ${err.code}`, 'the send succeeds', `${err.info.syscall}: ${err.code} (${err.info.message})`, evidence);
+      }
+      const r = await server.recv(accepted, { dataSize: 64, credentials: true });
+      expectBytes(r.data, truthful, 'the message sent with true credentials differs', evidence);
+      expectCreds(onlyCredentials(r, 'the message sent with true credentials', evidence), clientWho, 'the credentials received are not the ones sent', evidence);
+      // Then the refusal: another process's pid.
+      const forged: Ucred = { ...clientWho, pid: serverWho.pid };
+      const refused = await errnoOf(client.send(conn, Buffer.from('forged'), { credentials: forged, once: true }));
+      if (refused === null) {
+        // Sent, it says: show what arrived, without waiting for it (MSG_DONTWAIT).
+        const arrived = await server.recv(accepted, { dataSize: 64, credentials: true, flags: ['MSG_DONTWAIT'] }).catch((err: unknown) => (err instanceof DriverError ? err.code : Promise.reject(err)));
+        const seen = typeof arrived === 'string' ? `nothing queued (${arrived})` : controlText(arrived.control);
+        fail(`sending credentials with the server's pid ${serverWho.pid} as uid ${NOBODY} succeeded`, 'EPERM from sendmsg', `sent; the server received ${seen}`, evidence);
+      }
+      expectErrno(refused, 'EPERM', `sending credentials with the server's pid (${credsText(forged)}) as uid ${NOBODY}`, evidence);
+      return { truthful: credsText(clientWho), forged: credsText(forged), refusedWith: refused };
+    });
   },
 };
