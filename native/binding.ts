@@ -121,6 +121,7 @@ export interface RawBinding {
   memfdCreate(name: string, cloexec: boolean): number;
   open(path: string, flags: number, mode: number): number;
   listOpenFds(): number[];
+  setNofileSoft(soft: number): number;
 
   wait(fd: number, events: number, syscall: string): { id: number; promise: Promise<void> };
   cancelWait(fd: number, id: number): boolean;

@@ -229,6 +229,15 @@ export function listOpenFds(): number[] {
   return binding().listOpenFds();
 }
 
+/**
+ * setrlimit(RLIMIT_NOFILE) of this whole process: the soft limit to soft, the hard one kept (above
+ * it: EINVAL). The soft limit before (RLIM_INFINITY as -1). Only for a process of its own (a served
+ * driver), never the harness's.
+ */
+export function setNofileSoft(soft: number): number {
+  return binding().setNofileSoft(soft);
+}
+
 /** How many fds have a libuv poll handle right now (0 when nothing is waiting). */
 export function activePolls(): number {
   return binding().activePolls();

@@ -186,7 +186,8 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     if (patterns.length !== 1 || /[*?]/.test(patterns[0]!)) throw new UsageError('replay needs exactly one --property ID (no glob)');
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
     if (values.path === undefined) throw new UsageError('replay needs --path PATH (from the report)');
-    if (!/^\d+(:\d+)*$/.test(values.path)) throw new UsageError(`--path must look like 12:0:3, got ${JSON.stringify(values.path)}`);
+    // A sequence property's path carries fc.commands' replayPath after `~` (runner.ts splitReplayPath).
+    if (!/^\d+(:\d+)*(~[A-Za-z0-9+/]*:[A-Za-z0-9+/]*)?$/.test(values.path)) throw new UsageError(`--path must look like 12:0:3 (or 12:0:3~AB:cd for a sequence), got ${JSON.stringify(values.path)}`);
   } else {
     if (values.path !== undefined) throw new UsageError('--path is only for replay');
     if (values['socket-type'] !== undefined || values.address !== undefined) throw new UsageError('--socket-type and --address are only for replay');

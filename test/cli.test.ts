@@ -64,7 +64,9 @@ describe('run', () => {
       const explained = (x: (typeof notPass)[number]): boolean =>
         x.client === 'ts-net' &&
         ((x.status === 'unsupported' && /ts-net's driver (has no \w+ sockets|does not pass fds|lacks)/.test(x.reason ?? '')) ||
-          (x.status === 'expected-fail' && x.property.startsWith('abstract.') && /padded/.test(x.reason ?? '')));
+          (x.status === 'expected-fail' && x.property.startsWith('abstract.') && /padded/.test(x.reason ?? '')) ||
+          // node:net's eager reads and its destroy on a write error: intermittent known failures.
+          (x.status === 'expected-fail' && ['stream.close-unread-reset', 'sequence.equivalent'].includes(x.property)));
       expect(notPass.filter((x) => !explained(x)).map((x) => `${x.property} ${x.socketType} ${x.address} ${x.client}: ${x.status} ${x.reason}`)).toEqual([]);
       expect(report.summary.pass).toBe(report.results.length - notPass.length);
       expect(report.summary.pass).toBeGreaterThan(10);

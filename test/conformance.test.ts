@@ -28,7 +28,12 @@ it('finds every c-original deviation, and only those', async () => {
 
     const payloadServers = report.implementations.filter((i) => i.payload).map((i) => i.name);
     const clients = report.implementations.filter((i) => i.roles.includes('client')).map((i) => i.name);
-    expect(byStatus('expected-fail')).toEqual(
+    // ts-net's intermittent known failures (node:net's eager reads and its destroy on a write error)
+    // are a race: a run may or may not meet them, so they are checked below, not listed.
+    const intermittent = new Set(['stream.close-unread-reset', 'sequence.equivalent']);
+    const racy = (x: { property: string; server: string; client: string }): boolean => intermittent.has(x.property) && (x.server === 'ts-net' || x.client === 'ts-net');
+    for (const x of report.results.filter(racy)) expect(['pass', 'expected-fail', 'unsupported']).toContain(x.status);
+    expect(byStatus('expected-fail').filter((x) => !(intermittent.has(x.split(' ')[0]!) && x.includes('ts-net')))).toEqual(
       [
         // The seed client's fputs stops at NUL: found with every server that can send a payload.
         ...payloadServers.map((s) => `delivery.payload ${s} × c-original`),
@@ -53,6 +58,8 @@ it('finds every c-original deviation, and only those', async () => {
         ...['abstract.connect', 'abstract.exact-length', 'abstract.no-file'].flatMap((p) =>
           ['c-reference × ts-net', 'ts-native × ts-net', 'ts-net × c-reference', 'ts-net × ts-native', 'ts-net × ts-net'].map((pair) => `${p} ${pair}`),
         ),
+        // node:net accepts every connection as it arrives, so a ts-net listener's backlog never fills.
+        ...['c-reference', 'ts-native', 'ts-net'].map((c) => `connect.backlog-full ts-net × ${c}`),
       ].sort(),
     );
     expect(payloadServers).toEqual(['c-reference', 'ts-net', 'ts-native']);
@@ -75,14 +82,17 @@ it('finds every c-original deviation, and only those', async () => {
     // ts-native's drivers claim every socket type, address kind and feature, so between them every
     // unit runs and passes; c-original has no driver, and ts-net's has stream sockets only, without
     // features, so every one of their units that does not run says why.
-    const isSocketProperty = (id: string): boolean => /^(packet|stream|seqpacket|dgram|type|abstract|cred)\./.test(id);
+    const isSocketProperty = (id: string): boolean => /^(packet|stream|seqpacket|dgram|type|abstract|cred|sequence)\./.test(id) || ['connect.backlog-full', 'fd.rlimit-ctrunc'].includes(id);
     const full = new Set(['c-reference', 'ts-native', '-']);
     const socketResults = report.results.filter((x) => isSocketProperty(x.property));
     expect(socketResults.length).toBeGreaterThan(100);
     for (const x of socketResults) {
-      if (full.has(x.server) && full.has(x.client)) expect(`${x.property} ${x.socketType} ${x.address} ${x.server} × ${x.client}: ${x.status}`).toMatch(/: pass$/);
+      // The plan reads ts-native's in-process hello, which has no setrlimit (it would limit the
+      // harness), though its process driver has it: fd.rlimit-ctrunc is unsupported for it.
+      const rlimitGap = x.property === 'fd.rlimit-ctrunc' && x.status === 'unsupported' && /ts-native's driver lacks setrlimit/.test(x.reason ?? '');
+      if (full.has(x.server) && full.has(x.client) && !rlimitGap) expect(`${x.property} ${x.socketType} ${x.address} ${x.server} × ${x.client}: ${x.status}`).toMatch(/: pass$/);
       if (x.status === 'unsupported') {
-        expect([x.server, x.client].some((n) => n === 'c-original' || n === 'ts-net')).toBe(true);
+        if (!rlimitGap) expect([x.server, x.client].some((n) => n === 'c-original' || n === 'ts-net')).toBe(true);
         expect(x.reason).toMatch(/has no driver|has no (seqpacket|dgram) sockets|lacks [a-z-]+( and [a-z-]+)* on|lacks|does not pass/);
       }
     }

@@ -774,6 +774,37 @@ describe('ENOTSUP, judged by the socket it concerns', () => {
     }, 'in-process');
   });
 
+  it('judges MSG_PEEK, MSG_DONTWAIT and shutdown of the read side by the features msg-peek, msg-dontwait and shutdown-read at that socket', async () => {
+    // stream × pathname has the three features, dgram × abstract none; every call below answers ENOTSUP.
+    const caps: Capabilities = {
+      ...V2_CAPS,
+      commands: [...V2_CAPS.commands, 'shutdown'],
+      sockets: [
+        { type: 'stream', address: 'pathname', features: ['fds', 'peercred', 'msg-peek', 'msg-dontwait', 'shutdown-read'] },
+        { type: 'dgram', address: 'abstract', features: ['autobind', 'passcred', 'getsockname'] },
+      ],
+    };
+    const adapter: DriverAdapter = { ...socketsAdapter(), hello: async () => ({ implementation: 'flags', capabilities: caps }) };
+    delete adapter.recvfrom;
+    await withDriver(inProcess(adapter), async (d) => {
+      const conn = await d.connect('/p');
+      const sock = await d.bind(undefined, { type: 'dgram' });
+      expect(await claimed(d.recv(conn, { dataSize: 5, flags: ['MSG_PEEK'] }))).toBe('the test driver claims `recv` with the feature msg-peek (stream × pathname) in hello but answered ENOTSUP');
+      expect(await claimed(d.recv(conn, { dataSize: 5, flags: ['MSG_DONTWAIT'] }))).toMatch(/claims `recv` with the feature msg-dontwait \(stream × pathname\)/);
+      expect(await claimed(d.send(conn, text('a'), { flags: ['MSG_DONTWAIT'] }))).toMatch(/claims `send` with the feature msg-dontwait \(stream × pathname\)/);
+      expect(await claimed(d.shutdown(conn, 'read'))).toBe('the test driver claims `shutdown` with the feature shutdown-read (stream × pathname) in hello but answered ENOTSUP');
+      expect(await claimed(d.shutdown(conn, 'both'))).toMatch(/claims `shutdown` with the feature shutdown-read/);
+      // shutdown of the write side needs no feature: the command's claim alone.
+      expect(await claimed(d.shutdown(conn, 'write'))).toBe('the test driver claims `shutdown` in hello but answered ENOTSUP');
+      // Where the features are not claimed, the same calls are unsupported, not failures.
+      await unsupported(d.recvfrom(sock, { dataSize: 5, flags: ['MSG_PEEK'] }));
+      await unsupported(d.recvfrom(sock, { dataSize: 5, flags: ['MSG_DONTWAIT'] }));
+      await unsupported(d.sendto(sock, { abstract: text('x') }, text('a'), { flags: ['MSG_DONTWAIT'] }));
+      await unsupported(d.shutdown(sock, 'read'));
+      await unsupported(d.shutdown(sock, 'both'));
+    }, 'in-process');
+  });
+
   it('judges listen, bind, connect and sendto by their socket type and address kind', async () => {
     const refusing: DriverAdapter = { hello: socketsAdapter().hello };
     await withDriver(inProcess(refusing), async (d) => {
@@ -902,5 +933,176 @@ describe("the plan, on each side's per-socket claims", () => {
     expect(reasons(property({ fds: true, types: ['stream'] }, ['seqpacket'], ['pathname']), v1, v1)).toEqual([undefined]);
     expect(reasons(property({ features: ['peercred'] }, ['seqpacket'], ['pathname']), v1, v1)[0]).toBe("server a's driver lacks peercred (its hello answer); client b's driver lacks peercred (its hello answer)");
     expect(reasons(property({}, ['dgram'], ['pathname']), v1, v1)[0]).toBe("server a's driver has no dgram sockets (its hello answer); client b's driver has no dgram sockets (its hello answer)");
+  });
+});
+
+// ---- issue 14: connect's nonblock and setrlimit (docs/driver-protocol.md, Sockets) ----
+
+/** Resolves once the process pid sleeps in a stream read (its wchan), or once `settled` has settled; rejects after deadlineMs. */
+async function untilReading(pid: number, settled: Promise<unknown>, deadlineMs = 5_000): Promise<void> {
+  let done = false;
+  void settled.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  const end = Date.now() + deadlineMs;
+  // The kernel's own word that the read blocks: the answer has no other outward sign.
+  while (!done && !readFileSync(`/proc/${pid}/wchan`, 'utf8').includes('unix_stream_read')) {
+    if (Date.now() > end) throw new Error(`process ${pid} never blocked in a stream read`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe.each(DRIVERS)("the $name driver's nonblock connect and setrlimit", ({ spec }) => {
+  it('connects past a backlog of 0 once, then answers EAGAIN at once; a connected socket blocks again', async () => {
+    await withHost(async (host) => {
+      const server = await startDriver(host, spec, { transport: 'process', label: 'server' });
+      const client = await startDriver(host, spec, { transport: 'process', label: 'client' });
+      const sock = await server.listen('s', { backlog: 0 });
+      // Linux queues backlog + 1 connections: listen(0) takes one.
+      const conn = await client.connect('s', { nonblock: true });
+      await expectErrno(client.connect('s', { nonblock: true }), 'EAGAIN', 'connect');
+      // An existing socket (from bind) is refused the same way, and keeps its name.
+      const bound = await client.bind(undefined);
+      await expectErrno(client.connect('s', { sock: bound, nonblock: true }), 'EAGAIN', 'connect');
+      // O_NONBLOCK was for the connect only: a recv with nothing queued waits for the data, where a
+      // socket left non-blocking would answer EAGAIN before the server sent anything.
+      const { pid } = await client.whoami();
+      const received = client.recv(conn, { dataSize: 4 });
+      await untilReading(pid!, received);
+      const accepted = await server.accept(sock);
+      await server.send(accepted, text('late'));
+      expect((await received).data).toEqual(text('late'));
+      await server.quit();
+      await client.quit();
+    });
+  });
+
+  it('limits its own RLIMIT_NOFILE: more fds than fit arrive cut, with MSG_CTRUNC; soft above hard is EINVAL', async () => {
+    await withHost(async (host) => {
+      const server = await startDriver(host, spec, { transport: 'process', label: 'server' });
+      const client = await startDriver(host, spec, { transport: 'process', label: 'client' });
+      expect(server.capabilities.commands).toContain('setrlimit');
+      const sock = await server.listen('s');
+      const conn = await client.connect('s');
+      const accepted = await server.accept(sock);
+      const fds: string[] = [];
+      for (let i = 0; i < 8; i++) fds.push((await client.mkfd({ kind: 'pipe', index: i })).fd);
+      await expectErrno(server.setrlimit('RLIMIT_NOFILE', 2 ** 40), 'EINVAL', 'setrlimit');
+      // Room for exactly `free` new fds: the holes below the limit and two above the highest open fd.
+      const open = (await server.fds()).map((o) => o.fd);
+      const soft = Math.max(...open) + 3;
+      const free = soft - open.filter((fd) => fd < soft).length;
+      expect(free).toBeLessThan(8);
+      expect(await server.setrlimit('RLIMIT_NOFILE', soft)).toBeGreaterThan(soft);
+      await client.send(conn, text('abc'), { fds });
+      const r = await server.recv(accepted, { dataSize: 10, controlFds: 8 });
+      expect(r.data).toEqual(text('abc'));
+      expect(r.flags).toContain('MSG_CTRUNC');
+      expect(r.fds).toHaveLength(free);
+      // The answer is the limit before: the one just set.
+      expect(await server.setrlimit('RLIMIT_NOFILE', soft + 10)).toBe(soft);
+      await server.quit();
+      await client.quit();
+    });
+  });
+});
+
+describe("the client, on connect's nonblock and setrlimit", () => {
+  const inProcess = (adapter: DriverAdapter): DriverSpec => ({ inProcess: () => adapter });
+  const V2_WITH_SETRLIMIT: Capabilities = { ...V2_CAPS, commands: [...V2_CAPS.commands, 'setrlimit'] };
+  const limiting = (log: Array<Record<string, unknown>>, answer: { previous?: unknown } = { previous: 1024 }): DriverAdapter => ({
+    ...socketsAdapter(log),
+    async hello() {
+      return { implementation: 'limits', capabilities: V2_WITH_SETRLIMIT };
+    },
+    async setrlimit(f) {
+      log.push({ setrlimit: f });
+      return answer as { previous: number };
+    },
+  });
+
+  it('sends nonblock only when asked, and setrlimit as resource and soft; previous is the answer', async () => {
+    const log: Array<Record<string, unknown>> = [];
+    await withDriver(inProcess(limiting(log)), async (d) => {
+      await d.connect('/p', { nonblock: true });
+      await d.connect('/p');
+      expect(await d.setrlimit('RLIMIT_NOFILE', 64)).toBe(1024);
+      expect(d.transcript().filter((l) => l.startsWith('> ')).slice(1)).toEqual([
+        '> {"id":2,"cmd":"connect","path":"/p","nonblock":true}',
+        '> {"id":3,"cmd":"connect","path":"/p"}',
+        '> {"id":4,"cmd":"setrlimit","resource":"RLIMIT_NOFILE","soft":64}',
+      ]);
+    }, 'in-process');
+    expect(log).toEqual([{ connect: { path: '/p', nonblock: true } }, { connect: { path: '/p' } }, { setrlimit: { resource: 'RLIMIT_NOFILE', soft: 64 } }]);
+  });
+
+  it('reports a setrlimit answer without an integer previous as a lie', async () => {
+    for (const answer of [{}, { previous: '1024' }, { previous: 1.5 }, { previous: -2 }]) {
+      await withDriver(inProcess(limiting([], answer)), async (d) => {
+          const err = await rejection(d.setrlimit('RLIMIT_NOFILE', 64));
+        expect(err).toBeInstanceOf(CheckFailure);
+        expect((err as CheckFailure).message).toMatch(/lied.*the setrlimit answer does not fit docs\/driver-answers.schema.json#\/definitions\/setrlimit/);
+      }, 'in-process');
+    }
+  });
+
+  it('judges ENOTSUP for setrlimit by commands, and for nonblock by connect alone', async () => {
+    const refusing = (caps: Capabilities): DriverAdapter => ({ async hello() { return { implementation: 'refuses', capabilities: caps }; } });
+    await withDriver(inProcess(refusing(V2_WITH_SETRLIMIT)), async (d) => {
+      const err = await rejection(d.setrlimit('RLIMIT_NOFILE', 64));
+      expect(err).toBeInstanceOf(CheckFailure);
+      expect((err as CheckFailure).message).toBe('the test driver claims `setrlimit` in hello but answered ENOTSUP');
+      expect(await rejection(d.connect('/p', { nonblock: true }))).toBeInstanceOf(CheckFailure);
+    }, 'in-process');
+    await withDriver(inProcess(refusing(V2_CAPS)), async (d) => {
+      expect(await rejection(d.setrlimit('RLIMIT_NOFILE', 64))).toBeInstanceOf(Unsupported);
+    }, 'in-process');
+  });
+
+  it('dispatch refuses a bad resource, a missing or negative soft and a nonblock that is not a boolean, with EINVAL from "driver"', async () => {
+    const { answers } = await serveLines(limiting([]), [
+      '{"id":1,"cmd":"setrlimit","resource":"RLIMIT_STACK","soft":1}',
+      '{"id":2,"cmd":"setrlimit","resource":"RLIMIT_NOFILE"}',
+      '{"id":3,"cmd":"setrlimit","resource":"RLIMIT_NOFILE","soft":-1}',
+      '{"id":4,"cmd":"connect","path":"/p","nonblock":"yes"}',
+      '{"id":5,"cmd":"setrlimit","resource":"RLIMIT_NOFILE","soft":8}',
+      '{"id":6,"cmd":"connect","path":"/p","nonblock":false}',
+    ]);
+    const parsed = answers.map((a) => JSON.parse(a) as { id: number; ok: boolean; error?: { code: string; syscall: string; message: string } });
+    expect(parsed.map((a) => [a.id, a.ok, a.error?.code, a.error?.syscall])).toEqual([
+      [1, false, 'EINVAL', 'driver'],
+      [2, false, 'EINVAL', 'driver'],
+      [3, false, 'EINVAL', 'driver'],
+      [4, false, 'EINVAL', 'driver'],
+      [5, true, undefined, undefined],
+      [6, true, undefined, undefined],
+    ]);
+    expect(parsed[0]!.error!.message).toBe('setrlimit: field "resource": "RLIMIT_STACK" is not one of RLIMIT_NOFILE');
+    expect(parsed[3]!.error!.message).toBe('connect: field "nonblock": not a boolean');
+  });
+});
+
+// ---- issue 14: the sequence features, claimed where the driver does them ----
+
+describe.each(DRIVERS)("the $name driver's msg-peek, msg-dontwait and shutdown-read", ({ spec }) => {
+  it('are claimed at every socket type × address kind, and work as claimed', async () => {
+    await withDriver(spec, async (d) => {
+      const caps = (await d.hello()).capabilities;
+      for (const s of caps.sockets!) expect(s.features, `${s.type} × ${s.address}`).toEqual(expect.arrayContaining(['msg-peek', 'msg-dontwait', 'shutdown-read']));
+      const sock = await d.listen('s');
+      const client = await d.connect('s');
+      const server = await d.accept(sock);
+      const eagain = await rejection(d.recv(client, { dataSize: 10, flags: ['MSG_DONTWAIT'] }));
+      expect(eagain).toMatchObject({ code: 'EAGAIN' });
+      expect(await d.send(server, text('peek'), { flags: ['MSG_DONTWAIT'] })).toBe(4);
+      expect((await d.recv(client, { dataSize: 10, flags: ['MSG_PEEK'] })).data.toString()).toBe('peek');
+      expect((await d.recv(client, { dataSize: 10, flags: ['MSG_PEEK', 'MSG_DONTWAIT'] })).data.toString()).toBe('peek');
+      expect((await d.recv(client, { dataSize: 10 })).data.toString()).toBe('peek');
+      await d.shutdown(client, 'read');
+      // The peer's send after SHUT_RD: EPIPE (the kernel sets the sender's SEND_SHUTDOWN).
+      expect(await rejection(d.send(server, text('x'), { flags: ['MSG_NOSIGNAL'] }))).toMatchObject({ code: 'EPIPE' });
+      await d.shutdown(server, 'both');
+    });
   });
 });

@@ -2,7 +2,8 @@
  * index.html in a real browser: Debian's chromium, headless, driven by playwright-core (never a browser
  * download). A small real run with c-original's expected failure; the matrix must show one cell per
  * pairing with its worst status, and a click on the expected-fail cell must show its counterexample and
- * its replay command; the socket type and address filters narrow the matrix and the case list.
+ * its replay command; the socket type and address filters narrow the matrix and the case list; a
+ * failing sequence shows both transcripts side by side with its first differing step marked.
  * Without chromium the test is skipped, except under CI=true, where it must run.
  */
 import { existsSync } from 'node:fs';
@@ -206,6 +207,70 @@ describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () =>
     for (const v of ['stream', 'dgram']) await p.locator(`input[data-filter="socketType"][value="${v}"]`).check();
     await p.locator('input[data-filter="address"][value="pathname"]').check();
     expect(await shown()).toEqual(['stream · pathname pass', 'seqpacket · abstract fail']);
+    await p.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a failing sequence as two transcripts side by side, the first differing step highlighted and marked', async () => {
+    const sequence = {
+      commands: ['connect c1', 'accept s1', 'c1.send 3 bytes', 's1.recv 8 [MSG_DONTWAIT]', 'c1.close'],
+      subject: { label: 'ts-net × c-reference', steps: ['ok', 'ok', 'ok sent 3', 'EAGAIN', 'not run'] },
+      // An outcome holding markup and bytes: it must show as text.
+      oracle: { label: 'c-reference × c-reference (kernel)', steps: ['ok', 'ok', 'ok sent 3', "data '<img src=x onerror=alert(1)>\x00' (3 bytes) flags []", 'ok'] },
+      firstDifference: 3,
+      equivalence: 'stream bytes as a concatenation up to each sync point',
+    };
+    const seq = (client: string, details: Record<string, unknown>): ResultEntry => ({
+      server: 'a', client, property: 'sequence.equivalent', socketType: 'stream', address: 'pathname', status: 'fail', runs: 1, durationMs: 1,
+      message: 'step 4 differs', evidence: { message: 'step 4 differs', details },
+    });
+    // a × b: the sequence, beside other details; a × c: a details.sequence that does not fit (no oracle).
+    const results = [seq('b', { sequence, caseDir: '/tmp/x' }), seq('c', { sequence: { ...sequence, oracle: undefined } })];
+    const sequences: RunReport = {
+      ...report,
+      implementations: [],
+      properties: [{ id: 'sequence.equivalent', level: 'MUST', category: 'sequences', scope: 'pairing', requirement: 'same outcomes as the kernel', reference: 'unix(7)', socketTypes: ['stream'], addresses: ['pathname'] }],
+      results,
+      summary: summarize(results),
+    };
+    const file = join(out.path, 'sequence.html');
+    await writeFile(file, renderHtml(sequences));
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    await p.goto(pathToFileURL(file).href);
+    await p.waitForSelector('body[data-ready="true"]');
+    await p.locator('td.cell[data-server="a"][data-client="b"]').click();
+    const item = p.locator('#detail .result[data-property="sequence.equivalent"]');
+    await item.waitFor();
+    const view = item.locator('.sequence');
+    expect(await view.isVisible()).toBe(true);
+    expect(await view.locator('.equivalence').innerText()).toBe('Compared: stream bytes as a concatenation up to each sync point');
+    const table = view.locator('table.sequence-steps');
+    expect(await table.locator('thead th').allInnerTexts()).toEqual(['step', 'command', 'ts-net × c-reference', 'c-reference × c-reference (kernel)']);
+    // One row per command, the subject's and the oracle's outcome of each in its own column.
+    const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => td.textContent)));
+    expect(rows).toEqual(sequence.commands.map((c, i) => [c, sequence.subject.steps[i], sequence.oracle.steps[i]]));
+    // Exactly the first differing row is highlighted, by a class and a colour, and marked in words.
+    const differing = table.locator('tbody tr.differs');
+    expect(await differing.count()).toBe(1);
+    expect(await differing.getAttribute('data-step')).toBe('4');
+    expect(await differing.locator('.diff-marker').innerText()).toBe('\u2260 first difference');
+    expect(await table.locator('.diff-marker').count()).toBe(1);
+    const bg = (sel: string) => table.locator(sel).first().evaluate((td) => getComputedStyle(td).backgroundColor);
+    expect(await bg('tbody tr.differs td')).not.toBe(await bg('tbody tr[data-step="1"] td'));
+    expect(await view.locator('.first').innerText()).toBe('First difference at step 4 of 5.');
+    // Markup in an outcome is text: no element was made from it.
+    expect(await item.locator('img').count()).toBe(0);
+    // The other details are still shown, without the sequence again.
+    const detailsText = await item.locator('dl.fields dt').evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+    expect(detailsText).toContainEqual(['details', JSON.stringify({ caseDir: '/tmp/x' }, null, 2)]);
+
+    // A details.sequence that does not fit is shown as the plain JSON it is, and the page still works.
+    await p.locator('td.cell[data-server="a"][data-client="c"]').click();
+    const misfit = p.locator('#detail .result[data-property="sequence.equivalent"]');
+    await misfit.waitFor();
+    expect(await misfit.locator('.sequence').count()).toBe(0);
+    expect(await misfit.locator('dl.fields dd pre').last().innerText()).toContain('"firstDifference": 3');
     await p.close();
     expect(pageErrors).toEqual([]);
   });

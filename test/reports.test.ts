@@ -20,6 +20,7 @@ import { mergeReports, ReportInputError, validateReport } from '../suite/report/
 import { buildReport, summarize, type RunReport } from '../suite/report/results.js';
 import { startProgress } from '../suite/report/progress.js';
 import { renderDetails, renderMatrix } from '../suite/report/terminal.js';
+import { sequenceEvidence } from '../suite/report/sequence.js';
 import { exitCodeFor } from '../suite/report/write.js';
 import type { ResultEntry } from '../suite/model/types.js';
 import { cli } from './support/cli.js';
@@ -812,5 +813,114 @@ describe('report and merge commands', () => {
     } finally {
       await dir.cleanup();
     }
+  });
+});
+
+/**
+ * A sequence property's evidence (details.sequence, docs/results.md): a failing sequence whose third
+ * step differs, with outcomes that hold bytes (a NUL, a newline, markup); and a result whose
+ * details.sequence does not have the shape (the oracle has one step too few).
+ */
+function sequenceReport(): RunReport {
+  const base = fixtureReport();
+  const sequence = {
+    commands: ['connect c1', 'accept s1', 'c1.send 3 bytes [MSG_NOSIGNAL]', 's1.shutdown SHUT_WR', 'c1.recv 8 [MSG_DONTWAIT]'],
+    subject: { label: 'ts-net × c-reference', steps: ['ok', 'ok', 'ok sent 2', 'not run', 'not run'] },
+    oracle: { label: 'c-reference × c-reference (kernel)', steps: ['ok', 'ok', 'ok sent 3', 'ok', "data '<b>\u0000\n' (3 bytes) flags []"] },
+    firstDifference: 2,
+    equivalence: 'stream bytes as a concatenation up to each sync point',
+  };
+  const results: ResultEntry[] = [
+    ...base.results,
+    result({
+      server: 'ts-net', client: 'c-reference', property: 'sequence.equivalent', status: 'fail',
+      message: 'step 3 differs from the kernel',
+      evidence: { message: 'step 3 differs from the kernel', details: { sequence, transcripts: { server: ['hello'] } } },
+      replay: 'npx uds-conformance replay --property sequence.equivalent --server ts-net --client c-reference --seed 3 --path 7:1',
+    }),
+    result({
+      server: 'c-reference', client: 'ts-net', property: 'sequence.equivalent', status: 'fail',
+      message: 'step 1 differs',
+      evidence: { message: 'step 1 differs', details: { sequence: { ...sequence, oracle: { ...sequence.oracle, steps: ['ok'] } } } },
+    }),
+  ];
+  return {
+    ...base,
+    properties: [
+      ...base.properties,
+      { id: 'sequence.equivalent', level: 'MUST', category: 'sequences', scope: 'pairing', requirement: 'the same sequence has the same outcomes as the kernel', reference: 'unix(7)', socketTypes: ['stream'], addresses: ['pathname'] },
+    ],
+    results,
+    summary: summarize(results),
+  };
+}
+
+describe('sequence evidence in every report', () => {
+  const report = sequenceReport();
+  const good = report.results.at(-2)!;
+  const bad = report.results.at(-1)!;
+
+  it('reads details.sequence only when it has the shape, and never throws', () => {
+    const s = sequenceEvidence(good.evidence!.details);
+    expect(s?.firstDifference).toBe(2);
+    expect(s?.subject.label).toBe('ts-net × c-reference');
+    expect(sequenceEvidence(bad.evidence!.details)).toBeUndefined();
+    const ok = good.evidence!.details!.sequence as Record<string, unknown>;
+    const misfits: unknown[] = [
+      undefined, null, 'x', [], {}, { sequence: 'x' }, { sequence: [] },
+      { sequence: { ...ok, commands: 'connect' } },
+      { sequence: { ...ok, commands: [1, 2, 3, 4, 5] } },
+      { sequence: { ...ok, equivalence: 3 } },
+      { sequence: { ...ok, subject: { label: 'x', steps: ['ok', 'ok', 'ok', 'ok', 7] } } },
+      { sequence: { ...ok, subject: { steps: ['ok', 'ok', 'ok', 'ok', 'ok'] } } },
+      { sequence: { ...ok, oracle: null } },
+      { sequence: { ...ok, firstDifference: 5 } },
+      { sequence: { ...ok, firstDifference: -1 } },
+      { sequence: { ...ok, firstDifference: 1.5 } },
+      { sequence: { ...ok, firstDifference: '2' } },
+      { sequence: { ...ok, firstDifference: undefined } },
+    ];
+    for (const m of misfits) expect(sequenceEvidence(m), JSON.stringify(m)).toBeUndefined();
+    expect(sequenceEvidence({ sequence: { ...ok, firstDifference: null } })?.firstDifference).toBeNull();
+    // The report with both still matches the schema (details is free-form there).
+    expectValidResults(JSON.parse(JSON.stringify(report)));
+  });
+
+  it('the terminal details give the first differing step in two lines: the command, then both outcomes', () => {
+    const text = renderDetails(report, { expectedToo: false });
+    expect(text).toContain([
+      '  first difference at step 3 of 5: c1.send 3 bytes [MSG_NOSIGNAL]',
+      '    ts-net × c-reference: ok sent 2 · c-reference × c-reference (kernel): ok sent 3',
+    ].join('\n'));
+    // The misfit is still listed, without a first difference.
+    expect(text).toContain('FAIL  sequence.equivalent  c-reference × ts-net');
+    expect(text.match(/first difference at step/g)).toHaveLength(1);
+  });
+
+  it('summary.md gives the first differing step in one line', () => {
+    const md = renderMarkdown(report);
+    expect(md).toContain('  - first difference at step 3 of 5: `c1.send 3 bytes [MSG_NOSIGNAL]` · ts-net × c-reference: `ok sent 2` · c-reference × c-reference (kernel): `ok sent 3`');
+    expect(md.match(/first difference at step/g)).toHaveLength(1);
+  });
+
+  it('a step outcome holding bytes stays on one line, escaped', () => {
+    const last = { ...(good.evidence!.details!.sequence as Record<string, unknown>), firstDifference: 4 };
+    const r = { ...good, evidence: { ...good.evidence!, details: { sequence: last } } };
+    const one = { ...report, results: [r], summary: summarize([r]) };
+    const text = renderDetails(one, { expectedToo: false });
+    expect(text).toContain("    ts-net × c-reference: not run · c-reference × c-reference (kernel): data '<b>\\x00\\x0a' (3 bytes) flags []");
+    expect(renderMarkdown(one)).toContain("`data '<b>\\x00\\x0a' (3 bytes) flags []`");
+  });
+
+  it('the page gets the checked sequence of each result, null for a misfit, and no outcome can end its script element', () => {
+    const html = renderHtml(report);
+    expect(html.match(/<\/script>/g)).toHaveLength(2);
+    const json = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const data = JSON.parse(json) as { report: RunReport; sequences: unknown[] };
+    expect(data.report).toEqual(report);
+    expect(data.sequences).toHaveLength(report.results.length);
+    expect(data.sequences.at(-2)).toEqual(good.evidence!.details!.sequence);
+    expect(data.sequences.at(-1)).toBeNull();
+    expect(data.sequences.slice(0, -2).every((s) => s === null)).toBe(true);
   });
 });

@@ -27,6 +27,7 @@ import { tsNet } from '../fixtures/ts-net/index.js';
 import { dispatchCommand } from '../suite/driver/dispatch.js';
 import type { DriverAdapter, RecvAnswer, RecvFields } from '../suite/driver/protocol.js';
 import { serveAdapter } from '../suite/driver/serve.js';
+import { startDriver } from '../suite/driver/start.js';
 import { C_BIN, distPath } from '../suite/harness/paths.js';
 import { waitListening } from '../suite/harness/readiness.js';
 import { fdContent, FD_KINDS } from '../suite/properties/fd/reports.js';
@@ -88,7 +89,7 @@ describe('ts-native driver adapter', () => {
     const hello = await native().hello();
     expect(hello.implementation).toBe('ts-native');
     expect(hello.protocol).toBeUndefined(); // dispatch answers it
-    const all = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'sndbuf', 'msg-trunc'];
+    const all = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'sndbuf', 'msg-trunc', 'msg-peek', 'msg-dontwait', 'shutdown-read'];
     const at = (type: string, address: string): { type: string; address: string; features: string[] } => {
       let features = type === 'dgram' ? all.filter((f) => f !== 'peercred') : all;
       const after = features.indexOf('getsockname') + 1; // SOCKET_FEATURES' order
@@ -345,7 +346,7 @@ describe('ts-native driver adapter', () => {
 });
 
 describe('ts-net driver adapter', () => {
-  it('hello: stream at pathnames and abstract names, no features, the commands node:net can do', async () => {
+  it('hello: stream at pathnames and abstract names, MSG_PEEK and MSG_DONTWAIT only, the commands node:net can do', async () => {
     expect((await tsnet().hello()).capabilities).toEqual({
       types: ['stream'],
       addresses: ['pathname', 'abstract'],
@@ -353,8 +354,8 @@ describe('ts-net driver adapter', () => {
       credentials: false,
       commands: ['hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'quit'],
       sockets: [
-        { type: 'stream', address: 'pathname', features: [] },
-        { type: 'stream', address: 'abstract', features: [] },
+        { type: 'stream', address: 'pathname', features: ['msg-peek', 'msg-dontwait'] },
+        { type: 'stream', address: 'abstract', features: ['msg-peek', 'msg-dontwait'] },
       ],
     });
   });
@@ -398,7 +399,8 @@ describe('ts-net driver adapter', () => {
     expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), fds: ['F1'] }))).toMatchObject(refused);
     expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), flags: ['MSG_OOB'] }))).toMatchObject(refused);
     expect(await failure(server.send({ conn: sconn, data: Buffer.from('x'), flags: ['MSG_BOGUS'] }))).toMatchObject({ code: 'EINVAL', syscall: 'driver' });
-    expect(await failure(client.recv({ conn: cconn, dataSize: 1, flags: ['MSG_PEEK'] }))).toMatchObject(refused);
+    expect(await failure(client.recv({ conn: cconn, dataSize: 1, flags: ['MSG_WAITALL'] }))).toMatchObject(refused);
+    expect(await failure(client.recv({ conn: cconn, dataSize: 1, flags: ['MSG_PEEK', 'MSG_WAITALL'] }))).toMatchObject(refused);
     expect(await failure(server.shutdown({ conn: sconn, how: 'read' }))).toMatchObject(refused);
     expect(await failure(server.listen({ path: join(dir, 'q'), type: 'seqpacket' }))).toMatchObject(refused);
     expect(await failure(client.connect({ path: join(dir, 'q'), type: 'dgram' }))).toMatchObject(refused);
@@ -864,5 +866,65 @@ describe.skipIf(process.getuid?.() !== 0 || !existsSync(SETPRIV) || !existsSync(
     const answers = run.stdout.toString().trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(answers[2]).toEqual({ id: 3, ok: false, error: { code: 'EPERM', errno: 1, syscall: 'sendmsg', message: 'Operation not permitted' } });
     expect(answers[3]).toMatchObject({ ok: true, uid: 65534, gid: 65534, pid: expect.any(Number) });
+  });
+});
+
+describe("ts-native: connect's nonblock and setrlimit (issue 14)", () => {
+  it('in-process: a nonblock connect past a backlog of 0 is EAGAIN at once; without nonblock connect waits for room', async () => {
+    const server = native();
+    const client = native();
+    const path = join(dir, 'sock');
+    const { sock } = await server.listen({ path, backlog: 0 });
+    // Linux queues backlog + 1 connections: listen(0) takes one.
+    await client.connect({ path, nonblock: true });
+    let settled = false;
+    const waiting = client.connect({ path });
+    void waiting.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // Still full (this refusal comes after the waiting connect started), so it cannot have connected.
+    expect(await failure(client.connect({ path, nonblock: true }))).toMatchObject({ code: 'EAGAIN', syscall: 'connect' });
+    expect(settled).toBe(false);
+    await server.accept({ sock });
+    expect(await waiting).toMatchObject({ conn: expect.any(String) });
+    await server.accept({ sock });
+  });
+
+  it('in-process it has no setrlimit (it would limit the harness); only the adapter with a process of its own has', async () => {
+    const inHarness = native();
+    expect((await inHarness.hello()).capabilities.commands).not.toContain('setrlimit');
+    expect((inHarness as DriverAdapter).setrlimit).toBeUndefined();
+    const own = fresh(() => createTsNativeAdapter({ ownProcess: true }));
+    // Never called here: it would limit this test process.
+    expect(typeof own.setrlimit).toBe('function');
+    expect((await own.hello()).capabilities.commands).toContain('setrlimit');
+  });
+
+  it.skipIf(!existsSync(DRIVER_MAIN))('as a process: setrlimit NOFILE, then more fds than fit arrive cut with MSG_CTRUNC', async () => {
+    const cleanups: Array<() => Promise<unknown> | void> = [];
+    const signal = AbortSignal.timeout(20_000);
+    try {
+      const server = await startDriver({ dir, signal, addCleanup: (fn) => void cleanups.push(fn) }, tsNative.driver!, { transport: 'process', label: 'server ts-native' });
+      expect(server.capabilities.commands).toContain('setrlimit');
+      const client = native();
+      const path = join(dir, 'sock');
+      const sock = await server.listen(path);
+      const { conn } = await client.connect({ path });
+      const accepted = await server.accept(sock);
+      const fds: string[] = [];
+      for (let i = 0; i < 8; i++) fds.push((await client.mkfd({ kind: 'pipe', index: i })).fd);
+      const open = (await server.fds()).map((o) => o.fd);
+      const soft = Math.max(...open) + 3;
+      const free = soft - open.filter((fd) => fd < soft).length;
+      expect(free).toBeLessThan(8);
+      expect(await server.setrlimit('RLIMIT_NOFILE', soft)).toBeGreaterThan(soft);
+      await client.send({ conn, data: new Uint8Array(Buffer.from('abc')), fds });
+      const r = await server.recv(accepted, { dataSize: 10, controlFds: 8 });
+      expect([r.data.toString(), r.flags, r.fds.length]).toEqual(['abc', ['MSG_CTRUNC'], free]);
+      await server.quit();
+    } finally {
+      for (const fn of cleanups.reverse()) await fn();
+    }
   });
 });

@@ -176,15 +176,15 @@ static void name_remove(struct named *e) {
  * with every feature there, except that SO_PEERCRED names a connection's peer (stream, seqpacket)
  * and autobind gives an abstract name; and every command it answers. A driver mutant
  * (fixtures/mutants/driver-*.c) answers the same: it is this driver with one step replaced. */
-#define FEATURES_CONNECTED "[\"fds\",\"peercred\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\""
-#define FEATURES_DGRAM "[\"fds\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\""
+#define FEATURES_CONNECTED "[\"fds\",\"peercred\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\",\"msg-peek\",\"msg-dontwait\",\"shutdown-read\""
+#define FEATURES_DGRAM "[\"fds\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\",\"msg-peek\",\"msg-dontwait\",\"shutdown-read\""
 #define SOCKET_ENTRY(type, address, features, extra) \
     "{\"type\":\"" type "\",\"address\":\"" address "\",\"features\":" features extra "]}"
 #define CAPABILITIES                                                                                           \
     "{\"types\":[\"stream\",\"seqpacket\",\"dgram\"],\"addresses\":[\"pathname\",\"abstract\"],\"fds\":true,"     \
     "\"credentials\":true,\"commands\":[\"hello\",\"listen\",\"bind\",\"accept\",\"connect\",\"send\",\"sendto\","     \
     "\"recv\",\"recvfrom\",\"shutdown\",\"close\",\"getsockname\",\"getpeername\",\"setsockopt\",\"getsockopt\","     \
-    "\"peercred\",\"mkfd\",\"stat\",\"read\",\"fds\",\"open\",\"whoami\",\"quit\"],\"sockets\":["                   \
+    "\"peercred\",\"setrlimit\",\"mkfd\",\"stat\",\"read\",\"fds\",\"open\",\"whoami\",\"quit\"],\"sockets\":["   \
     SOCKET_ENTRY("stream", "pathname", FEATURES_CONNECTED, "") ","                                             \
     SOCKET_ENTRY("stream", "abstract", FEATURES_CONNECTED, ",\"autobind\"") ","                               \
     SOCKET_ENTRY("seqpacket", "pathname", FEATURES_CONNECTED, "") ","                                          \
@@ -218,7 +218,7 @@ static const struct {
     {"getpeername", cmd_getpeername}, {"setsockopt", cmd_setsockopt}, {"getsockopt", cmd_getsockopt},
     {"peercred", cmd_peercred},     {"mkfd", cmd_mkfd},               {"stat", cmd_stat},
     {"read", cmd_read},             {"fds", cmd_fds},                 {"open", cmd_open},
-    {"whoami", cmd_whoami},
+    {"whoami", cmd_whoami},         {"setrlimit", cmd_setrlimit},
 };
 
 /* ---- the loop ---- */

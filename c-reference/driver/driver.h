@@ -87,5 +87,6 @@ int cmd_read(const struct jobject *, struct buf *, struct failure *);
 int cmd_fds(const struct jobject *, struct buf *, struct failure *);
 int cmd_open(const struct jobject *, struct buf *, struct failure *);
 int cmd_whoami(const struct jobject *, struct buf *, struct failure *);
+int cmd_setrlimit(const struct jobject *, struct buf *, struct failure *);
 
 #endif

@@ -1,14 +1,16 @@
 /* The driver's fd commands (docs/driver-protocol.md): make the fds to pass (mkfd, content and kinds in docs/driver-protocol.md),
- * inspect one (stat, read), list the process's open fds (fds), try a path (open), and whoami (uid,
- * gid, pid). The
+ * inspect one (stat, read), list the process's open fds (fds), try a path (open), whoami (uid,
+ * gid, pid) and setrlimit (the process's RLIMIT_NOFILE). The
  * read through an fd of `read` is a step (steps.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -233,6 +235,26 @@ int cmd_open(const struct jobject *c, struct buf *ans, struct failure *f) {
     if (fd < 0)
         return fail_errno(f, "open");
     close(fd);
+    return 0;
+}
+
+/* The driver's own RLIMIT_NOFILE: the soft limit to "soft", the hard limit kept (a soft limit above
+ * it is the kernel's EINVAL); the answer is the soft limit before (RLIM_INFINITY as -1). */
+int cmd_setrlimit(const struct jobject *c, struct buf *ans, struct failure *f) {
+    const char *resource;
+    long long soft;
+    if (field_str(c, "resource", &resource, f) < 0 || field_num(c, "soft", &soft, 0, 0, LLONG_MAX, 1, f) < 0)
+        return -1;
+    if (strcmp(resource, "RLIMIT_NOFILE") != 0)
+        return fail_proto(f, "field \"resource\" is \"%.30s\", not RLIMIT_NOFILE", resource);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return fail_errno(f, "getrlimit");
+    rlim_t previous = rl.rlim_cur;
+    rl.rlim_cur = (rlim_t)soft;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return fail_errno(f, "setrlimit");
+    buf_fmt(ans, ",\"previous\":%lld", previous == RLIM_INFINITY ? -1LL : (long long)previous);
     return 0;
 }
 

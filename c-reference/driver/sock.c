@@ -1,10 +1,11 @@
 /* The driver's socket commands other than the transfers (docs/driver-protocol.md, uds-driver/2):
  * listen, bind, accept, connect, shutdown, getsockname, getpeername, setsockopt, getsockopt and
  * peercred, each one system call or two (socket+bind+listen). The addresses of the commands, the
- * autobind, connect, the options set and SO_PEERCRED are steps of steps.h (steps.c), which driver
+ * autobind, connect, shutdown, the options set and SO_PEERCRED are steps of steps.h (steps.c), which driver
  * mutants replace; send, sendto, recv and recvfrom are in msg.c. A socket is of the command's
  * "type": stream (the default), seqpacket or dgram. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,20 +137,42 @@ int cmd_accept(const struct jobject *c, struct buf *ans, struct failure *f) {
     return answer_name(ans, "conn", 'C', fd, f);
 }
 
-/* With "sock", that socket (from bind) is connected and keeps its name. */
+/* Sets or clears O_NONBLOCK on fd; 0, or -1 with f filled (syscall "fcntl"). */
+static int set_nonblock(int fd, int on, struct failure *f) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0)
+        return fail_errno(f, "fcntl");
+    return 0;
+}
+
+/* With "sock", that socket (from bind) is connected and keeps its name. With "nonblock", the
+ * connect(2) alone is non-blocking (a full backlog: EAGAIN at once); the socket blocks again after. */
 int cmd_connect(const struct jobject *c, struct buf *ans, struct failure *f) {
-    int type, fd;
+    int type, fd, nonblock;
     struct sockaddr_un addr;
     socklen_t len;
     const char *sock;
     if (field_address(c, &addr, &len, NULL, "connect", f) < 0 || field_type(c, &type, f) < 0 ||
-        field_str_opt(c, "sock", &sock, NULL, f) < 0)
+        field_str_opt(c, "sock", &sock, NULL, f) < 0 || field_bool(c, "nonblock", &nonblock, 0, f) < 0)
         return -1;
     struct named *s = NULL;
     if (sock != NULL && (s = name_find(sock)) == NULL)
         return fail_with(f, EBADF, "connect");
-    if (driver_connect(type, s ? s->fd : -1, &addr, len, &fd, f) < 0)
+    if (nonblock && s != NULL && set_nonblock(s->fd, 1, f) < 0)
         return -1;
+    int rc = driver_connect(nonblock && s == NULL ? type | SOCK_NONBLOCK : type, s ? s->fd : -1, &addr, len, &fd, f);
+    if (nonblock && s != NULL) {
+        /* A failed connect keeps the named socket: it blocks again either way. */
+        struct failure cleared;
+        if (set_nonblock(s->fd, 0, rc < 0 ? &cleared : f) < 0 && rc == 0)
+            return -1;
+    }
+    if (rc < 0)
+        return -1;
+    if (nonblock && s == NULL && set_nonblock(fd, 0, f) < 0) {
+        close(fd);
+        return -1;
+    }
     if (s != NULL) {
         buf_cstr(ans, ",\"conn\":");
         buf_jstr(ans, s->name);
@@ -167,9 +190,7 @@ int cmd_shutdown(const struct jobject *c, struct buf *ans, struct failure *f) {
     int h = strcmp(how, "read") == 0 ? SHUT_RD : strcmp(how, "write") == 0 ? SHUT_WR : strcmp(how, "both") == 0 ? SHUT_RDWR : -1;
     if (h < 0)
         return fail_proto(f, "field \"how\" is \"%.20s\", not read, write or both", how);
-    if (shutdown(conn->fd, h) < 0)
-        return fail_errno(f, "shutdown");
-    return 0;
+    return driver_shutdown(conn->fd, h, f);
 }
 
 /* getsockname and getpeername: the kernel's bytes and length, exactly (never "cleaned up"). */

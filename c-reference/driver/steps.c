@@ -61,6 +61,12 @@ DRIVER_STEP int driver_connect(int type, int sock, const struct sockaddr_un *a, 
     return 0;
 }
 
+DRIVER_STEP int driver_shutdown(int fd, int how, struct failure *f) {
+    if (shutdown(fd, how) < 0)
+        return fail_errno(f, "shutdown");
+    return 0;
+}
+
 DRIVER_STEP void driver_close(int fd, char kind) {
     (void)kind;
     close(fd);

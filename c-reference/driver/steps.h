@@ -50,8 +50,17 @@ int driver_autobind(int fd, struct failure *f);
 /* Step of `connect`: connects a socket to the address a (alen bytes), retried on EINTR. With sock
  * >= 0 that existing socket (from `bind`) is connected and *fd is sock; else a new socket of type
  * (SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM, close-on-exec) is made, connected, and handed over in
- * *fd (closed again when connect fails). 0, or -1 with f filled (syscall "socket" or "connect"). */
+ * *fd (closed again when connect fails). 0, or -1 with f filled (syscall "socket" or "connect").
+ * With `nonblock` true, type carries SOCK_NONBLOCK (an existing sock is already O_NONBLOCK): a full
+ * backlog is EAGAIN from "connect" at once. cmd_connect clears O_NONBLOCK after the step, so the
+ * step itself never has to. */
 int driver_connect(int type, int sock, const struct sockaddr_un *a, socklen_t alen, int *fd, struct failure *f);
+
+/* ---- shutdown (cmd_shutdown, sock.c) ---- */
+
+/* Step of `shutdown`: shutdown(2) of fd with how (SHUT_RD, SHUT_WR or SHUT_RDWR), the other
+ * direction left as it is. 0, or -1 with f filled (syscall "shutdown"). */
+int driver_shutdown(int fd, int how, struct failure *f);
 
 /* ---- close (cmd_close and quit, driver.c) ---- */
 

@@ -1,10 +1,11 @@
 // Plain fd helpers the checks need: close, fstat, FD_CLOEXEC, F_GETFL, lseek, read, write, pipe,
-// memfd_create, open and the list of open fds.
+// memfd_create, open, the list of open fds, and the process's RLIMIT_NOFILE.
 #include <algorithm>
 #include <cerrno>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -181,6 +182,20 @@ Napi::Value ListOpenFds(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setrlimit(RLIMIT_NOFILE) of this process: the soft limit to soft, the hard limit kept (above it,
+// the kernel's EINVAL). Returns the soft limit before, RLIM_INFINITY as -1. It limits the whole
+// process: a caller that shares its process (the harness) must not use it.
+Napi::Value SetNofileSoft(const Napi::CallbackInfo& info) {
+  int64_t soft = ArgInt(info, 0, "soft", -1);
+  if (soft < 0) throw Napi::TypeError::New(info.Env(), "soft must be a non-negative integer");
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) ThrowErrno(info.Env(), "getrlimit", errno);
+  rlim_t previous = rl.rlim_cur;
+  rl.rlim_cur = static_cast<rlim_t>(soft);
+  if (setrlimit(RLIMIT_NOFILE, &rl) < 0) ThrowErrno(info.Env(), "setrlimit", errno);
+  return Napi::Number::New(info.Env(), previous == RLIM_INFINITY ? -1.0 : static_cast<double>(previous));
+}
+
 }  // namespace
 
 void InitFiles(Napi::Env env, Napi::Object exports) {
@@ -197,6 +212,7 @@ void InitFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate, "memfdCreate"));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   exports.Set("listOpenFds", Napi::Function::New(env, ListOpenFds, "listOpenFds"));
+  exports.Set("setNofileSoft", Napi::Function::New(env, SetNofileSoft, "setNofileSoft"));
 }
 
 }  // namespace uds

@@ -22,6 +22,7 @@ import {
   type FdStat,
   type HelloAnswer,
   type OpenFd,
+  type RlimitResource,
   type SocketFeature,
   type SocketOption,
   type SocketType,
@@ -179,7 +180,7 @@ export class DriverClient implements Driver {
   }
 
   async connect(address: Address, options: ConnectOptions = {}): Promise<string> {
-    return (await this.request('connect', { ...wireAddress(address), type: options.type, sock: options.sock })).conn as string;
+    return (await this.request('connect', { ...wireAddress(address), type: options.type, sock: options.sock, nonblock: options.nonblock })).conn as string;
   }
 
   async send(conn: string, data: Uint8Array, options: SendOptions = {}): Promise<number> {
@@ -221,6 +222,10 @@ export class DriverClient implements Driver {
   async peercred(name: string): Promise<Ucred> {
     const a = await this.request('peercred', { name });
     return { pid: a.pid as number, uid: a.uid as number, gid: a.gid as number };
+  }
+
+  async setrlimit(resource: RlimitResource, soft: number): Promise<number> {
+    return (await this.request('setrlimit', { resource, soft })).previous as number;
   }
 
   async shutdown(conn: string, how: 'read' | 'write' | 'both'): Promise<void> {
@@ -527,6 +532,8 @@ function claimsOf(p: Pending, originOf: (name: string) => SocketOrigin): Claim[]
     case 'peercred':
       where = named('name');
       break;
+    // setrlimit limits the driver's process, no socket: judged by `commands` alone. So is connect's
+    // `nonblock`, an option no capability covers (docs/driver-protocol.md, Errors).
   }
   const features = new Set<SocketFeature>();
   const list = (key: string): unknown[] => (Array.isArray(f[key]) ? (f[key] as unknown[]) : []);
@@ -536,6 +543,9 @@ function claimsOf(p: Pending, originOf: (name: string) => SocketOrigin): Claim[]
   if ((p.cmd === 'send' || p.cmd === 'sendto') && f.credentials !== undefined && f.credentials !== null) features.add('sendcred');
   if ((p.cmd === 'recv' || p.cmd === 'recvfrom') && f.credentials === true) features.add('passcred');
   if ((p.cmd === 'recv' || p.cmd === 'recvfrom') && list('flags').includes('MSG_TRUNC')) features.add('msg-trunc');
+  if ((p.cmd === 'recv' || p.cmd === 'recvfrom') && list('flags').includes('MSG_PEEK')) features.add('msg-peek');
+  if (['recv', 'recvfrom', 'send', 'sendto'].includes(p.cmd) && list('flags').includes('MSG_DONTWAIT')) features.add('msg-dontwait');
+  if (p.cmd === 'shutdown' && (f.how === 'read' || f.how === 'both')) features.add('shutdown-read');
   if (p.cmd === 'setsockopt' || p.cmd === 'getsockopt') features.add(f.option === 'SO_PASSCRED' ? 'passcred' : 'sndbuf');
   if (p.cmd === 'peercred') features.add('peercred');
   if (p.cmd === 'getsockname' || p.cmd === 'getpeername') features.add('getsockname');

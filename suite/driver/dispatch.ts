@@ -5,7 +5,7 @@
  * so the two transports answer alike and the client judges both the same way.
  */
 import os from 'node:os';
-import { DRIVER_COMMANDS, DRIVER_PROTOCOL, SOCKET_OPTIONS, SOCKET_TYPES, type DriverAdapter, type DriverCommand, type DriverErrorInfo } from './protocol.js';
+import { DRIVER_COMMANDS, DRIVER_PROTOCOL, RLIMIT_RESOURCES, SOCKET_OPTIONS, SOCKET_TYPES, type DriverAdapter, type DriverCommand, type DriverErrorInfo } from './protocol.js';
 
 /** What one command came to. */
 export type Dispatched =
@@ -40,7 +40,7 @@ const FIELDS: Record<DriverCommand, Record<string, FieldRule>> = {
   listen: { ...ADDRESS, backlog: opt('integer'), type: TYPE },
   bind: { ...ADDRESS, type: TYPE },
   accept: { sock: req('string') },
-  connect: { ...ADDRESS, type: TYPE, sock: opt('string') },
+  connect: { ...ADDRESS, type: TYPE, sock: opt('string'), nonblock: opt('boolean') },
   send: { conn: req('string'), data: opt('bytes'), fds: opt('strings'), flags: opt('strings'), once: opt('boolean'), credentials: opt('ucred') },
   sendto: { sock: req('string'), ...ADDRESS, data: opt('bytes'), fds: opt('strings'), flags: opt('strings'), credentials: opt('ucred') },
   recv: RECV,
@@ -50,6 +50,8 @@ const FIELDS: Record<DriverCommand, Record<string, FieldRule>> = {
   setsockopt: { name: req('string'), option: req('string', { oneOf: SOCKET_OPTIONS }), value: req('integer') },
   getsockopt: { name: req('string'), option: req('string', { oneOf: SOCKET_OPTIONS }) },
   peercred: { name: req('string') },
+  // The hard limit is kept: a soft limit above it is the kernel's EINVAL, not the protocol's.
+  setrlimit: { resource: req('string', { oneOf: RLIMIT_RESOURCES }), soft: req('integer') },
   shutdown: { conn: req('string'), how: req('string', { oneOf: ['read', 'write', 'both'] }) },
   close: { name: req('string') },
   mkfd: { kind: req('string'), index: opt('integer'), dir: opt('string'), skip: opt('integer'), cloexec: opt('boolean') },

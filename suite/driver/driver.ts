@@ -3,7 +3,7 @@
  * same whichever transport carries them (a process speaking JSON lines, or an in-process adapter).
  * Implemented once, by DriverClient (client.ts); started by startDriver (start.ts).
  */
-import type { Capabilities, ControlMessage, DriverErrorInfo, FdStat, HelloAnswer, MkfdFields, OpenFd, RecvAnswer, SocketOption, SocketType, Ucred } from './protocol.js';
+import type { Capabilities, ControlMessage, DriverErrorInfo, FdStat, HelloAnswer, MkfdFields, OpenFd, RecvAnswer, RlimitResource, SocketOption, SocketType, Ucred } from './protocol.js';
 import type { ProcessSummary } from '../model/types.js';
 
 export interface ListenOptions {
@@ -16,6 +16,8 @@ export interface ConnectOptions {
   type?: SocketType;
   /** Connect this existing socket (from bind) instead of a new one. */
   sock?: string;
+  /** Non-blocking for the connect(2) only: a full backlog is EAGAIN at once, not a wait. */
+  nonblock?: boolean;
 }
 
 /**
@@ -84,6 +86,8 @@ export interface Driver {
   getsockopt(name: string, option: SocketOption): Promise<number>;
   /** SO_PEERCRED of a socket. */
   peercred(name: string): Promise<Ucred>;
+  /** setrlimit(2) of the driver's process: the soft limit to soft, the hard one kept; the soft limit before. */
+  setrlimit(resource: RlimitResource, soft: number): Promise<number>;
   shutdown(conn: string, how: 'read' | 'write' | 'both'): Promise<void>;
   close(name: string): Promise<void>;
   mkfd(options: MkfdOptions): Promise<{ fd: string; dev: number; ino: number }>;

@@ -25,9 +25,12 @@ export const DRIVER_PROTOCOLS: readonly string[] = ['uds-driver/1', 'uds-driver/
  * - `getsockname`: getsockname/getpeername report the kernel's exact bytes and length;
  * - `autobind`: bind without an address autobinds;
  * - `sndbuf`: SO_SNDBUF and SO_RCVBUF through setsockopt/getsockopt;
- * - `msg-trunc`: MSG_TRUNC as a recv input flag, with the message's full `length`.
+ * - `msg-trunc`: MSG_TRUNC as a recv input flag, with the message's full `length`;
+ * - `msg-peek`: MSG_PEEK on recv/recvfrom: the next data returned and left queued;
+ * - `msg-dontwait`: MSG_DONTWAIT on recv/recvfrom and send/sendto: EAGAIN at once instead of waiting;
+ * - `shutdown-read`: shutdown with how "read" or "both" (SHUT_RD, SHUT_RDWR).
  */
-export const SOCKET_FEATURES = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'autobind', 'sndbuf', 'msg-trunc'] as const;
+export const SOCKET_FEATURES = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'autobind', 'sndbuf', 'msg-trunc', 'msg-peek', 'msg-dontwait', 'shutdown-read'] as const;
 export type SocketFeature = (typeof SOCKET_FEATURES)[number];
 
 /** One socket type at one address kind, and the features a driver has there. */
@@ -59,6 +62,8 @@ export const DRIVER_COMMANDS = [
   'hello', 'listen', 'accept', 'connect', 'send', 'recv', 'shutdown', 'close', 'mkfd', 'stat', 'read', 'fds', 'open', 'whoami', 'quit',
   // uds-driver/2
   'bind', 'sendto', 'recvfrom', 'getsockname', 'getpeername', 'setsockopt', 'getsockopt', 'peercred',
+  // uds-driver/2, issue 14
+  'setrlimit',
 ] as const;
 /** The commands of uds-driver/1: what a hello without capabilities is taken to implement. */
 export const V1_COMMANDS: readonly DriverCommand[] = DRIVER_COMMANDS.slice(0, 15);
@@ -69,6 +74,10 @@ export type DriverCommand = (typeof DRIVER_COMMANDS)[number];
  * every driver before capabilities were answered (stream sockets at pathnames, fd passing).
  */
 export const V1_CAPABILITIES: Capabilities = { types: ['stream'], addresses: ['pathname'], fds: true, credentials: false, commands: [...V1_COMMANDS] };
+
+/** The resources setrlimit takes. */
+export const RLIMIT_RESOURCES = ['RLIMIT_NOFILE'] as const;
+export type RlimitResource = (typeof RLIMIT_RESOURCES)[number];
 
 /** The socket options setsockopt and getsockopt take. */
 export const SOCKET_OPTIONS = ['SO_PASSCRED', 'SO_SNDBUF', 'SO_RCVBUF'] as const;
@@ -116,6 +125,12 @@ export interface ConnectFields extends AddressFields {
   type?: SocketType;
   /** An existing socket (from bind) to connect, instead of a new one. */
   sock?: string;
+  /**
+   * SOCK_NONBLOCK (O_NONBLOCK for `sock`) for the connect(2) only: a full backlog fails at once with
+   * EAGAIN from "connect" (AF_UNIX gives EAGAIN, not EINPROGRESS); after a successful connect the
+   * socket is blocking again. Default false.
+   */
+  nonblock?: boolean;
 }
 export interface SendFields {
   conn: string;
@@ -213,6 +228,12 @@ export interface DriverAdapter {
   setsockopt?(fields: { name: string; option: SocketOption; value: number }): Promise<void>;
   getsockopt?(fields: { name: string; option: SocketOption }): Promise<{ value: number }>;
   peercred?(fields: { name: string }): Promise<Ucred>;
+  /**
+   * setrlimit(2) of the driver's own process: the soft limit to `soft`, the hard limit kept; answers
+   * the soft limit before. An adapter in the harness's process must leave it out (it would limit the
+   * harness); a property that needs it says isolation: 'process'.
+   */
+  setrlimit?(fields: { resource: RlimitResource; soft: number }): Promise<{ previous: number }>;
   shutdown?(fields: { conn: string; how: 'read' | 'write' | 'both' }): Promise<void>;
   close?(fields: { name: string }): Promise<void>;
   mkfd?(fields: MkfdFields): Promise<{ fd: string; dev: number; ino: number }>;

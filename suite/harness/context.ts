@@ -4,6 +4,7 @@
  * implementation; they ask the CaseContext to start "the server" and "the client" of the pairing.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
@@ -176,6 +177,22 @@ export class CaseContext {
     }
     const host = { dir: this.dir, signal: this.signal, extraEnv: this.options.env, addCleanup: (fn: () => void | Promise<void>) => void this.cleanups.push(fn) };
     return startDriver(host, impl.driver, { transport, label: `${role} ${impl.name}`, uid: options.uid, gid: options.gid });
+  }
+
+  /**
+   * Starts a driver of the run's oracle peer (c-reference) beside the pairing's own, as a process
+   * (an in-process adapter only when it has no command), for a property that runs the same steps on
+   * the kernel's pairing in the same case (sequence.equivalent). Stopped with the case.
+   */
+  async startOracleDriver(label: string): Promise<Driver> {
+    const impl = this.pairing.oracle;
+    if (!impl?.driver) throw new Error(`this case has no oracle peer with a driver (the runner gives c-reference)`);
+    const host = { dir: this.dir, signal: this.signal, extraEnv: this.options.env, addCleanup: (fn: () => void | Promise<void>) => void this.cleanups.push(fn) };
+    const transport = impl.driver.command ? 'process' : 'in-process';
+    // Four process drivers in one case hold more than Node's default of 10 listeners on the case's
+    // deadline (each process a few, removed at its exit): not a leak, so no warning.
+    setMaxListeners(Math.max(getMaxListeners(this.signal), 32), this.signal);
+    return startDriver(host, impl.driver, { transport, label: `${label} ${impl.name}` });
   }
 
   /** The pairing's server, or for a client-scoped property the oracle peer. */

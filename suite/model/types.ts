@@ -88,6 +88,11 @@ export interface Expectation {
   link?: string;
   /** The role whose behaviour fails it; absent means whichever role(s) this implementation plays. */
   role?: Role;
+  /**
+   * Reached only by some generated inputs or by a race (a call sequence must hit one interleaving):
+   * a run that does not reach it passes, and the expectation is never stale.
+   */
+  intermittent?: boolean;
 }
 
 export interface Implementation {
@@ -226,4 +231,21 @@ export interface ResultEntry {
   flaky?: RerunCount;
   /** What the last passing run observed, for properties that report it (e.g. the uid a client ran as). */
   observed?: Record<string, unknown>;
+}
+
+/**
+ * A sequence property's evidence (`evidence.details.sequence`, docs/results.md "Sequence evidence"):
+ * written by suite/sequence/run.ts, read (and shape-checked) by suite/report/sequence.ts.
+ */
+export interface SequenceEvidence {
+  /** The (shrunk) sequence, one human line per command, e.g. "c1.send 12 bytes [MSG_NOSIGNAL]". */
+  commands: string[];
+  /** The pairing under test: steps[i] is the outcome of commands[i] ("not run" after a failure). */
+  subject: { label: string; steps: string[] };
+  /** The kernel through c-reference × c-reference, or the model. */
+  oracle: { label: string; steps: string[] };
+  /** Index into commands of the first step whose outcomes differ under the equivalence, or null. */
+  firstDifference: number | null;
+  /** One sentence: how steps were compared. */
+  equivalence: string;
 }

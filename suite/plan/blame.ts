@@ -255,7 +255,7 @@ export function staleExpectations(subject: Implementation, results: ResultEntry[
   const stale: Array<{ implementation: string; property: string; reason: string }> = [];
   for (const [property, e] of Object.entries(subject.expectations)) {
     const mine = results.filter((r) => r.property === property && (r.server === subject.name || r.client === subject.name));
-    if (mine.length === 0) continue;
+    if (mine.length === 0 || e.intermittent) continue;
     if (!mine.some((r) => r.status === 'expected-fail')) stale.push({ implementation: subject.name, property, reason: e.reason });
   }
   return stale;

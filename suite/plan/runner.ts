@@ -49,6 +49,23 @@ export function replayLine(unit: Unit, seed: number, path: string, extra: string
   return words.map(q).join(' ');
 }
 
+/**
+ * A recorded path is fast-check's path, and for a sequence property (fc.commands) `~` and the
+ * commands' replayPath: fc.commands shrinks by which commands ran, so seed and path alone cannot walk
+ * back to the shrunk sequence (fast-check's documentation of fc.commands' replayPath).
+ */
+export function splitReplayPath(path: string | undefined): { path: string | undefined; commands: string | undefined } {
+  if (path === undefined) return { path, commands: undefined };
+  const at = path.indexOf('~');
+  return at < 0 ? { path, commands: undefined } : { path: path.slice(0, at), commands: path.slice(at + 1) };
+}
+
+/** The replayPath an fc.commands value prints with its commands (`/*replayPath="..."*\/`), if any. */
+function commandsReplayPathOf(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || !(Symbol.iterator in value)) return undefined;
+  return /\/\*replayPath="([^"]*)"\*\//.exec(String(value))?.[1];
+}
+
 function describeInput(property: Property<any>, input: unknown): unknown {
   if (property.describe) return property.describe(input);
   return input;
@@ -156,7 +173,9 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
   let runs = 0;
   let observed: Record<string, unknown> | undefined;
   let unsupportedCase: Unsupported | undefined;
-  const predicate = fc.asyncProperty(unit.property.arbitrary, async (input: unknown) => {
+  const replayed = splitReplayPath(config.replayPath);
+  const arbitrary = unit.property.arbitraryFor ? unit.property.arbitraryFor({ replayPath: replayed.commands }) : unit.property.arbitrary;
+  const predicate = fc.asyncProperty(arbitrary, async (input: unknown) => {
     // Once a case is declared unsupported the unit is: fail the remaining (shrinking) runs at once.
     if (unsupportedCase) throw unsupportedCase;
     if (shrinking.outOfBudget()) throw new fc.PreconditionFailure(true);
@@ -192,7 +211,7 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
   const details = await fc.check(predicate, {
     numRuns,
     seed,
-    path: config.replayPath,
+    path: replayed.path,
     // The same examples on replay: a recorded path counts them.
     examples: (unit.property.examples ?? []).map((e) => [e] as [unknown]),
     endOnFailure: config.shrink === false,
@@ -200,14 +219,16 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
   const durationMs = Math.round(performance.now() - started);
   const error = details.errorInstance;
   if (!details.failed) {
-    const status: Status = expectation ? 'unexpected-pass' : 'pass';
+    // An intermittent known failure that this run did not reach is a plain pass.
+    const awaited = expectation?.intermittent ? undefined : expectation;
+    const status: Status = awaited ? 'unexpected-pass' : 'pass';
     return {
       ...base,
       status,
       runs,
       durationMs,
       ...(observed ? { observed } : {}),
-      ...(expectation ? { reason: expectation.reason, message: `known failure did not happen: ${expectation.reason}` } : {}),
+      ...(awaited ? { reason: awaited.reason, message: `known failure did not happen: ${awaited.reason}` } : {}),
     };
   }
   if (unsupportedCase || error instanceof Unsupported) {
@@ -217,7 +238,7 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
   const counterexample = {
     input: describeInput(unit.property, details.counterexample?.[0]),
     seed: details.seed,
-    path: details.counterexamplePath ?? '',
+    path: (details.counterexamplePath ?? '') + (commandsReplayPathOf(details.counterexample?.[0]) !== undefined ? `~${commandsReplayPathOf(details.counterexample?.[0])}` : ''),
     numShrinks: details.numShrinks,
   };
   const replay = replayLine(unit, details.seed, counterexample.path, config.replayArgs);

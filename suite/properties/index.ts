@@ -17,6 +17,9 @@ import { pathTooLongClient, pathTooLongServer } from './path-too-long.js';
 import { pathEmbeddedNul, pathFullSunPathClient, pathFullSunPathServer, pathTrailingSlashClient, pathTrailingSlashServer } from './path-edges.js';
 import { pathForms } from './paths.js';
 import { pathLiveNotStolen, pathNonSocketKept } from './path-ownership.js';
+import { sequenceEquivalent } from './sequences.js';
+import { streamCloseUnreadReset, streamHalfClose, streamPeekThenRead, streamWriteAfterPeerClose } from './stream-lifecycle.js';
+import { connectBacklogFull, fdRlimitCtrunc, streamManyClients } from './connect-backlog.js';
 
 export function allProperties(): Property<any>[] {
   return [
@@ -73,5 +76,13 @@ export function allProperties(): Property<any>[] {
     dgramQueueFull,
     typeMismatchPathname,
     typeMismatchAbstract,
+    sequenceEquivalent,
+    streamHalfClose,
+    streamCloseUnreadReset,
+    streamWriteAfterPeerClose,
+    streamPeekThenRead,
+    connectBacklogFull,
+    streamManyClients,
+    fdRlimitCtrunc,
   ];
 }

@@ -41,6 +41,12 @@ export interface Property<T = unknown> extends PropertyInfo {
    */
   isolation?: 'process';
   arbitrary: fc.Arbitrary<T>;
+  /**
+   * A fresh arbitrary for one unit, when the arbitrary keeps state (fc.commands keeps its shrink state
+   * in itself, so units running at once must not share one); `replayPath` is fc.commands' replay
+   * string from a recorded counterexample (runner.ts: the part of `--path` after `~`).
+   */
+  arbitraryFor?: (replay: { replayPath?: string }) => fc.Arbitrary<T>;
   /** Inputs always tried first (the corpora's edge cases). */
   examples?: T[];
   /** Upper bound on generated runs, for properties whose case is expensive. */

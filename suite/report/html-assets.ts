@@ -4,7 +4,8 @@
  * the page's <script type="application/json" id="report-data"> and renders the scorecards, filters,
  * matrix and the details of the selected cell. Hooks the browser test uses: td.cell[data-server]
  * [data-client][data-status], #detail, .result[data-property][data-case][data-socket-type][data-address],
- * input[data-filter][value], .counterexample, .replay. Cases are named and ordered by data.caseLabels and
+ * input[data-filter][value], .counterexample, .replay, .sequence table.sequence-steps (th.side-subject,
+ * th.side-oracle, tr[data-step], tr.differs .diff-marker). Cases are named and ordered by data.caseLabels and
  * data.caseOrder (common.ts caseLabel); the socket type and address filters offer data.socketTypes and
  * data.addresses (the values the results have) and compare each result's own fields to them.
  */
@@ -54,6 +55,14 @@ dl.fields { display: grid; grid-template-columns: 150px 1fr; gap: 4px 12px; marg
 .bytes .diff { background: #c62828; color: #fff; border-radius: 2px; font-weight: 700; }
 .replay-line { display: flex; gap: 6px; align-items: flex-start; } .replay-line code { background: #f2f2f2; padding: 4px 6px; border-radius: 4px; flex: 1; word-break: break-all; }
 button { font: inherit; font-size: 12px; cursor: pointer; }
+.sequence .equivalence { margin: 0 0 4px; } .sequence .first { margin: 0 0 6px; font-weight: 600; }
+table.sequence-steps { border-collapse: collapse; background: #fff; width: 100%; table-layout: fixed; }
+table.sequence-steps th, table.sequence-steps td { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; white-space: pre-wrap; word-break: break-all; }
+table.sequence-steps th.step, table.sequence-steps td.step { width: 84px; }
+table.sequence-steps thead th { background: #f2f2f2; word-break: normal; overflow-wrap: anywhere; }
+table.sequence-steps tr.not-run td { color: #888; }
+table.sequence-steps tr.differs td { background: #fde0e0; border-top: 2px solid #c62828; border-bottom: 2px solid #c62828; font-weight: 600; }
+table.sequence-steps .diff-marker { display: block; color: #c62828; font-weight: 700; font-size: 12px; word-break: normal; }
 `;
 
 export const HTML_JS = String.raw`
@@ -70,6 +79,9 @@ export const HTML_JS = String.raw`
   report.properties.forEach(function (p, i) { props[p.id] = { p: p, order: i }; });
   var labels = new Map();
   report.results.forEach(function (r, i) { labels.set(r, (data.caseLabels || [])[i] || r.property); });
+  // Sequence evidence, its shape already checked by html.ts (null where details.sequence does not fit).
+  var sequences = new Map();
+  report.results.forEach(function (r, i) { var q = (data.sequences || [])[i]; if (q) sequences.set(r, q); });
   var caseRank = Object.create(null);
   (data.caseOrder || []).forEach(function (label, i) { caseRank[label] = i; });
   function propOf(r) { return (props[r.property] || { p: { id: r.property, level: 'MUST', category: 'unknown', requirement: '', reference: '' } }).p; }
@@ -255,6 +267,27 @@ export const HTML_JS = String.raw`
     });
     return box;
   }
+  // The commands and both sides' outcomes in two columns, one row per step (numbered from 1); the first
+  // differing row has the class "differs" and a marker that reads without colour.
+  function sequenceView(q) {
+    var first = q.firstDifference;
+    var head = el('tr', null, [el('th', { cls: 'step', scope: 'col', text: 'step' }), el('th', { scope: 'col', text: 'command' }),
+      el('th', { cls: 'side-subject', scope: 'col', text: q.subject.label }), el('th', { cls: 'side-oracle', scope: 'col', text: q.oracle.label })]);
+    var body = el('tbody');
+    q.commands.forEach(function (cmd, i) {
+      var differs = i === first;
+      var notRun = q.subject.steps[i] === 'not run' && q.oracle.steps[i] === 'not run';
+      var step = el('td', { cls: 'step' }, [differs ? el('span', { cls: 'diff-marker', title: 'first differing step', text: '≠ first difference' }) : null, String(i + 1)]);
+      var tr = el('tr', { cls: differs ? 'differs' : notRun ? 'not-run' : '', 'data-step': String(i + 1) },
+        [step, el('td', { cls: 'command mono', text: cmd }), el('td', { cls: 'side-subject mono', text: q.subject.steps[i] }), el('td', { cls: 'side-oracle mono', text: q.oracle.steps[i] })]);
+      if (differs) tr.setAttribute('aria-current', 'step');
+      body.appendChild(tr);
+    });
+    return el('div', { cls: 'sequence' }, [
+      el('p', { cls: 'equivalence', text: 'Compared: ' + q.equivalence }),
+      el('p', { cls: 'first', text: first === null ? 'No step differs (' + q.commands.length + ' steps).' : 'First difference at step ' + (first + 1) + ' of ' + q.commands.length + '.' }),
+      el('table', { cls: 'sequence-steps' }, [el('thead', null, [head]), body])]);
+  }
   function replayView(cmd) {
     var code = el('code', { cls: 'replay', text: cmd });
     var btn = el('button', { type: 'button', text: 'copy' });
@@ -303,7 +336,13 @@ export const HTML_JS = String.raw`
       field(dl, side, pre(processText(s)));
       if (s.stderr) field(dl, side + ' stderr', pre(s.stderr.length > 4000 ? s.stderr.slice(0, 4000) + '\n[\u2026]' : s.stderr, 'stderr'));
     });
-    if (ev.details) field(dl, 'details', pre(JSON.stringify(ev.details, null, 2)));
+    var seq = sequences.get(r);
+    if (seq) {
+      field(dl, 'sequence', sequenceView(seq));
+      var rest = {}, more = false;
+      Object.keys(ev.details).forEach(function (k) { if (k !== 'sequence') { rest[k] = ev.details[k]; more = true; } });
+      if (more) field(dl, 'details', pre(JSON.stringify(rest, null, 2)));
+    } else if (ev.details) field(dl, 'details', pre(JSON.stringify(ev.details, null, 2)));
     if (r.observed) field(dl, 'observed', pre(JSON.stringify(r.observed, null, 2)));
     if (r.replay) field(dl, 'replay', replayView(r.replay));
     d.appendChild(dl);

@@ -3,7 +3,8 @@
  * no CDN). Servers are rows and clients columns; each cell is coloured by its worst status and opens the
  * cell's cases, each named by its case label (requirement, reference, status, counterexample as bytes with the first differing
  * offset highlighted, stderr and stdout excerpts, timing, blame, replay; and its socket type and address
- * kind). Filters by level, category, status, socket type and address kind (the last two offered for the
+ * kind; for a sequence property, both sides' outcomes step by step beside the commands, the first
+ * differing step marked). Filters by level, category, status, socket type and address kind (the last two offered for the
  * values the report's results have); one scorecard per implementation. The page's script is in
  * html-assets.ts.
  */
@@ -11,6 +12,7 @@ import { HTML_CSS, HTML_JS } from './html-assets.js';
 import { ADDRESS_KINDS, SOCKET_TYPES } from '../driver/protocol.js';
 import { caseLabel, matrixAxes, reportCases, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
 import { partialNote, type RunReport } from './results.js';
+import { sequenceEvidence } from './sequence.js';
 
 /** Text for HTML element content or a quoted attribute. */
 export function htmlEscape(text: string): string {
@@ -42,6 +44,11 @@ export function renderHtml(report: RunReport): string {
     scorecards: scorecards(report),
     /** The case label of each result, by index. */
     caseLabels: report.results.map(caseLabel),
+    /**
+     * The sequence evidence of each result, by index: its details.sequence when that has the shape
+     * (checked here, once), else null, and the page shows the details as plain JSON.
+     */
+    sequences: report.results.map((r) => sequenceEvidence(r.evidence?.details) ?? null),
     /** Every case label, in run order. */
     caseOrder: reportCases(report).map((c) => c.label),
     /** The socket types and address kinds the results have, stream and pathname first. */

@@ -1,7 +1,7 @@
 /**
  * summary.md: a compact report for a CI job summary ($GITHUB_STEP_SUMMARY) or a PR comment. Unexpected
  * results come first (each with its level, socket type and address kind, blame and its re-runs,
- * expected against actual and the replay line), then the server × client matrix (each cell: the worst
+ * expected against actual, a sequence property's first differing step and the replay line), then the server × client matrix (each cell: the worst
  * status and how many of its cases held; a case is named by its case label), the results counted per
  * socket type × address kind, the scorecards and the expected failures (with levels, under a heading
  * per socket type × address kind).
@@ -9,6 +9,7 @@
 import { NO_PEER, type ResultEntry, type Status } from '../model/types.js';
 import { STATUS_ICON, STATUS_LABEL, LEVELS, blameText, byVariant, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, variantName, worstStatus, SEVERITY } from './common.js';
 import { partialNote, type RunReport } from './results.js';
+import { firstDifference, sequenceEvidence, stepText } from './sequence.js';
 
 /** At most this many unexpected results are listed in full; results.json has the rest. */
 const MAX_LISTED = 50;
@@ -58,6 +59,10 @@ function unexpectedItem(r: ResultEntry, report: RunReport): string {
   if (blame) lines.push(`  - blame: ${mdText(blame)}`);
   if (r.evidence?.expected !== undefined || r.evidence?.actual !== undefined) {
     lines.push(`  - expected ${mdCode(r.evidence?.expected ?? '')} · actual ${mdCode(r.evidence?.actual ?? '')}`);
+  }
+  const diff = firstDifference(sequenceEvidence(r.evidence?.details));
+  if (diff) {
+    lines.push(`  - first difference at step ${diff.step} of ${diff.of}: ${mdCode(stepText(diff.command))} · ${mdText(diff.subject.label, 60)}: ${mdCode(stepText(diff.subject.outcome))} · ${mdText(diff.oracle.label, 60)}: ${mdCode(stepText(diff.oracle.outcome))}`);
   }
   if (r.counterexample) lines.push(`  - counterexample: ${mdCode(JSON.stringify(r.counterexample.input), 300)}`);
   if (r.replay) lines.push(`  - replay: ${mdCode(r.replay, 1000)}`);

@@ -4,12 +4,14 @@
  * in each block one row per pairing with results there, one column per case of the group (a property,
  * or its variant: its case label). Cases are numbered group by group in one list, so a block's columns
  * are a run of numbers and no block is wider than the one matrix was. Then the details of everything
- * unexpected, each naming its socket type and address kind (and of expected failures, by group).
+ * unexpected, each naming its socket type and address kind and, for a sequence property, its first
+ * differing step (command, then both sides' outcomes); and of expected failures, by group.
  */
 import type { RunReport } from './results.js';
 import type { ResultEntry, Status } from '../model/types.js';
 import { blameText, byVariant, caseLabel, flakyText, gradesExit, levelOf, reportCases, variantName } from './common.js';
 import { partialNote, unexpected } from './results.js';
+import { firstDifference, sequenceEvidence, stepText } from './sequence.js';
 
 export const STATUS_MARK: Record<Status, string> = {
   pass: 'ok',
@@ -91,6 +93,11 @@ function renderFailure(r: ResultEntry, report: RunReport, strict: boolean): stri
   const ev = r.evidence;
   if (ev?.expected !== undefined) out.push(`  expected: ${ev.expected}`);
   if (ev?.actual !== undefined) out.push(`  actual:   ${ev.actual}`);
+  const diff = firstDifference(sequenceEvidence(ev?.details));
+  if (diff) {
+    out.push(`  first difference at step ${diff.step} of ${diff.of}: ${stepText(diff.command)}`);
+    out.push(`    ${stepText(diff.subject.label, 60)}: ${stepText(diff.subject.outcome)} · ${stepText(diff.oracle.label, 60)}: ${stepText(diff.oracle.outcome)}`);
+  }
   if (ev?.client?.stderr) out.push(`  client stderr: ${JSON.stringify(ev.client.stderr.slice(0, 200))}`);
   if (ev?.server?.stderr) out.push(`  server stderr: ${JSON.stringify(ev.server.stderr.slice(0, 200))}`);
   if (r.counterexample) out.push(`  counterexample: ${JSON.stringify(r.counterexample.input)} (after ${r.counterexample.numShrinks} shrinks)`);

@@ -1,0 +1,57 @@
+/**
+ * Stateful differential testing (issue 14): a generated sequence of socket calls (connect, accept,
+ * send, recv with and without MSG_DONTWAIT and MSG_PEEK, shutdown, close; suite/sequence/commands.ts)
+ * runs on the unit's pairing and, in the same case, on c-reference × c-reference, whose answers are
+ * the kernel's through libc. A model of the connections (suite/sequence/model.ts) runs beside both:
+ * the kernel's answers must be the model's, and the pairing's must be equivalent to what the model
+ * expects from the pairing's own state (suite/sequence/transcript.ts). The first difference fails the
+ * case with the shrunk sequence and both transcripts in `details.sequence`.
+ */
+import { sequenceCommands, type Sequence } from '../sequence/commands.js';
+import { ModelDisagreement, runSequence } from '../sequence/run.js';
+import { withDrivers } from './pair.js';
+import type { Property } from './property.js';
+
+/** The oracle's label in evidence: the kernel's answers, through the C reference over libc. */
+export const KERNEL_LABEL = 'c-reference × c-reference (kernel)';
+
+export const sequenceEquivalent: Property<Sequence> = {
+  id: 'sequence.equivalent',
+  level: 'MUST',
+  category: 'sequence',
+  scope: 'pairing',
+  requirement:
+    'Over any sequence of connect, accept, send, recv (MSG_DONTWAIT, MSG_PEEK), shutdown and close on up to four connections, the pairing answers as the kernel does: the same bytes in order (a stream may split them), the same EOF, ECONNRESET and EPIPE at the same steps.',
+  reference:
+    'unix(7); recv(2), send(2) EPIPE and MSG_NOSIGNAL, shutdown(2), close(2); kernel selftest tools/testing/selftests/net/af_unix/unix_connreset.c (ECONNRESET after a close with unread data); gVisor test/syscalls/linux/socket_unix_stream.cc and socket_unix_seqpacket.cc; fast-check model-based testing (fc.commands)',
+  socketTypes: ['stream', 'seqpacket'],
+  via: 'driver',
+  arbitrary: sequenceCommands(),
+  arbitraryFor: ({ replayPath }) => sequenceCommands(replayPath),
+  // One case is one sequence of up to 12 commands on four drivers: a few per unit by default.
+  maxRuns: 5,
+  describe: (cmds) => String(cmds),
+  async check(cmds, ctx) {
+    return withDrivers(ctx, async (d) => {
+      const [server, client] = await Promise.all([ctx.startOracleDriver('oracle server'), ctx.startOracleDriver('oracle client')]);
+      const oracleAddress = ctx.address === 'abstract' ? { abstract: ctx.abstractName() } : { path: ctx.resolve(ctx.socketName()) };
+      try {
+        const done = await runSequence(cmds, {
+          type: ctx.socketType,
+          subject: { label: `${ctx.server.name} × ${ctx.client.name}`, server: d.server, client: d.client, address: d.address },
+          oracle: { label: KERNEL_LABEL, server, client, address: oracleAddress },
+        });
+        await Promise.all([server.quit(0), client.quit(0)]);
+        return { steps: done.commands.length };
+      } catch (err) {
+        // The kernel and the model disagree: the harness's model (or the reference) is wrong, not the
+        // pairing, so it is an error of the harness with the whole transcript, never a failure.
+        if (err instanceof ModelDisagreement) {
+          const lines = err.evidence.commands.map((c, i) => `${i + 1}. ${c}: kernel ${err.evidence.oracle.steps[i]}`);
+          throw new Error(`${err.message}\n${lines.join('\n')}`);
+        }
+        throw err;
+      }
+    });
+  },
+};

@@ -1,0 +1,150 @@
+/**
+ * The command set of the sequence properties, as fast-check model-based commands (fc.commands) over a
+ * world of one listener and up to K connections. A command names a connection by a number that is
+ * taken modulo the connections open so far, so that most generated commands apply; one that does not
+ * (no connection yet, an end already closed) is skipped by its `check`, as fast-check does. The model
+ * a command checks against is the kernel's (model.ts, kept in step with c-reference × c-reference).
+ *
+ * Nothing blocks unless the model knows it cannot: accept only with a connection queued, and a recv
+ * waits (no MSG_DONTWAIT) only when it asked to and data, a reset or EOF is pending for that end.
+ *
+ * A command uses MSG_PEEK, MSG_DONTWAIT or a shutdown of the read side only where that side's drivers
+ * claim it in hello (the features msg-peek, msg-dontwait, shutdown-read at the unit's socket, in both
+ * worlds): elsewhere its check fails and fast-check skips it, so it is never run nor shown.
+ */
+import fc from 'fast-check';
+import type { SocketFeature } from '../driver/protocol.js';
+import { MAX_CONNECTIONS, type Side, type WorldModel } from './model.js';
+
+export type Step =
+  | { op: 'connect' }
+  | { op: 'accept' }
+  | { op: 'send'; pick: number; side: Side; size: number }
+  | { op: 'recv'; pick: number; side: Side; size: number; peek: boolean; block: boolean }
+  | { op: 'shutdown'; pick: number; side: Side; how: 'read' | 'write' | 'both' }
+  | { op: 'close'; pick: number; side: Side };
+
+/** A step with its connection resolved against the model and its recv flags settled. */
+export type Resolved =
+  | { op: 'connect' }
+  | { op: 'accept' }
+  | { op: 'send'; conn: number; side: Side; size: number }
+  | { op: 'recv'; conn: number; side: Side; size: number; peek: boolean; dontwait: boolean }
+  | { op: 'shutdown'; conn: number; side: Side; how: 'read' | 'write' | 'both' }
+  | { op: 'close'; conn: number; side: Side };
+
+/** Runs one resolved step on every run of the world, and moves the kernel model (run.ts). */
+export interface SequenceReal {
+  step(resolved: Resolved, model: WorldModel): Promise<void>;
+}
+
+/** The features a command may rely on beyond plain calls (docs/driver-protocol.md, hello). */
+export const SEQUENCE_FEATURES = ['msg-peek', 'msg-dontwait', 'shutdown-read'] as const satisfies readonly SocketFeature[];
+/** Per side (the server's ends, the client's ends): the features every driver of that side has at the unit's socket. */
+export type SequenceForms = Record<Side, ReadonlySet<SocketFeature>>;
+/** Every form on both sides: the kernel's own pairing (c-reference × c-reference). */
+export const EVERY_FORM: SequenceForms = { client: new Set(SEQUENCE_FEATURES), server: new Set(SEQUENCE_FEATURES) };
+
+/** What fast-check's commands are checked against: the kernel's model, and the forms each side may be asked. */
+export interface SequenceState {
+  model: WorldModel;
+  forms: SequenceForms;
+}
+/** A generated sequence, as fc.commands gives it. */
+export type Sequence = Iterable<fc.AsyncCommand<SequenceState, SequenceReal>>;
+
+/**
+ * The step against the model, or null when it does not apply now (fast-check then skips it): no
+ * connection for it, or a form (MSG_PEEK, MSG_DONTWAIT, shutdown of the read side) its side lacks.
+ */
+export function resolve(step: Step, model: WorldModel, forms: SequenceForms = EVERY_FORM): Resolved | null {
+  if (step.op === 'connect') return model.connections.length < MAX_CONNECTIONS ? step : null;
+  if (step.op === 'accept') return model.acceptQueue.length > 0 ? step : null;
+  if (model.connections.length === 0) return null;
+  const conn = step.pick % model.connections.length;
+  if (!model.end(conn, step.side).live) return null;
+  const has = forms[step.side];
+  if (step.op === 'recv') {
+    const { pick: _pick, block, ...rest } = step;
+    const dontwait = !(block && model.pending(conn, step.side));
+    if ((dontwait && !has.has('msg-dontwait')) || (step.peek && !has.has('msg-peek'))) return null;
+    return { ...rest, conn, dontwait };
+  }
+  if (step.op === 'shutdown' && step.how !== 'write' && !has.has('shutdown-read')) return null;
+  const { pick: _pick, ...rest } = step;
+  return { ...rest, conn };
+}
+
+/** One line of the sequence as the evidence shows it, e.g. "c1.client send 12 bytes [MSG_NOSIGNAL]". */
+export function stepText(r: Resolved): string {
+  switch (r.op) {
+    case 'connect':
+      return 'connect (a new connection)';
+    case 'accept':
+      return 'accept (the oldest queued connection)';
+    case 'send':
+      return `c${r.conn + 1}.${r.side} send ${r.size} bytes [MSG_NOSIGNAL]`;
+    case 'recv':
+      return `c${r.conn + 1}.${r.side} recv ${r.size} [${recvFlags(r).join(', ')}]`;
+    case 'shutdown':
+      return `c${r.conn + 1}.${r.side} shutdown ${r.how}`;
+    case 'close':
+      return `c${r.conn + 1}.${r.side} close`;
+  }
+}
+
+export function recvFlags(r: { peek: boolean; dontwait: boolean }): string[] {
+  return [...(r.dontwait ? ['MSG_DONTWAIT'] : []), ...(r.peek ? ['MSG_PEEK'] : [])];
+}
+
+class SequenceCommand implements fc.AsyncCommand<SequenceState, SequenceReal> {
+  constructor(readonly step: Step) {}
+  check(state: Readonly<SequenceState>): boolean {
+    return resolve(this.step, state.model, state.forms) !== null;
+  }
+  async run(state: SequenceState, real: SequenceReal): Promise<void> {
+    const resolved = resolve(this.step, state.model, state.forms);
+    if (!resolved) throw new Error(`sequence: ${this.toString()} ran without applying (fast-check checks first)`);
+    await real.step(resolved, state.model);
+  }
+  toString(): string {
+    const s = this.step;
+    if (s.op === 'connect' || s.op === 'accept') return s.op;
+    const args = s.op === 'send' ? `${s.size}` : s.op === 'recv' ? `${s.size}${s.peek ? ' peek' : ''}${s.block ? ' block' : ''}` : s.op === 'shutdown' ? s.how : '';
+    return `${s.op}(#${s.pick} ${s.side}${args ? ` ${args}` : ''})`;
+  }
+}
+
+/** Most commands a generated sequence has (the issue: about 12). */
+export const MAX_COMMANDS = 12;
+
+const pick = fc.nat(MAX_CONNECTIONS - 1);
+const side = fc.constantFrom<Side>('client', 'server');
+/** Mostly small, so several sends share a recv; now and then a few KiB (still far below SO_SNDBUF). */
+const sendSize = fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 17, max: 4096 }));
+const recvSize = fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 17, max: 8192 }));
+
+const command = (step: fc.Arbitrary<Step>): fc.Arbitrary<fc.AsyncCommand<SequenceState, SequenceReal>> => step.map((s) => new SequenceCommand(s));
+
+/**
+ * The commands arbitrary. fc.commands keeps its shrink state in the arbitrary itself, so every unit
+ * (and every test) builds its own; `replayPath` is the one a counterexample printed, so that seed,
+ * path and replayPath replay the exact shrunk sequence (fast-check's documentation of fc.commands).
+ * It generates every form; which ones run is settled against the drivers' features (resolve), known
+ * only once they have started (the arbitrary is built before).
+ */
+export function sequenceCommands(replayPath?: string): fc.Arbitrary<Sequence> {
+  const connect = command(fc.constant<Step>({ op: 'connect' }));
+  const accept = command(fc.constant<Step>({ op: 'accept' }));
+  const send = command(fc.record({ op: fc.constant('send' as const), pick, side, size: sendSize }));
+  const recv = command(fc.record({ op: fc.constant('recv' as const), pick, side, size: recvSize, peek: fc.boolean(), block: fc.boolean() }));
+  const shutdown = command(fc.record({ op: fc.constant('shutdown' as const), pick, side, how: fc.constantFrom('read' as const, 'write' as const, 'both' as const) }));
+  const close = command(fc.record({ op: fc.constant('close' as const), pick, side }));
+  // fc.commands picks uniformly among its arbitraries: the data commands are listed more than once.
+  return fc.commands([connect, connect, accept, accept, send, send, send, send, recv, recv, recv, recv, shutdown, close], {
+    maxCommands: MAX_COMMANDS,
+    // Up to MAX_COMMANDS whatever the run's size: a short sequence reaches few states.
+    size: 'max',
+    ...(replayPath !== undefined ? { replayPath } : {}),
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * The sequence property (issue 14): the kernel against itself over many generated sequences (the
+ * determinism the differential oracle rests on), the equivalence's rules, the same seed giving the
+ * same sequences and verdict, a replay line that reproduces the shrunk sequence, and a mutant caught
+ * with a short counterexample.
+ */
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mutants } from '../fixtures/mutants/index.js';
+import type { Driver } from '../suite/driver/driver.js';
+import { CaseContext } from '../suite/harness/context.js';
+import { liveProcessCount } from '../suite/harness/process.js';
+import type { SocketType } from '../suite/driver/protocol.js';
+import { allProperties } from '../suite/properties/index.js';
+import { KERNEL_LABEL } from '../suite/properties/sequences.js';
+import { cReference } from '../suite/registry.js';
+import { runUnit } from '../suite/plan/runner.js';
+import { planSuite, runSuite } from '../suite/run.js';
+import { EVERY_FORM, resolve, sequenceCommands, type SequenceForms } from '../suite/sequence/commands.js';
+import { WorldModel } from '../suite/sequence/model.js';
+import { runSequence } from '../suite/sequence/run.js';
+import type { SequenceEvidence } from '../suite/model/types.js';
+import { judge } from '../suite/sequence/transcript.js';
+import { leftoversOf } from './support/leftovers.js';
+
+const properties = allProperties();
+const mutant = mutants().find((m) => m.implementation.name === 'mutant-driver-client-eagain-as-eof')!;
+
+afterAll(() => {
+  expect(liveProcessCount()).toBe(0);
+  expect(leftoversOf(process.pid)).toEqual({ dirs: [], sockets: [], processes: [] });
+});
+
+/**
+ * `count` generated sequences on c-reference × c-reference against the oracle's c-reference ×
+ * c-reference, through runSequence (the property's own path), with the four drivers started once and
+ * reused: each sequence closes what it opened and listens at a fresh path.
+ */
+async function kernelAgainstItself(type: SocketType, count: number, seed: number): Promise<{ differences: string[]; steps: number }> {
+  const pairing = { server: cReference, client: cReference, oracle: cReference, socketType: type, address: 'pathname' as const };
+  return CaseContext.with(pairing, 50_000, async (ctx) => {
+    const drivers: Driver[] = await Promise.all([ctx.startDriver('server'), ctx.startDriver('client'), ctx.startOracleDriver('oracle server'), ctx.startOracleDriver('oracle client')]);
+    const [server, client, oServer, oClient] = drivers as [Driver, Driver, Driver, Driver];
+    const differences: string[] = [];
+    let steps = 0;
+    for (const cmds of fc.sample(sequenceCommands(), { numRuns: count, seed })) {
+      try {
+        const done = await runSequence(
+          cmds,
+          {
+            type,
+            subject: { label: 'c-reference × c-reference', server, client, address: { path: ctx.resolve(ctx.socketName()) } },
+            oracle: { label: KERNEL_LABEL, server: oServer, client: oClient, address: { path: ctx.resolve(ctx.socketName()) } },
+          },
+          true,
+        );
+        steps += done.commands.length;
+      } catch (err) {
+        differences.push(`${String(cmds)}: ${(err as Error).message}`);
+        if (differences.length >= 3) break;
+      }
+    }
+    await Promise.all(drivers.map((d) => d.quit(0)));
+    return { differences, steps };
+  });
+}
+
+describe('the kernel against itself', () => {
+  for (const type of ['stream', 'seqpacket'] as const) {
+    it(`c-reference × c-reference shows no difference over 1,000 ${type} sequences`, async () => {
+      const started = performance.now();
+      const { differences, steps } = await kernelAgainstItself(type, 1000, 14);
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`${type}: 1000 sequences (${steps} steps) in ${seconds.toFixed(1)} s: ${(1000 / seconds).toFixed(0)} sequences/s with reused drivers`);
+      expect(differences).toEqual([]);
+      // Not vacuous: the sequences did run commands past the three every sequence starts with.
+      expect(steps).toBeGreaterThan(1000 * 6);
+    }, 60_000);
+  }
+});
+
+describe('the equivalence', () => {
+  const data = (s: string) => ({ kind: 'data' as const, bytes: Buffer.from(s), flags: [] });
+  const stream = { type: 'stream' as const, dontwait: false };
+  it('lets a stream recv return fewer of the next bytes, and MSG_DONTWAIT find nothing yet', () => {
+    expect(judge(data('abcdef'), data('abc'), stream)).toBeNull();
+    expect(judge(data('abcdef'), { kind: 'errno', code: 'EAGAIN' }, { ...stream, dontwait: true })).toBeNull();
+  });
+  it('refuses other bytes, more bytes, EOF before the data, and EAGAIN from a blocking recv', () => {
+    expect(judge(data('abcdef'), data('abd'), stream)).toMatch(/not the next bytes/);
+    expect(judge(data('abc'), data('abcd'), stream)).toMatch(/more bytes/);
+    expect(judge(data('abc'), { kind: 'eof' }, { ...stream, dontwait: true })).toMatch(/expected data/);
+    expect(judge(data('abc'), { kind: 'errno', code: 'EAGAIN' }, stream)).toMatch(/expected data/);
+    expect(judge({ kind: 'errno', code: 'EAGAIN' }, { kind: 'eof' }, { ...stream, dontwait: true })).toMatch(/expected EAGAIN/);
+  });
+  it('compares seqpacket message by message: a part of a message is a difference', () => {
+    expect(judge(data('abcdef'), data('abc'), { ...stream, type: 'seqpacket' })).toMatch(/expected data/);
+  });
+  it('models the reset: queued bytes, then ECONNRESET once, then EOF (stream); ECONNRESET first on seqpacket', () => {
+    for (const type of ['stream', 'seqpacket'] as const) {
+      const m = new WorldModel(type);
+      m.connect();
+      m.accept();
+      m.applySend(0, 'client', Buffer.from('xy'), { kind: 'sent', n: 2 });
+      m.applySend(0, 'server', Buffer.from('q'), { kind: 'sent', n: 1 });
+      m.close(0, 'client');
+      const first = m.expectedRecv(0, 'server', 100, false);
+      expect(first.kind === 'errno' ? first.code : first.kind).toBe(type === 'stream' ? 'data' : 'ECONNRESET');
+    }
+  });
+});
+
+describe('the forms a command uses: only what both sides claim in hello', () => {
+  it('skips MSG_PEEK, MSG_DONTWAIT and a shutdown of the read side on a side whose drivers lack the feature, and runs them where they have it', () => {
+    const m = new WorldModel('stream');
+    m.connect();
+    m.accept();
+    // The client's drivers (as ts-net's) have msg-peek and msg-dontwait; the server's have nothing.
+    const forms: SequenceForms = { client: new Set(['msg-peek', 'msg-dontwait']), server: new Set() };
+    const recv = (side: 'client' | 'server', peek: boolean, block: boolean) => ({ op: 'recv' as const, pick: 0, side, size: 4, peek, block });
+    const shutdown = (side: 'client' | 'server', how: 'read' | 'write' | 'both') => ({ op: 'shutdown' as const, pick: 0, side, how });
+    // Nothing pending: a recv is non-blocking whatever it asked.
+    expect(resolve(recv('client', true, true), m, forms)).toMatchObject({ peek: true, dontwait: true });
+    expect(resolve(recv('server', false, true), m, forms)).toBeNull();
+    expect(resolve(recv('server', false, true), m, EVERY_FORM)).toMatchObject({ dontwait: true });
+    m.applySend(0, 'client', Buffer.from('abc'), { kind: 'sent', n: 3 });
+    // Data pending for the server: a blocking plain recv needs no feature, a peek does.
+    expect(resolve(recv('server', false, true), m, forms)).toMatchObject({ peek: false, dontwait: false });
+    expect(resolve(recv('server', true, true), m, forms)).toBeNull();
+    expect(resolve(recv('server', false, false), m, forms)).toBeNull();
+    for (const side of ['client', 'server'] as const) {
+      expect(resolve(shutdown(side, 'write'), m, forms)).toMatchObject({ how: 'write' });
+      expect(resolve(shutdown(side, 'read'), m, forms)).toBeNull();
+      expect(resolve(shutdown(side, 'both'), m, forms)).toBeNull();
+      expect(resolve(shutdown(side, 'both'), m, EVERY_FORM)).toMatchObject({ how: 'both' });
+    }
+  });
+});
+
+describe('sequence.equivalent on a mutant', () => {
+  const options = (seed: number) => ({
+    implementations: [mutant.implementation, cReference],
+    properties,
+    propertyPatterns: ['sequence.equivalent'],
+    servers: [cReference.name],
+    clients: [mutant.implementation.name],
+    seed,
+    jobs: 2,
+    caseDeadlineMs: 10_000,
+  });
+
+  it('is caught with a shrunk sequence of at most 6 commands, its evidence the two transcripts side by side, and the same seed gives the same verdict', async () => {
+    const first = await runSuite(options(7));
+    const again = await runSuite(options(7));
+    expect(first.results.map((r) => r.status)).toEqual(['fail', 'fail']);
+    for (const [i, r] of first.results.entries()) {
+      const generated = String(r.counterexample!.input).replace(/ \/\*replayPath=.*$/, '').split(',');
+      expect(generated.length).toBeLessThanOrEqual(6);
+      const sequence = r.evidence!.details!.sequence as SequenceEvidence;
+      expect(sequence.subject.steps).toHaveLength(sequence.commands.length);
+      expect(sequence.oracle.steps).toHaveLength(sequence.commands.length);
+      expect(sequence.oracle.label).toBe(KERNEL_LABEL);
+      const at = sequence.firstDifference!;
+      expect(sequence.commands[at]).toMatch(/client recv/);
+      expect([sequence.subject.steps[at], sequence.oracle.steps[at]]).toEqual(['EOF (0 bytes)', 'EAGAIN']);
+      // Same seed: the same sequence, path and verdict.
+      const twin = again.results[i]!;
+      expect([twin.status, twin.counterexample, (twin.evidence!.details!.sequence as SequenceEvidence).commands]).toEqual([r.status, r.counterexample, sequence.commands]);
+      expect(r.replay).toContain('~');
+    }
+  }, 120_000);
+
+  it('replays the exact shrunk sequence from the replay line (seed, path and replayPath)', async () => {
+    const { results } = await runSuite(options(11));
+    const r = results[0]!;
+    expect(r.status).toBe('fail');
+    const { units } = await planSuite(options(11));
+    const unit = units.find((u) => u.socketType === r.socketType)!;
+    const replayed = await runUnit(unit, { runs: 100, seed: r.counterexample!.seed, oracle: cReference, caseDeadlineMs: 10_000, replayPath: r.counterexample!.path });
+    expect(replayed.status).toBe('fail');
+    expect(replayed.counterexample!.input).toEqual(r.counterexample!.input);
+    expect((replayed.evidence!.details!.sequence as SequenceEvidence).commands).toEqual((r.evidence!.details!.sequence as SequenceEvidence).commands);
+  }, 120_000);
+});
