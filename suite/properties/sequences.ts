@@ -1,6 +1,7 @@
 /**
- * Stateful differential testing (issue 14): a generated sequence of socket calls (connect, accept,
- * send, recv with and without MSG_DONTWAIT and MSG_PEEK, shutdown, close; suite/sequence/commands.ts)
+ * Stateful differential testing (issue 14): a generated sequence of socket calls (connect, also
+ * non-blocking past the listener's backlog of 1, accept, send with and without 1-3 fds, recv with and
+ * without MSG_DONTWAIT and MSG_PEEK, shutdown, close; suite/sequence/commands.ts)
  * runs on the unit's pairing and, in the same case, on c-reference × c-reference, whose answers are
  * the kernel's through libc. A model of the connections (suite/sequence/model.ts) runs beside both:
  * the kernel's answers must be the model's, and the pairing's must be equivalent to what the model
@@ -9,7 +10,7 @@
  */
 import { sequenceCommands, type Sequence } from '../sequence/commands.js';
 import { ModelDisagreement, runSequence } from '../sequence/run.js';
-import { withDrivers } from './pair.js';
+import { unitAddress, withDrivers } from './pair.js';
 import type { Property } from './property.js';
 
 /** The oracle's label in evidence: the kernel's answers, through the C reference over libc. */
@@ -21,7 +22,7 @@ export const sequenceEquivalent: Property<Sequence> = {
   category: 'sequence',
   scope: 'pairing',
   requirement:
-    'Over any sequence of connect, accept, send, recv (MSG_DONTWAIT, MSG_PEEK), shutdown and close on up to four connections, the pairing answers as the kernel does: the same bytes in order (a stream may split them), the same EOF, ECONNRESET and EPIPE at the same steps.',
+    'Over any sequence of connect (non-blocking past a full backlog), accept, send (with or without fds), recv (MSG_DONTWAIT, MSG_PEEK), shutdown and close on up to four connections, the pairing answers as the kernel does: the same bytes in order (a stream may split them), the same fds with the same bytes, the same EAGAIN, EOF, ECONNRESET and EPIPE at the same steps.',
   reference:
     'unix(7); recv(2), send(2) EPIPE and MSG_NOSIGNAL, shutdown(2), close(2); kernel selftest tools/testing/selftests/net/af_unix/unix_connreset.c (ECONNRESET after a close with unread data); gVisor test/syscalls/linux/socket_unix_stream.cc and socket_unix_seqpacket.cc; fast-check model-based testing (fc.commands)',
   socketTypes: ['stream', 'seqpacket'],
@@ -34,7 +35,7 @@ export const sequenceEquivalent: Property<Sequence> = {
   async check(cmds, ctx) {
     return withDrivers(ctx, async (d) => {
       const [server, client] = await Promise.all([ctx.startOracleDriver('oracle server'), ctx.startOracleDriver('oracle client')]);
-      const oracleAddress = ctx.address === 'abstract' ? { abstract: ctx.abstractName() } : { path: ctx.resolve(ctx.socketName()) };
+      const oracleAddress = unitAddress(ctx);
       try {
         const done = await runSequence(cmds, {
           type: ctx.socketType,

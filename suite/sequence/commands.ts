@@ -5,30 +5,33 @@
  * (no connection yet, an end already closed) is skipped by its `check`, as fast-check does. The model
  * a command checks against is the kernel's (model.ts, kept in step with c-reference × c-reference).
  *
- * Nothing blocks unless the model knows it cannot: accept only with a connection queued, and a recv
+ * Nothing blocks unless the model knows it cannot: connect only while the listener's backlog has room
+ * (past it, non-blocking: EAGAIN), accept only with a connection queued, and a recv
  * waits (no MSG_DONTWAIT) only when it asked to and data, a reset or EOF is pending for that end.
  *
  * A command uses MSG_PEEK, MSG_DONTWAIT or a shutdown of the read side only where that side's drivers
  * claim it in hello (the features msg-peek, msg-dontwait, shutdown-read at the unit's socket, in both
- * worlds): elsewhere its check fails and fast-check skips it, so it is never run nor shown.
+ * worlds): elsewhere its check fails and fast-check skips it, so it is never run nor shown. A send
+ * passes fds only where both sides claim `fds` (else it sends its bytes alone).
  */
 import fc from 'fast-check';
 import type { SocketFeature } from '../driver/protocol.js';
-import { MAX_CONNECTIONS, type Side, type WorldModel } from './model.js';
+import { MAX_CONNECTIONS, other, type Side, type WorldModel } from './model.js';
 
 export type Step =
   | { op: 'connect' }
   | { op: 'accept' }
-  | { op: 'send'; pick: number; side: Side; size: number }
+  | { op: 'send'; pick: number; side: Side; size: number; fds: number }
   | { op: 'recv'; pick: number; side: Side; size: number; peek: boolean; block: boolean }
   | { op: 'shutdown'; pick: number; side: Side; how: 'read' | 'write' | 'both' }
   | { op: 'close'; pick: number; side: Side };
 
 /** A step with its connection resolved against the model and its recv flags settled. */
 export type Resolved =
-  | { op: 'connect' }
+  /** nonblock: the backlog is full, so the connect must not wait (EAGAIN). */
+  | { op: 'connect'; nonblock: boolean }
   | { op: 'accept' }
-  | { op: 'send'; conn: number; side: Side; size: number }
+  | { op: 'send'; conn: number; side: Side; size: number; fds: number }
   | { op: 'recv'; conn: number; side: Side; size: number; peek: boolean; dontwait: boolean }
   | { op: 'shutdown'; conn: number; side: Side; how: 'read' | 'write' | 'both' }
   | { op: 'close'; conn: number; side: Side };
@@ -39,7 +42,7 @@ export interface SequenceReal {
 }
 
 /** The features a command may rely on beyond plain calls (docs/driver-protocol.md, hello). */
-export const SEQUENCE_FEATURES = ['msg-peek', 'msg-dontwait', 'shutdown-read'] as const satisfies readonly SocketFeature[];
+export const SEQUENCE_FEATURES = ['msg-peek', 'msg-dontwait', 'shutdown-read', 'fds'] as const satisfies readonly SocketFeature[];
 /** Per side (the server's ends, the client's ends): the features every driver of that side has at the unit's socket. */
 export type SequenceForms = Record<Side, ReadonlySet<SocketFeature>>;
 /** Every form on both sides: the kernel's own pairing (c-reference × c-reference). */
@@ -58,7 +61,7 @@ export type Sequence = Iterable<fc.AsyncCommand<SequenceState, SequenceReal>>;
  * connection for it, or a form (MSG_PEEK, MSG_DONTWAIT, shutdown of the read side) its side lacks.
  */
 export function resolve(step: Step, model: WorldModel, forms: SequenceForms = EVERY_FORM): Resolved | null {
-  if (step.op === 'connect') return model.connections.length < MAX_CONNECTIONS ? step : null;
+  if (step.op === 'connect') return model.connections.length < MAX_CONNECTIONS ? { op: 'connect', nonblock: model.backlogFull() } : null;
   if (step.op === 'accept') return model.acceptQueue.length > 0 ? step : null;
   if (model.connections.length === 0) return null;
   const conn = step.pick % model.connections.length;
@@ -71,6 +74,9 @@ export function resolve(step: Step, model: WorldModel, forms: SequenceForms = EV
     return { ...rest, conn, dontwait };
   }
   if (step.op === 'shutdown' && step.how !== 'write' && !has.has('shutdown-read')) return null;
+  // fds only between two sides that both pass them; elsewhere the send goes without them (rather
+  // than not at all, so that a pairing without fd passing still gets its bytes).
+  if (step.op === 'send' && step.fds > 0 && !(has.has('fds') && forms[other(step.side)].has('fds'))) return { op: 'send', conn, side: step.side, size: step.size, fds: 0 };
   const { pick: _pick, ...rest } = step;
   return { ...rest, conn };
 }
@@ -79,11 +85,11 @@ export function resolve(step: Step, model: WorldModel, forms: SequenceForms = EV
 export function stepText(r: Resolved): string {
   switch (r.op) {
     case 'connect':
-      return 'connect (a new connection)';
+      return r.nonblock ? 'connect, non-blocking (the backlog is full)' : 'connect (a new connection)';
     case 'accept':
       return 'accept (the oldest queued connection)';
     case 'send':
-      return `c${r.conn + 1}.${r.side} send ${r.size} bytes [MSG_NOSIGNAL]`;
+      return `c${r.conn + 1}.${r.side} send ${r.size} bytes${r.fds ? ` with ${r.fds} pipe fd${r.fds === 1 ? '' : 's'}` : ''} [MSG_NOSIGNAL]`;
     case 'recv':
       return `c${r.conn + 1}.${r.side} recv ${r.size} [${recvFlags(r).join(', ')}]`;
     case 'shutdown':
@@ -110,7 +116,7 @@ class SequenceCommand implements fc.AsyncCommand<SequenceState, SequenceReal> {
   toString(): string {
     const s = this.step;
     if (s.op === 'connect' || s.op === 'accept') return s.op;
-    const args = s.op === 'send' ? `${s.size}` : s.op === 'recv' ? `${s.size}${s.peek ? ' peek' : ''}${s.block ? ' block' : ''}` : s.op === 'shutdown' ? s.how : '';
+    const args = s.op === 'send' ? `${s.size}${s.fds ? ` fds${s.fds}` : ''}` : s.op === 'recv' ? `${s.size}${s.peek ? ' peek' : ''}${s.block ? ' block' : ''}` : s.op === 'shutdown' ? s.how : '';
     return `${s.op}(#${s.pick} ${s.side}${args ? ` ${args}` : ''})`;
   }
 }
@@ -122,6 +128,10 @@ const pick = fc.nat(MAX_CONNECTIONS - 1);
 const side = fc.constantFrom<Side>('client', 'server');
 /** Mostly small, so several sends share a recv; now and then a few KiB (still far below SO_SNDBUF). */
 const sendSize = fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 17, max: 4096 }));
+/** Most fds a send passes; every recv has room for them (so MSG_CTRUNC needs a lowered RLIMIT_NOFILE). */
+export const MAX_SEND_FDS = 3;
+/** Mostly none; else 1–3 pipe fds with the bytes (SCM_RIGHTS). */
+const sendFds = fc.oneof({ arbitrary: fc.constant(0), weight: 2 }, { arbitrary: fc.integer({ min: 1, max: MAX_SEND_FDS }), weight: 1 });
 const recvSize = fc.oneof(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 17, max: 8192 }));
 
 const command = (step: fc.Arbitrary<Step>): fc.Arbitrary<fc.AsyncCommand<SequenceState, SequenceReal>> => step.map((s) => new SequenceCommand(s));
@@ -136,7 +146,7 @@ const command = (step: fc.Arbitrary<Step>): fc.Arbitrary<fc.AsyncCommand<Sequenc
 export function sequenceCommands(replayPath?: string): fc.Arbitrary<Sequence> {
   const connect = command(fc.constant<Step>({ op: 'connect' }));
   const accept = command(fc.constant<Step>({ op: 'accept' }));
-  const send = command(fc.record({ op: fc.constant('send' as const), pick, side, size: sendSize }));
+  const send = command(fc.record({ op: fc.constant('send' as const), pick, side, size: sendSize, fds: sendFds }));
   const recv = command(fc.record({ op: fc.constant('recv' as const), pick, side, size: recvSize, peek: fc.boolean(), block: fc.boolean() }));
   const shutdown = command(fc.record({ op: fc.constant('shutdown' as const), pick, side, how: fc.constantFrom('read' as const, 'write' as const, 'both' as const) }));
   const close = command(fc.record({ op: fc.constant('close' as const), pick, side }));

@@ -18,6 +18,12 @@
  * - shutdown(how) sets the end's own bits and the peer's mirrored ones (SHUT_RD: the peer's
  *   SEND_SHUTDOWN; SHUT_WR: the peer's RCV_SHUTDOWN); it does not drop queued data, and succeeds after
  *   the peer is gone.
+ * - fds (SCM_RIGHTS) travel with the first byte of their send. A stream recv takes them with that
+ *   byte and stops at the end of that send's bytes (unix_stream_read_generic: `if (scm.fp) break`,
+ *   and under MSG_PEEK `if (UNIXCB(skb).fp) break`); a seqpacket recv takes its message's fds. A
+ *   MSG_PEEK gets copies and leaves them queued; a stream MSG_PEEK is given the fds of the first send
+ *   that still has them even when it peeks only bytes before that send (seen on 6.18 with Python:
+ *   send 10 bytes, then 10 with one fd; a 4-byte peek gets the fd, a 4-byte recv does not).
  * - close: the peer gets both bits; if the closing end had unread data, the peer gets ECONNRESET
  *   (unix_release_sock). A connection closed by the client before it was accepted is still accepted.
  */
@@ -25,6 +31,13 @@ import type { SocketType } from '../driver/protocol.js';
 
 export type Side = 'client' | 'server';
 export const other = (side: Side): Side => (side === 'client' ? 'server' : 'client');
+
+/**
+ * listen(2)'s backlog in every sequence: small, so that K connections can fill it. AF_UNIX lets
+ * backlog + 1 connections wait unaccepted (unix_recvq_full: the queue's length > the backlog), so
+ * the third pending connect fails; non-blocking, with EAGAIN (verified on this machine).
+ */
+export const LISTEN_BACKLOG = 1;
 
 /** Most connections a sequence opens (the issue's K). */
 export const MAX_CONNECTIONS = 4;
@@ -41,6 +54,12 @@ export interface End {
   reset: boolean;
   /** What the peer sent and this end has not read: stream bytes as one buffer per send, or messages. */
   queue: Buffer[];
+  /**
+   * Per queue entry, the fds (SCM_RIGHTS) still attached to its first byte: a recv that reads that
+   * byte takes them (a MSG_PEEK gets copies and leaves them), and a stream recv stops at the end of
+   * the entry whose fds it took (unix_stream_read_generic: one sender's fds per recv).
+   */
+  queueFds: number[];
   /** Bytes this end has sent so far (the pattern's offset for the next send). */
   sent: number;
 }
@@ -55,7 +74,8 @@ export interface Connection {
 export type Outcome =
   | { kind: 'ok' }
   | { kind: 'sent'; n: number }
-  | { kind: 'data'; bytes: Buffer; flags: string[] }
+  /** `fds` arrived with the bytes; `fdsAt` (the model's only): the offset of the byte they came with. */
+  | { kind: 'data'; bytes: Buffer; flags: string[]; fds?: number; fdsAt?: number }
   | { kind: 'eof' }
   | { kind: 'errno'; code: string }
   /** The driver answered ENOTSUP from "driver": it cannot express the command; nothing happened. */
@@ -73,7 +93,7 @@ export class WorldModel {
   clone(): WorldModel {
     const copy = new WorldModel(this.type);
     for (const c of this.connections) {
-      const end = (e: End): End => ({ ...e, queue: [...e.queue] });
+      const end = (e: End): End => ({ ...e, queue: [...e.queue], queueFds: [...e.queueFds] });
       copy.connections.push({ index: c.index, ends: { client: end(c.ends.client), server: end(c.ends.server) } });
     }
     copy.acceptQueue.push(...this.acceptQueue);
@@ -100,10 +120,20 @@ export class WorldModel {
     return e.queue.length > 0 || e.reset || e.rcvShut;
   }
 
-  /** What the kernel answers to connect (a fresh connection: the listener's backlog is above K). */
+  /** The listener's queue is full: a connect would wait (blocking) or fail with EAGAIN (non-blocking). */
+  backlogFull(): boolean {
+    return this.acceptQueue.length > LISTEN_BACKLOG;
+  }
+
+  /** What the kernel answers to a connect (run non-blocking when the backlog is full: resolve). */
+  expectedConnect(): Outcome {
+    return this.backlogFull() ? { kind: 'errno', code: 'EAGAIN' } : { kind: 'ok' };
+  }
+
+  /** A connection, queued on the listener until accepted (a connect that succeeded). */
   connect(): number {
     const index = this.connections.length;
-    const fresh = (live: boolean): End => ({ live, closed: false, rcvShut: false, sendShut: false, reset: false, queue: [], sent: 0 });
+    const fresh = (live: boolean): End => ({ live, closed: false, rcvShut: false, sendShut: false, reset: false, queue: [], queueFds: [], sent: 0 });
     this.connections.push({ index, ends: { client: fresh(true), server: fresh(false) } });
     this.acceptQueue.push(index);
     return index;
@@ -125,14 +155,17 @@ export class WorldModel {
   }
 
   /** Moves the state by a send's outcome: `data` (the bytes sent) reach the peer only when it was sent. */
-  applySend(conn: number, side: Side, data: Buffer, outcome: Outcome): void {
+  applySend(conn: number, side: Side, data: Buffer, outcome: Outcome, fds = 0): void {
     const e = this.end(conn, side);
     if (outcome.kind === 'errno' && outcome.code === 'ECONNRESET' && this.type === 'seqpacket') e.reset = false;
     if (outcome.kind !== 'sent') return;
     const sent = data.subarray(0, outcome.n);
     e.sent += sent.length;
     const peer = this.peerOf(conn, side);
-    if (!peer.closed) peer.queue.push(Buffer.from(sent));
+    if (!peer.closed) {
+      peer.queue.push(Buffer.from(sent));
+      peer.queueFds.push(fds);
+    }
   }
 
   expectedRecv(conn: number, side: Side, size: number, peek: boolean): Outcome {
@@ -142,15 +175,35 @@ export class WorldModel {
       const message = e.queue[0];
       if (message) {
         const cut = message.length > size;
-        return { kind: 'data', bytes: Buffer.from(message.subarray(0, size)), flags: cut ? ['MSG_TRUNC'] : [] };
+        return withFds({ kind: 'data', bytes: Buffer.from(message.subarray(0, size)), flags: cut ? ['MSG_TRUNC'] : [] }, e.queueFds[0] ?? 0, 0);
       }
     } else {
-      if (e.queue.length > 0) return { kind: 'data', bytes: Buffer.concat(e.queue).subarray(0, size), flags: [] };
+      if (e.queue.length > 0) return this.streamRead(e, size, peek);
       if (e.reset) return { kind: 'errno', code: 'ECONNRESET' };
     }
     if (e.rcvShut) return { kind: 'eof' };
-    void peek;
     return { kind: 'errno', code: 'EAGAIN' };
+  }
+
+  /**
+   * A stream recv of queued bytes: across sends, up to and including the first send with fds still
+   * attached. A recv takes those fds when it reads that send's first byte; a MSG_PEEK is given them
+   * whatever bytes it peeks, even when the send carrying them lies beyond its buffer.
+   */
+  private streamRead(e: End, size: number, peek: boolean): Outcome {
+    const parts: Buffer[] = [];
+    let got = 0;
+    for (const [i, entry] of e.queue.entries()) {
+      const take = Math.min(size - got, entry.length);
+      if (take === 0) break;
+      const fds = e.queueFds[i] ?? 0;
+      parts.push(entry.subarray(0, take));
+      if (fds > 0) return withFds({ kind: 'data', bytes: Buffer.concat(parts), flags: [] }, fds, got);
+      got += take;
+      if (take < entry.length) break;
+    }
+    const bytes = Buffer.concat(parts);
+    return peek ? withFds({ kind: 'data', bytes, flags: [] }, e.queueFds.find((n) => n > 0) ?? 0, 0) : { kind: 'data', bytes, flags: [] };
   }
 
   /** Moves the state by a recv's outcome (the bytes a run actually got, which may be fewer on a stream). */
@@ -160,6 +213,7 @@ export class WorldModel {
     if (outcome.kind !== 'data' || peek) return;
     if (this.type === 'seqpacket') {
       e.queue.shift();
+      e.queueFds.shift();
       return;
     }
     let n = outcome.bytes.length;
@@ -168,8 +222,11 @@ export class WorldModel {
       if (head.length <= n) {
         n -= head.length;
         e.queue.shift();
+        e.queueFds.shift();
       } else {
+        // Its first byte is read: its fds went with it.
         e.queue[0] = head.subarray(n);
+        e.queueFds[0] = 0;
         n = 0;
       }
     }
@@ -199,5 +256,11 @@ export class WorldModel {
     e.live = false;
     e.closed = true;
     e.queue = [];
+    e.queueFds = [];
   }
+}
+
+/** A data outcome with the fds that came with the byte at `at` (none: the outcome as it is). */
+function withFds(o: Outcome & { kind: 'data' }, fds: number, at: number): Outcome {
+  return fds > 0 ? { ...o, fds, fdsAt: at } : o;
 }

@@ -14,8 +14,8 @@ import { DriverError } from '../driver/driver.js';
 import { featuresAt, type AddressKind, type SocketFeature, type SocketType } from '../driver/protocol.js';
 import { CheckFailure, type SequenceEvidence } from '../model/types.js';
 import { fail } from '../properties/verify.js';
-import { recvFlags, SEQUENCE_FEATURES, stepText, type Resolved, type Sequence, type SequenceForms, type SequenceReal } from './commands.js';
-import { WorldModel, type Outcome, type Side } from './model.js';
+import { MAX_SEND_FDS, recvFlags, SEQUENCE_FEATURES, stepText, type Resolved, type Sequence, type SequenceForms, type SequenceReal } from './commands.js';
+import { LISTEN_BACKLOG, WorldModel, type Outcome, type Side } from './model.js';
 import { equivalenceText, judge, outcomeText, sameOutcome } from './transcript.js';
 
 /** One world: a server and a client driver, the address it listens at, and its own model. */
@@ -51,6 +51,8 @@ class WorldRun {
   listener = '';
   readonly names: Array<Partial<Record<Side, string>>> = [];
   readonly steps: string[] = [];
+  /** Per side, the fds a recv has room for: the most a send passes, where both sides pass fds (else none). */
+  fdRoom: Record<Side, number> = { client: 0, server: 0 };
 
   constructor(
     readonly world: World,
@@ -92,7 +94,7 @@ class WorldRun {
 
   async listen(): Promise<Outcome> {
     return this.outcome(async () => {
-      this.listener = await this.world.server.listen(this.world.address, { type: this.type, backlog: 16 });
+      this.listener = await this.world.server.listen(this.world.address, { type: this.type, backlog: LISTEN_BACKLOG });
       return { kind: 'ok' };
     });
   }
@@ -103,7 +105,7 @@ class WorldRun {
     switch (r.op) {
       case 'connect':
         return this.outcome(async () => {
-          const name = await this.world.client.connect(this.world.address, { type });
+          const name = await this.world.client.connect(this.world.address, { type, ...(r.nonblock ? { nonblock: true } : {}) });
           this.names[this.model.connections.length] = { client: name };
           return { kind: 'ok' };
         });
@@ -116,14 +118,27 @@ class WorldRun {
         });
       case 'send': {
         const data = streamBytes(r.conn, r.side, this.model.end(r.conn, r.side).sent, r.size);
-        return this.outcome(async () => ({ kind: 'sent', n: await this.driverOf(r.side).send(this.nameOf(r.conn, r.side), data, { flags: ['MSG_NOSIGNAL'], once: type === 'seqpacket' }) }));
+        const driver = this.driverOf(r.side);
+        // Pipe read ends, closed here once sent: the receiver's copies are what stays in flight.
+        const fds: string[] = [];
+        for (let i = 0; i < r.fds; i++) fds.push((await driver.mkfd({ kind: 'pipe', index: i })).fd);
+        try {
+          return await this.outcome(async () => ({ kind: 'sent', n: await driver.send(this.nameOf(r.conn, r.side), data, { flags: ['MSG_NOSIGNAL'], once: type === 'seqpacket', ...(fds.length ? { fds } : {}) }) }));
+        } finally {
+          for (const fd of fds) await driver.close(fd);
+        }
       }
       case 'recv': {
         if (!r.dontwait && !this.model.pending(r.conn, r.side)) return { kind: 'skipped', why: 'nothing is pending for this end in this pairing, so a blocking recv would wait forever' };
         const flags = recvFlags(r);
+        const room = this.fdRoom[r.side];
         return this.outcome(async () => {
-          const got = await this.driverOf(r.side).recv(this.nameOf(r.conn, r.side), { dataSize: r.size, ...(flags.length ? { flags } : {}) });
-          return got.data.length === 0 ? { kind: 'eof' } : { kind: 'data', bytes: got.data, flags: [...got.flags].sort() };
+          const driver = this.driverOf(r.side);
+          const got = await driver.recv(this.nameOf(r.conn, r.side), { dataSize: r.size, ...(flags.length ? { flags } : {}), ...(room ? { controlFds: room } : {}) });
+          // Counted, then closed: the transcript keeps how many came with which bytes, the driver nothing.
+          for (const fd of got.fds) await driver.close(fd);
+          if (got.data.length === 0) return got.fds.length ? { kind: 'data', bytes: got.data, flags: [...got.flags].sort(), fds: got.fds.length } : { kind: 'eof' };
+          return { kind: 'data', bytes: got.data, flags: [...got.flags].sort(), ...(got.fds.length ? { fds: got.fds.length } : {}) };
         });
       }
       case 'shutdown':
@@ -143,6 +158,7 @@ class WorldRun {
   expected(r: Resolved): Outcome {
     switch (r.op) {
       case 'connect':
+        return this.model.expectedConnect();
       case 'accept':
       case 'shutdown':
       case 'close':
@@ -166,7 +182,7 @@ class WorldRun {
         if (o.kind === 'ok') m.accept();
         return;
       case 'send':
-        m.applySend(r.conn, r.side, streamBytes(r.conn, r.side, m.end(r.conn, r.side).sent, r.size), o);
+        m.applySend(r.conn, r.side, streamBytes(r.conn, r.side, m.end(r.conn, r.side).sent, r.size), o, r.fds);
         return;
       case 'recv':
         m.applyRecv(r.conn, r.side, r.peek, o);
@@ -232,6 +248,8 @@ export class SequenceRunner implements SequenceReal {
       return new Set(this.subject.featuresOf(side).filter((f) => oracle.includes(f)));
     };
     this.forms = { client: both('client'), server: both('server') };
+    const passesFds = this.forms.client.has('fds') && this.forms.server.has('fds');
+    for (const run of [this.subject, this.oracle]) run.fdRoom = passesFds ? { client: MAX_SEND_FDS, server: MAX_SEND_FDS } : { client: 0, server: 0 };
   }
 
   /** The kernel model: the oracle world's (kept equal to the kernel's answers, or the run stops). */
@@ -292,9 +310,9 @@ export class SequenceRunner implements SequenceReal {
    * sequence starts with, so that the generated commands have something to act on from the first.
    */
   async begin(): Promise<void> {
-    const text = `server listen at the unit's address (${this.options.type}, backlog 16)`;
+    const text = `server listen at the unit's address (${this.options.type}, backlog ${LISTEN_BACKLOG})`;
     await this.line(text, () => this.subject.listen(), () => this.oracle.listen(), (s, o) => this.verdict(this.commands.length - 1, undefined, { kind: 'ok' }, s, { kind: 'ok' }, o, text));
-    await this.step({ op: 'connect' }, this.model);
+    await this.step({ op: 'connect', nonblock: false }, this.model);
     await this.step({ op: 'accept' }, this.model);
   }
 

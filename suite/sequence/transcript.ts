@@ -29,7 +29,7 @@ export function outcomeText(o: Outcome | undefined): string {
     case 'sent':
       return `ok sent ${o.n}`;
     case 'data':
-      return `data ${bytesText(o.bytes)} flags [${o.flags.join(', ')}]`;
+      return `data ${bytesText(o.bytes)} flags [${o.flags.join(', ')}]${o.fds ? ` with ${o.fds} fd${o.fds === 1 ? '' : 's'}${o.fdsAt !== undefined ? ` at byte ${o.fdsAt}` : ''}` : ''}`;
     case 'eof':
       return 'EOF (0 bytes)';
     case 'errno':
@@ -46,7 +46,7 @@ export function sameOutcome(a: Outcome, b: Outcome): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'sent' && b.kind === 'sent') return a.n === b.n;
   if (a.kind === 'errno' && b.kind === 'errno') return a.code === b.code;
-  if (a.kind === 'data' && b.kind === 'data') return a.bytes.equals(b.bytes) && a.flags.join(',') === b.flags.join(',');
+  if (a.kind === 'data' && b.kind === 'data') return a.bytes.equals(b.bytes) && a.flags.join(',') === b.flags.join(',') && (a.fds ?? 0) === (b.fds ?? 0);
   return true;
 }
 
@@ -66,7 +66,11 @@ export function judge(expected: Outcome, actual: Outcome, recv: RecvShape | unde
   if (recv) {
     if (recv.dontwait && actual.kind === 'errno' && actual.code === 'EAGAIN') return null;
     if (recv.type === 'stream' && expected.kind === 'data' && actual.kind === 'data') {
-      if (actual.bytes.length > 0 && actual.bytes.length <= expected.bytes.length && expected.bytes.subarray(0, actual.bytes.length).equals(actual.bytes) && actual.flags.length === 0) return null;
+      if (actual.bytes.length > 0 && actual.bytes.length <= expected.bytes.length && expected.bytes.subarray(0, actual.bytes.length).equals(actual.bytes) && actual.flags.length === 0) {
+        // Fewer bytes: the fds are due only when the byte they travel with is among them.
+        const due = expected.fds && expected.fdsAt !== undefined && actual.bytes.length > expected.fdsAt ? expected.fds : 0;
+        return (actual.fds ?? 0) === due ? null : `${actual.fds ?? 0} fds came with these bytes, where ${due} travel with them`;
+      }
       return actual.bytes.length > expected.bytes.length ? 'more bytes than were sent and not yet read' : 'not the next bytes of the stream';
     }
   }
