@@ -934,6 +934,23 @@ describe("the plan, on each side's per-socket claims", () => {
     expect(reasons(property({ features: ['peercred'] }, ['seqpacket'], ['pathname']), v1, v1)[0]).toBe("server a's driver lacks peercred (its hello answer); client b's driver lacks peercred (its hello answer)");
     expect(reasons(property({}, ['dgram'], ['pathname']), v1, v1)[0]).toBe("server a's driver has no dgram sockets (its hello answer); client b's driver has no dgram sockets (its hello answer)");
   });
+
+  it('asks each transport a driver has, and gives a unit the preferred one whose hello covers it', () => {
+    // An adapter in the harness's process may rightly claim less than the same driver as a process
+    // (ts-native: no setrlimit in-process): the unit that needs it runs the process.
+    const both = (name: string): Implementation => ({ ...impl(name), driver: { command: { command: ['true'] }, inProcess: () => ({}) as never } });
+    const adapter: Capabilities = { ...V2_CAPS, commands: V2_CAPS.commands.filter((c) => c !== 'setrlimit') };
+    const own: Capabilities = { ...V2_CAPS, commands: [...new Set([...V2_CAPS.commands, 'setrlimit'])] };
+    const answer = { capabilities: adapter, byTransport: { 'in-process': adapter, process: own } };
+    const plan = (needs: Property['needs']) =>
+      planUnits({ implementations: [both('a'), both('b')], properties: [property(needs, ['stream'], ['pathname'])], servers: ['a'], clients: ['b'] }, new Map([['a', answer], ['b', answer]]))[0]!;
+    expect(plan({}).transport).toEqual({ server: 'in-process', client: 'in-process' });
+    expect(plan({ commands: ['setrlimit'] }).transport).toEqual({ server: 'process', client: 'process' });
+    const neither = { capabilities: adapter, byTransport: { 'in-process': adapter, process: adapter } };
+    expect(planUnits({ implementations: [both('a'), both('b')], properties: [property({ commands: ['setrlimit'] }, ['stream'], ['pathname'])], servers: ['a'], clients: ['b'] }, new Map([['a', neither], ['b', answer]]))[0]!.unsupported).toBe(
+      "server a's driver lacks setrlimit (its hello answer, in-process and as a process)",
+    );
+  });
 });
 
 // ---- issue 14: connect's nonblock and setrlimit (docs/driver-protocol.md, Sockets) ----

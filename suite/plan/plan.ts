@@ -9,8 +9,11 @@ import { featuresAt, socketsOf, type Capabilities, type SocketFeature, type Tran
 import { NO_PEER, type AddressKind, type Expectation, type Implementation, type Role, type SocketType } from '../model/types.js';
 import type { Property } from '../properties/property.js';
 
-/** What a driver's hello told the plan: its capabilities, or why there are none. */
-export type DriverAnswer = { capabilities: Capabilities } | { unsupported: string } | { broken: string };
+/**
+ * What a driver's hello told the plan: its capabilities (those of its preferred transport, as reports
+ * show them, and per transport when it has both), or why there are none.
+ */
+export type DriverAnswer = { capabilities: Capabilities; byTransport?: Partial<Record<Transport, Capabilities>> } | { unsupported: string } | { broken: string };
 /** Hello answers by implementation name. */
 export type CapabilityMap = ReadonlyMap<string, DriverAnswer>;
 
@@ -119,12 +122,20 @@ function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean):
       problems.push(`${role} ${impl.name}: ${answer.unsupported}`);
       continue;
     }
-    const missing = missingCapabilities(unit, answer.capabilities);
-    if (missing.length) problems.push(`${role} ${impl.name}'s driver ${missing.join(' and ')} (its hello answer)`);
-    const inProcess = driver.inProcess !== undefined && unit.property.isolation !== 'process' && !(forceProcess && driver.command);
-    if (inProcess) transport[role] = 'in-process';
-    else if (driver.command) transport[role] = 'process';
-    else problems.push(`${role} ${impl.name}'s driver runs only in-process, and this property needs a process of its own`);
+    // The transports this unit may use, the preferred first: the adapter unless the property needs a
+    // process of its own (or the run sees only processes); the first whose hello covers the unit wins.
+    const candidates: Transport[] = [];
+    if (driver.inProcess !== undefined && unit.property.isolation !== 'process' && !(forceProcess && driver.command)) candidates.push('in-process');
+    if (driver.command) candidates.push('process');
+    if (candidates.length === 0) {
+      problems.push(`${role} ${impl.name}'s driver runs only in-process, and this property needs a process of its own`);
+      continue;
+    }
+    const missingBy = candidates.map((t) => missingCapabilities(unit, answer.byTransport?.[t] ?? answer.capabilities));
+    const fits = missingBy.findIndex((m) => m.length === 0);
+    if (fits >= 0) transport[role] = candidates[fits]!;
+    else if (new Set(missingBy.map((m) => m.join(' and '))).size === 1) problems.push(`${role} ${impl.name}'s driver ${missingBy[0]!.join(' and ')} (its hello answer${candidates.length > 1 ? ', in-process and as a process' : ''})`);
+    else problems.push(`${role} ${impl.name}'s driver ${candidates.map((t, i) => `${missingBy[i]!.join(' and ')} (${t})`).join('; and ')} (its hello answers)`);
   }
   if (problems.length) return { ...unit, unsupported: problems.join('; ') };
   return { ...unit, transport };
