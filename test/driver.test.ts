@@ -18,6 +18,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DriverError, type Driver } from '../suite/driver/driver.js';
 import { DRIVER_PROTOCOL, type AddressKind, type Capabilities, type DriverAdapter, type SocketType, type Transport } from '../suite/driver/protocol.js';
+import { dispatchCommand } from '../suite/driver/dispatch.js';
 import { serveAdapter } from '../suite/driver/serve.js';
 import { askCapabilities, startDriver, type DriverHost } from '../suite/driver/start.js';
 import { C_BIN, PROJECT_ROOT } from '../suite/harness/paths.js';
@@ -900,6 +901,18 @@ describe('dispatch of the uds-driver/2 fields', () => {
     expect(parsed[1]!.error!.message).toMatch(/connect: field "path" is missing/);
     expect(parsed[4]!.error!.message).toBe('setsockopt: field "option": "SO_LINGER" is not one of SO_PASSCRED, SO_SNDBUF, SO_RCVBUF');
     expect(parsed[5]!.error!.message).toBe('send: field "credentials.uid": not an integer');
+  });
+
+  it('takes a send of 12 MiB as base64 (a regex of repeated quanta overflowed the stack there), and refuses misplaced padding', async () => {
+    let got = -1;
+    const adapter: DriverAdapter = { ...socketsAdapter(), send: async ({ data }) => ((got = data.length), { sent: data.length }) };
+    const big = Buffer.alloc(12 * 1024 * 1024, 0x61).toString('base64');
+    const ok = await dispatchCommand(adapter, { id: 1, cmd: 'send', conn: 'C1', data: big });
+    expect([ok, got]).toEqual([{ answer: { id: 1, ok: true, sent: 12 * 1024 * 1024 }, quit: undefined }, 12 * 1024 * 1024]);
+    for (const data of ['YQ=', 'Y===', 'YQ==YQ==', 'Y*Q=']) {
+      const { answer: bad } = (await dispatchCommand(adapter, { id: 2, cmd: 'send', conn: 'C1', data })) as { answer: { ok: boolean; error?: { code: string } } };
+      expect([data, bad.ok, bad.error?.code]).toEqual([data, false, 'EINVAL']);
+    }
   });
 });
 
