@@ -710,6 +710,17 @@ describe('reading and merging results', () => {
     expect(() => mergeReports([{ file: 'a', report: parts[0]! }, { file: 'b', report: shard(2, []) }])).toThrow('b: shard.index: shard 2 is also in a');
   });
 
+  it('keeps a cancelled shard visible: the merged report is partial, with the cases that did not run summed', () => {
+    const all = fixtureReport().results;
+    const parts = [shard(1, all.slice(0, 3)), { ...shard(2, all.slice(3, 6)), partial: true as const, notRun: 4 }, { ...shard(3, all.slice(6)), partial: true as const, notRun: 1 }];
+    const { report, warnings } = mergeReports(parts.map((p, i) => ({ file: `s${i}.json`, report: p })));
+    expect([report.partial, report.notRun]).toEqual([true, 5]);
+    expect(warnings).toEqual(['s1.json, s2.json are partial runs: 5 cases did not run, and the merged report is partial']);
+    expectValidResults(report);
+    const whole = mergeReports(parts.slice(0, 1).concat(shard(2, all.slice(3, 6)), shard(3, all.slice(6))).map((p, i) => ({ file: `s${i}.json`, report: p }))).report;
+    expect([whole.partial, whole.notRun]).toEqual([undefined, undefined]);
+  });
+
   function order(key: string): number {
     const [property, server, client] = key.split(' ');
     const impl = (n: string): number => (n === '-' ? -1 : ['c-original', 'c-reference', 'ts-net'].indexOf(n));

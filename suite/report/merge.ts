@@ -174,6 +174,13 @@ export function mergeReports(inputs: Array<{ file: string; report: RunReport }>)
   const stale = inputs.map((i) => i.report.staleExpectations ?? []);
   const everywhere = stale[0]!.filter((s) => stale.every((list) => list.some((t) => t.implementation === s.implementation && t.property === s.property)));
   if (everywhere.length) report.staleExpectations = everywhere;
+  // A part that was cancelled leaves the whole incomplete: the merge says so, with the count it lacks.
+  const partial = inputs.filter((i) => i.report.partial);
+  if (partial.length) {
+    report.partial = true;
+    report.notRun = partial.reduce((n, i) => n + (i.report.notRun ?? 0), 0);
+    warnings.push(`${partial.map((i) => i.file).join(', ')} ${partial.length > 1 ? 'are partial runs' : 'is a partial run'}: ${report.notRun} case${report.notRun === 1 ? '' : 's'} did not run, and the merged report is partial`);
+  }
   // Perf is measured by one shard (the first); carry whatever the inputs measured.
   const perf = inputs.flatMap((i) => i.report.perf ?? []);
   if (perf.length) report.perf = perf;
