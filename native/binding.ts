@@ -1,7 +1,11 @@
 /**
- * Loads the compiled addon (build/Release/uds_native.node, built by `node-gyp rebuild` during
- * `npm install`) and declares its raw shape. The typed API is native/index.ts; nothing else should
- * import this module.
+ * Loads the compiled addon and declares its raw shape. The typed API is native/index.ts; nothing else
+ * should import this module.
+ *
+ * The addon is found by node-gyp-build from the package root: build/Release/uds_native.node when it
+ * was built from source (`node-gyp rebuild`, run by scripts/install.mjs in a clone or where no
+ * prebuild loads), else the package's prebuild for this platform
+ * (prebuilds/linux-x64/uds-conformance.glibc.node, made by prebuildify in `prepack`).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +23,29 @@ function findRoot(): string {
   return dir;
 }
 
-export const ADDON_PATH = join(findRoot(), 'build', 'Release', 'uds_native.node');
+const ROOT = findRoot();
+const require = createRequire(import.meta.url);
+
+/** node-gyp-build (CommonJS, untyped): `resolve` names the file it would load, or throws. */
+const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+
+/** Where a build from source puts the addon. */
+export const SOURCE_BUILD_PATH = join(ROOT, 'build', 'Release', 'uds_native.node');
+
+/** The addon node-gyp-build picks from the package root now, or null when there is none. */
+export function resolveAddon(): string | null {
+  try {
+    return nodeGypBuild.resolve(ROOT);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The addon file a run loads: the one node-gyp-build finds at start-up, else where a build from
+ * source would put it (so a "missing" message names the file `npm rebuild` makes).
+ */
+export const ADDON_PATH = resolveAddon() ?? SOURCE_BUILD_PATH;
 
 export interface RawStat {
   dev: number;
@@ -136,10 +162,10 @@ let cached: RawBinding | undefined;
  */
 export function binding(): RawBinding {
   if (cached) return cached;
-  if (!existsSync(ADDON_PATH)) {
-    throw new Error(`uds_native: ${ADDON_PATH} is missing; build it with \`npm install\` (or \`npx node-gyp rebuild\`)`);
+  const path = resolveAddon();
+  if (path === null) {
+    throw new Error(`uds_native: no addon for ${process.platform}-${process.arch} (no prebuild, and ${SOURCE_BUILD_PATH} is missing); build it with \`npm rebuild uds-conformance\` (in a clone: \`npx node-gyp rebuild\`)`);
   }
-  const require = createRequire(import.meta.url);
-  cached = require(ADDON_PATH) as RawBinding;
+  cached = require(path) as RawBinding;
   return cached;
 }

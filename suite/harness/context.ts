@@ -18,6 +18,7 @@ import { prepareCommand, takesPayload } from './command.js';
 import { startInProcess } from './inprocess.js';
 import { spawnProcess } from './process.js';
 import { confirmInProcessListening, waitListening, type ReadyOutcome } from './readiness.js';
+import { FdWatch, leakFailure } from './fd-leaks.js';
 import { Unsupported } from '../model/types.js';
 
 
@@ -128,12 +129,34 @@ export class CaseContext {
     /** Aborted at the case deadline; every wait in the case observes it. */
     readonly signal: AbortSignal,
     private readonly options: CaseOptions = {},
+    /** What ran in the harness's process ("server ts-net", "client ts-net's driver adapter"): the fd leak check's subjects. */
+    private readonly inProcessParts: string[] = [],
   ) {}
 
-  /** Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. */
+  /**
+   * Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. A
+   * case in which something ran in-process and that passed fails if it left fds open in the harness's
+   * process (harness/fd-leaks.ts says when that can be told).
+   */
   static async with<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions = {}): Promise<T> {
+    const fds = FdWatch.begin();
+    const seen: { inProcess: string[]; dir?: string } = { inProcess: [] };
+    let value: T;
+    try {
+      value = await CaseContext.run(pairing, deadlineMs, fn, options, seen);
+    } catch (err) {
+      await fds.finish(false);
+      throw err;
+    }
+    const leaked = await fds.finish(seen.inProcess.length > 0, seen.dir);
+    if (leaked) throw leakFailure(leaked, [...new Set(seen.inProcess)]);
+    return value;
+  }
+
+  private static async run<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions, seen: { inProcess: string[]; dir?: string }): Promise<T> {
     if (options.cancel?.aborted) throw new Error('the run was cancelled before this case started');
     const dir = makeCaseDir();
+    seen.dir = dir;
     const controller = new AbortController();
     const onCancel = (): void => controller.abort(new Error('the run was cancelled'));
     options.cancel?.addEventListener('abort', onCancel, { once: true });
@@ -141,7 +164,7 @@ export class CaseContext {
       () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
       deadlineMs,
     );
-    const ctx = new CaseContext(pairing, dir, controller.signal, options);
+    const ctx = new CaseContext(pairing, dir, controller.signal, options, seen.inProcess);
     try {
       return await fn(ctx);
     } finally {
@@ -176,6 +199,7 @@ export class CaseContext {
       throw new Error(`${role} ${impl.name}'s driver was planned in-process, but the property runs it as another uid (it needs isolation: 'process')`);
     }
     const host = { dir: this.dir, signal: this.signal, extraEnv: this.options.env, addCleanup: (fn: () => void | Promise<void>) => void this.cleanups.push(fn) };
+    if (transport === 'in-process') this.inProcessParts.push(`${role} ${impl.name}'s driver adapter`);
     return startDriver(host, impl.driver, { transport, label: `${role} ${impl.name}`, uid: options.uid, gid: options.gid });
   }
 
@@ -192,6 +216,7 @@ export class CaseContext {
     // Four process drivers in one case hold more than Node's default of 10 listeners on the case's
     // deadline (each process a few, removed at its exit): not a leak, so no warning.
     setMaxListeners(Math.max(getMaxListeners(this.signal), 32), this.signal);
+    if (transport === 'in-process') this.inProcessParts.push(`oracle ${impl.name}'s driver adapter`);
     return startDriver(host, impl.driver, { transport, label: `${label} ${impl.name}` });
   }
 
@@ -337,6 +362,7 @@ export class CaseContext {
     const stdout = options.capture ?? new OutputCapture({ cap: options.stdoutCap ?? DEFAULTS.stdoutCap, expected: options.expected });
     if (this.useInProcess(spec, options)) {
       const path = this.resolve(options.path);
+      this.inProcessParts.push(`client ${impl.name}`);
       const role = startInProcess(spec.inProcess!, (io) => ({ path, stdout: (chunk: Uint8Array) => stdout.push(chunk), ...io }), this.signal, () => stdout.length);
       this.cleanups.push(async () => {
         role.kill();
@@ -394,6 +420,7 @@ export class CaseContext {
     const absolute = this.resolve(path);
     let accepted = false;
     const onAccepted = (): void => void (accepted = true);
+    this.inProcessParts.push(`server ${impl.name}`);
     const role = startInProcess(impl.server!.inProcess!, (io) => ({ path: absolute, payload, onListening: () => listening(), onAccepted, ...io }), this.signal);
     const exited = role.exited;
     this.cleanups.push(async () => {

@@ -1,10 +1,12 @@
 /**
  * The suite's own install, checked before any case runs. A run needs the C programs it ships
- * (c-reference/bin, built by `npm install`'s install script), the mutants' programs when a mutant takes
- * part (fixtures/mutants/bin), the compiled TypeScript fixtures (dist/) and, when ts-native takes part,
- * the Node-API addon. After `npm install --ignore-scripts` none of the C programs exist; without this
- * check every case that starts one fails with "spawn ENOENT" and is blamed on the implementation under
- * test. A broken install is the harness's fault: InstallError, which the CLI turns into exit 3.
+ * (c-reference/bin: prebuilt in the linux-x64 package, else built by the install script,
+ * scripts/install.mjs), the mutants' programs when a mutant takes part (fixtures/mutants/bin), the
+ * compiled TypeScript fixtures (dist/) and, when ts-native takes part, the Node-API addon (the one
+ * node-gyp-build finds: build/Release, else the prebuild; native/binding.ts). Where no prebuild fits,
+ * `npm install --ignore-scripts` leaves none of them; without this check every case that starts one
+ * fails with "spawn ENOENT" and is blamed on the implementation under test. A broken install is the
+ * harness's fault: InstallError, which the CLI turns into exit 3.
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';

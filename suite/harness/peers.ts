@@ -112,10 +112,19 @@ export function connectionQueued(inode: number, table: UnixSocketEntry[] = readU
  */
 export function connectionQueuedBySs(inode: number, signal?: AbortSignal): Promise<boolean | undefined> {
   return new Promise((resolve) => {
-    execFile('ss', ['-xaeH'], { signal, timeout: 5000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+    // Not execFile's `signal` option: aborting a child whose spawn failed (no ss on PATH) before its
+    // 'error' event makes Node call kill(0, SIGTERM), which signals the harness's own process group
+    // (its caller's shell included). Only a child that really started is killed.
+    const child = execFile('ss', ['-xaeH'], { timeout: 5000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => {
+      signal?.removeEventListener('abort', onAbort);
       if (err) return resolve(undefined);
       resolve(parseSsQueue(stdout, inode));
     });
+    const onAbort = (): void => {
+      if (child.pid !== undefined) child.kill();
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -61,6 +61,11 @@ export interface Subject {
   /** Where --update-expectations writes: the manifest itself or its expectationsFile. */
   expectationsFile: string;
   expectationsInManifest: boolean;
+  /**
+   * Made by defineSubject in the caller's process, not loaded from a file: `file` is only a label, so
+   * replay lines carry no `--subject` for it and --update-expectations has nothing to write.
+   */
+  inline?: true;
 }
 
 /** "at position N" from JSON.parse turned into line and column. */
@@ -250,7 +255,15 @@ function containedExpectationsFile(manifest: string, given: string): string {
 /** Loads and validates one manifest; throws ManifestError naming the file and field. */
 export function loadSubject(path: string, knownProperties: string[]): Subject {
   const file = resolve(path);
-  const doc = readJson(file);
+  return subjectFromDocument(file, readJson(file), knownProperties);
+}
+
+/**
+ * A parsed manifest checked and made runnable as loadSubject does it (ajv, then every command
+ * resolved): `file` names it in every error, and relative paths resolve against its directory.
+ * defineSubject (subjects/define.ts) passes a manifest object here, so both ways in share one check.
+ */
+export function subjectFromDocument(file: string, doc: unknown, knownProperties: string[]): Subject {
   try {
     checkShape('manifest', doc);
   } catch (err) {
