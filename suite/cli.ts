@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 /**
  * uds-conformance command line.
- *   run     every property over every pairing; matrix on stdout, reports in --out
+ *   run     every property over every pairing; the report on stdout (fitted to the terminal), reports
+ *           in --out; --dry-run prints the plan instead, starting nothing
  *   replay  one case (property, server, client, seed, path) with its evidence
+ *   list, report, merge, compare, --version, --help: see HELP
+ * Longer than most files here because it is the whole command line in one place: HELP, the flags and
+ * their checks, and each command's few lines of printing; the work itself is runSuite's and report/'s.
  * Exit codes: 0 nothing unexpected (SHOULD and MAY failures count only with --strict); 1 something
  * unexpected; 2 bad usage; 3 nothing ran / harness failure; 130/143 run cancelled by SIGINT/SIGTERM
  * (the reports of what finished are written, marked partial).
@@ -26,59 +30,83 @@ import { allProperties } from './properties/index.js';
 import type { Property } from './properties/property.js';
 import { builtinImplementations } from './registry.js';
 import { loadReport, mergeReports, ReportInputError } from './report/merge.js';
-import { startProgress } from './report/progress.js';
+import { compareFiles, renderCompareText } from './report/compare.js';
+import { startProgress, unitKind } from './report/progress.js';
 import { renderPropertiesJson, renderPropertiesMarkdown, renderPropertiesText } from './report/properties-list.js';
-import type { RunReport } from './report/results.js';
-import { renderDetails, renderMatrix, renderSummary } from './report/terminal.js';
+import { readToolVersion, type RunReport } from './report/results.js';
+import { renderSummary, renderTerminalReport } from './report/terminal.js';
+import { colorEnabled, terminalWidth } from './report/layout.js';
+import { parsePairingPattern, renderDryRun } from './plan/dry-run.js';
+import { selectedProperties, unmatchedPatterns } from './properties/list.js';
 import { checkOutDir, lockOutDir, OutDirError } from './report/atomic.js';
 import { exitCodeFor, writeReports, type WrittenReports } from './report/write.js';
 import { runUnit } from './plan/runner.js';
-import { checkSuiteInstall, NothingToRun, planSuite, qualify, runSuite, type RunSuiteOptions } from './run.js';
+import { checkSuiteInstall, dryRunPlan, NothingToRun, planSuite, qualify, runSuite, type RunSuiteOptions } from './run.js';
 import { loadSubjects, ManifestError, writeExpectations, type Subject } from './subjects/manifest.js';
 
 export const EXIT = { ok: 0, unexpected: 1, usage: 2, harness: 3 } as const;
 
 export class UsageError extends Error {}
 
-const HELP = `uds-conformance: conformance suite for Unix domain socket implementations
+/** Every flag of every command, grouped; test/cli-list.test.ts checks that each OPTIONS flag is here. */
+export const HELP = `uds-conformance: conformance suite for Unix domain socket implementations
 
 Usage:
   uds-conformance run [options]      run every property over every server x client pairing
   uds-conformance replay [options]   re-run one case: --property, --server/--client, --seed, --path
-  uds-conformance list [--json | --markdown]       every property: id, level, category, socket types, requirement
+  uds-conformance list [--property GLOB]... [--json | --markdown]   the properties: id, level, category,
+                                     socket types, requirement
   uds-conformance report --from FILE [--out DIR]   re-render the reports from a results.json
   uds-conformance merge FILE... [--out DIR]        merge the results.json of shards into one set of reports
-  uds-conformance --help
+  uds-conformance compare BASE.json HEAD.json [--out DIR]   what changed per cell and property
+                                     (compare.md, compare.json); exit 1 when anything regressed
+  uds-conformance --version, -V      the package's version
+  uds-conformance --help, -h         this text
 
 Every run, report and merge writes into --out (default reports/): results.json, junit.xml, summary.md
 (for a CI job summary) and index.html (the matrix; one self-contained file).
 
-Options (run):
-  --runs N            generated cases per property and pairing (default ${DEFAULTS.runs}; a property may cap it)
-  --seed N            run seed (default: random); every result records the seed to replay it
-  --out DIR           where reports go (default: reports/); checked before any case runs, and locked
-                      for the run: a second run into the same DIR exits 2 naming the first one's pid
+Options of run, selection (what runs):
+  --property ID       only this property; globs like 'delivery.*' work (repeatable)
+  --exclude ID        leave this property out; globs work (repeatable; after --property)
   --server NAME       only pairings with this server (repeatable)
   --client NAME       only pairings with this client (repeatable)
-  --property ID       only this property; globs like 'delivery.*' work (repeatable)
+  --exclude-pairing SERVER×CLIENT   leave this pairing out (x for ×; names or globs, - for the absent
+                      side of a single-role property, e.g. 'c-original×*' or --exclude-pairing=-×ts-net;
+                      repeatable)
+  --shard i/n         run only part i of n of the cases (needs --seed; merge the n results.json)
+  --dry-run           print the units that would run and their count, then exit; starts no process, so
+                      whether a driver unit applies (its drivers' hello) is left open and said so
+Subjects (your implementations):
+  --subject FILE      a third-party implementation described by a manifest (repeatable)
+  --subjects-only     only pairings with a subject in them
+  --update-expectations  write each subject's failures back as its expected failures
+Execution:
+  --runs N            generated cases per property and pairing (default ${DEFAULTS.runs}; a property may cap it)
+  --seed N            run seed (default: random); every result records the seed to replay it
   --jobs N            cases in parallel (default: number of cores)
   --no-shrink         report the first failing input without shrinking it
   --deadline MS       per-case deadline in milliseconds (default ${DEFAULTS.caseDeadlineMs})
   --unit-budget MS    time budget of one unit (property x pairing): shrinking stops there (default ${DEFAULTS.unitBudgetMs})
   --quiet-ms MS       a client that has every byte and then nothing for this long ends the case (default ${DEFAULTS.quietMs})
-  --shard i/n         run only part i of n of the cases (needs --seed; merge the n results.json)
   --coverage          run the JavaScript implementations as processes under NODE_V8_COVERAGE and
                       write a c8 report of the lines they ran (text on stdout, HTML in DIR/coverage/)
   --perf              after the cases, measure throughput (MB/s) and connect-to-first-byte latency of
                       every pairing whose server takes a payload (64 MiB, median of 3 sessions, one
                       pairing at a time): results.json "perf", and two columns of the matrix
-  --subject FILE      a third-party implementation described by a manifest (repeatable)
-  --subjects-only     only pairings with a subject in them
-  --update-expectations  write each subject's failures back as its expected failures
+Output:
+  --out DIR           where reports go (default: reports/); checked before any case runs, and locked
+                      for the run: a second run into the same DIR exits 2 naming the first one's pid
   --strict            SHOULD and MAY failures fail the run too (exit 1), as MUST failures do
-Options (replay):
+  The terminal report fits COLUMNS, else the terminal's width, else 80 columns: the matrix when it fits,
+  else one line per pairing. Colour: on for a terminal, off with NO_COLOR, forced with FORCE_COLOR=1.
+Options of replay:
   --property ID --server NAME --client NAME --seed N --path PATH   (as printed in a report)
   --socket-type T --address A   the unit's socket type and address kind, when not stream/pathname
+  --subject FILE      the subject's manifest, when the case has one (as printed in the replay line)
+Options of list:
+  --property GLOB     only the properties it matches, as run selects them (repeatable)
+  --json | --markdown for tools | docs/properties.md
 
 Ranges: --runs ${RANGES.runs.min}..${RANGES.runs.max}, --jobs ${RANGES.jobs.min}..${RANGES.jobs.max}, --deadline ${RANGES.caseDeadlineMs.min}..${RANGES.caseDeadlineMs.max},
 --unit-budget ${RANGES.unitBudgetMs.min}..${RANGES.unitBudgetMs.max}, --quiet-ms ${RANGES.quietMs.min}..${RANGES.quietMs.max}, --seed ${RANGES.seed.min}..${RANGES.seed.max}; outside them, exit 2.
@@ -91,13 +119,16 @@ reports of what finished are written, marked "partial run"; exit 130 or 143. A s
 report and merge exit as a run of their results would (--strict too); a bad file is bad usage (2), named with its field.
 `;
 
-const OPTIONS = {
+export const OPTIONS = {
   runs: { type: 'string' },
   seed: { type: 'string' },
   out: { type: 'string' },
   server: { type: 'string', multiple: true },
   client: { type: 'string', multiple: true },
   property: { type: 'string', multiple: true },
+  exclude: { type: 'string', multiple: true },
+  'exclude-pairing': { type: 'string', multiple: true },
+  'dry-run': { type: 'boolean' },
   jobs: { type: 'string' },
   'no-shrink': { type: 'boolean' },
   deadline: { type: 'string' },
@@ -148,6 +179,8 @@ export interface ParsedRun {
   updateExpectations: boolean;
   /** --strict: a SHOULD or MAY failure fails the run (exit 1), not only a MUST one. */
   strict: boolean;
+  /** --dry-run: print the plan and exit, starting nothing. */
+  dryRun: boolean;
   /** replay: the unit's socket type and address kind. */
   socketType: SocketType;
   address: AddressKind;
@@ -178,11 +211,20 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
   for (const p of patterns) {
     if (selectProperties(properties, [p]).length === 0) throw new UsageError(`--property ${p}: matches no property (known: ${properties.map((q) => q.id).join(', ')})`);
   }
+  // An exclusion that matches nothing is a typo that would exclude nothing, silently.
+  for (const p of unmatchedPatterns(values.exclude ?? [], properties)) throw new UsageError(`--exclude ${p}: matches no property (known: ${properties.map((q) => q.id).join(', ')})`);
+  const excludePairings = (values['exclude-pairing'] ?? []).map((text) => {
+    const parsed = parsePairingPattern(text, implementations.map((i) => i.name));
+    if (typeof parsed === 'string') throw new UsageError(parsed);
+    return parsed;
+  });
   if (command === 'replay') {
     if (values.shard !== undefined) throw new UsageError('--shard is only for run');
     if (values.coverage) throw new UsageError('--coverage is only for run');
     if (values.perf) throw new UsageError('--perf is only for run');
     if (values.strict) throw new UsageError('--strict is only for run, report and merge');
+    if (values['dry-run']) throw new UsageError('--dry-run is only for run');
+    if (values.exclude !== undefined || values['exclude-pairing'] !== undefined) throw new UsageError('--exclude and --exclude-pairing are only for run');
     if (patterns.length !== 1 || /[*?]/.test(patterns[0]!)) throw new UsageError('replay needs exactly one --property ID (no glob)');
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
     if (values.path === undefined) throw new UsageError('replay needs --path PATH (from the report)');
@@ -210,6 +252,8 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     servers: values.server,
     clients: values.client,
     propertyPatterns: patterns,
+    excludeProperties: values.exclude,
+    excludePairings: excludePairings.length ? excludePairings : undefined,
     jobs: rangedInt('jobs', values.jobs, RANGES.jobs, Math.min(defaultJobs(), RANGES.jobs.max)),
     caseDeadlineMs: rangedInt('deadline', values.deadline, RANGES.caseDeadlineMs, DEFAULTS.caseDeadlineMs),
     unitBudgetMs: rangedInt('unit-budget', values['unit-budget'], RANGES.unitBudgetMs, DEFAULTS.unitBudgetMs),
@@ -226,13 +270,15 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     subjects,
     updateExpectations: values['update-expectations'] ?? false,
     strict: values.strict ?? false,
+    dryRun: values['dry-run'] ?? false,
     socketType: oneOf('socket-type', values['socket-type'], SOCKET_TYPES, 'stream'),
     address: oneOf('address', values.address, ADDRESS_KINDS, 'pathname'),
   };
 }
 
 async function run(args: string[]): Promise<number> {
-  const { options, outDir, subjects, updateExpectations, strict } = parseRunArgs('run', args, builtinImplementations(), allProperties());
+  const { options, outDir, subjects, updateExpectations, strict, dryRun } = parseRunArgs('run', args, builtinImplementations(), allProperties());
+  if (dryRun) return dryRunCommand(options);
   checkOutDir(outDir);
   // Held until the reports are written (and released at exit whatever happens): see report/atomic.ts.
   const lock = lockOutDir(outDir);
@@ -261,7 +307,7 @@ async function runLocked({ options, outDir, subjects, updateExpectations, strict
       coverageOutDir: outDir,
       onPlan: (units, planned) => {
         if (options.shard) process.stderr.write(`uds-conformance: shard ${options.shard.index}/${options.shard.count}: ${units.length} of ${planned} cases\n`);
-        progress = startProgress({ total: units.length, label: options.shard ? `shard ${options.shard.index}/${options.shard.count}` : undefined });
+        progress = startProgress({ total: units.length, kinds: units.map(unitKind), label: options.shard ? `shard ${options.shard.index}/${options.shard.count}` : undefined });
       },
       onResult: (r, done) => progress?.update(r, done),
       onNote: (text) => (text.endsWith('...') ? process.stderr.write(`uds-conformance: ${text}\n`) : notes.push(text)),
@@ -276,9 +322,8 @@ async function runLocked({ options, outDir, subjects, updateExpectations, strict
     progress?.stop();
   }
   const written = await writeReports(report, outDir);
-  process.stdout.write(`${renderMatrix(report)}\n\n`);
-  const details = renderDetails(report, { expectedToo: true, strict });
-  if (details) process.stdout.write(`${details}\n\n`);
+  const fit = stdoutFit();
+  process.stdout.write(`${renderTerminalReport(report, { ...fit, strict })}\n\n`);
   for (const s of report.staleExpectations ?? []) process.stdout.write(`stale expectation: ${s.implementation} ${s.property} no longer fails ("${s.reason}")\n`);
   if (updateExpectations && report.partial) {
     process.stdout.write('expectations not written: a partial run has no result for the cases that did not run\n');
@@ -290,7 +335,7 @@ async function runLocked({ options, outDir, subjects, updateExpectations, strict
     }
   }
   for (const note of notes) process.stdout.write(`\n${note}\n\n`);
-  process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
+  process.stdout.write(`${renderSummary(report, fit)}\n${reportLines(written)}`);
   if (cancel.by) return cancel.by === 'SIGTERM' ? 143 : 130;
   return exitCodeFor(report.results, report.properties, { shard: options.shard !== undefined, strict });
 }
@@ -315,8 +360,28 @@ function cancelRun(signal: NodeJS.Signals): boolean {
   return true;
 }
 
+/** The width and colour of what goes to stdout (report/layout.ts: COLUMNS, the TTY, NO_COLOR, FORCE_COLOR). */
+function stdoutFit(): { width: number; color: boolean } {
+  return { width: terminalWidth(process.stdout, process.env), color: colorEnabled(process.stdout, process.env) };
+}
+
+/**
+ * `run --dry-run`: the plan from what is declared (run.ts dryRunPlan), printed within the terminal's
+ * width; no process, no report, no lock on --out. Exits 3 when nothing would run, as the run would.
+ */
+function dryRunCommand(options: RunSuiteOptions): number {
+  const { units, planned } = dryRunPlan(options);
+  if (planned === 0) {
+    process.stderr.write('uds-conformance: nothing to run (the filters leave no pairing)\n');
+    return EXIT.harness;
+  }
+  process.stdout.write(`${renderDryRun(units, planned, { width: stdoutFit().width, shard: options.shard })}\n`);
+  return EXIT.ok;
+}
+
+/** One path a line: three on one line would not fit a terminal. */
 function reportLines(w: WrittenReports): string {
-  return `results: ${w.results}\nreports: ${w.reports.join(', ')}\n`;
+  return `results: ${w.results}\nreports: ${w.reports.join('\n         ')}\n`;
 }
 
 function parseOwnArgs<const O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: O) {
@@ -330,10 +395,10 @@ function parseOwnArgs<const O extends NonNullable<ParseArgsConfig['options']>>(c
 /** Prints a loaded or merged report like a run does, writes the four reports, and exits as a run would. */
 async function emitReports(report: RunReport, outDir: string, strict = false): Promise<number> {
   const written = await writeReports(report, outDir);
-  if (report.results.length) process.stdout.write(`${renderMatrix(report)}\n\n`);
-  const details = renderDetails(report, { expectedToo: true, strict });
-  if (details) process.stdout.write(`${details}\n\n`);
-  process.stdout.write(`${renderSummary(report)}\n${reportLines(written)}`);
+  const fit = stdoutFit();
+  const text = renderTerminalReport(report, { ...fit, strict });
+  if (text) process.stdout.write(`${text}\n\n`);
+  process.stdout.write(`${renderSummary(report, fit)}\n${reportLines(written)}`);
   return exitCodeFor(report.results, report.properties, { strict });
 }
 
@@ -361,6 +426,17 @@ async function mergeCommand(args: string[]): Promise<number> {
   return emitReports(report, outDir, values.strict ?? false);
 }
 
+/** `compare BASE.json HEAD.json [--out DIR]`: compare.md and compare.json (report/compare.ts); 1 on a regression. */
+async function compareCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseOwnArgs('compare', args, { out: { type: 'string' } });
+  if (positionals.length !== 2) throw new UsageError(`compare needs two results.json files, BASE and HEAD (got ${positionals.length})`);
+  const outDir = resolve(values.out ?? DEFAULTS.outDir);
+  checkOutDir(outDir);
+  const { comparison, written, exitCode } = await compareFiles(positionals[0]!, positionals[1]!, outDir);
+  process.stdout.write(`${renderCompareText(comparison)}compare: ${written.join(', ')}\n`);
+  return exitCode;
+}
+
 async function replay(args: string[]): Promise<number> {
   const { options, socketType, address } = parseRunArgs('replay', args, builtinImplementations(), allProperties());
   checkSuiteInstall(options);
@@ -386,12 +462,15 @@ async function replay(args: string[]): Promise<number> {
   return result.status === 'pass' || result.status === 'unsupported' ? EXIT.ok : EXIT.unexpected;
 }
 
-/** `list [--json | --markdown]`: every property, from the property objects themselves. */
+/** `list [--property GLOB]... [--json | --markdown]`: the properties, from the property objects themselves. */
 function list(args: string[]): number {
-  const { values, positionals } = parseOwnArgs('list', args, { json: { type: 'boolean' }, markdown: { type: 'boolean' } });
+  const { values, positionals } = parseOwnArgs('list', args, { json: { type: 'boolean' }, markdown: { type: 'boolean' }, property: { type: 'string', multiple: true } });
   if (positionals.length) throw new UsageError(`list: unexpected argument ${JSON.stringify(positionals[0])}`);
   if (values.json && values.markdown) throw new UsageError('list: give --json or --markdown, not both');
-  const properties = allProperties();
+  const patterns = values.property ?? [];
+  for (const p of unmatchedPatterns(patterns)) throw new UsageError(`--property ${p}: matches no property (known: ${allProperties().map((q) => q.id).join(', ')})`);
+  // The filter of listProperties and of run --property (properties/list.ts), on the property objects.
+  const properties = selectedProperties({ patterns });
   const text = values.json ? `${JSON.stringify(renderPropertiesJson(properties), null, 2)}\n` : values.markdown ? renderPropertiesMarkdown(properties) : renderPropertiesText(properties);
   process.stdout.write(text);
   return EXIT.ok;
@@ -403,6 +482,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
+  // -V as commander and Python have it (-v is often --verbose); the bare version, for scripts.
+  if (command === '--version' || command === '-V') {
+    process.stdout.write(`${await readToolVersion()}\n`);
+    return EXIT.ok;
+  }
+  // A reader that goes away (`| head`) is no error of the run: what is left to print is dropped.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   tmp.setGracefulCleanup();
   installSignalHandlers(async () => sweepCaseDirs(), cancelRun);
   process.on('exit', sweepCaseDirs);
@@ -412,6 +500,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'list') return list(rest);
     if (command === 'report') return await reportCommand(rest);
     if (command === 'merge') return await mergeCommand(rest);
+    if (command === 'compare') return await compareCommand(rest);
     throw new UsageError(`unknown command ${JSON.stringify(command)} (try --help)`);
   } catch (err) {
     if (err instanceof UsageError || err instanceof ManifestError || err instanceof ReportInputError || err instanceof ShapeError || err instanceof OutDirError) {

@@ -13,14 +13,14 @@ import { measurePerf } from './measure/perf.js';
 import type { Implementation, ResultEntry } from './model/types.js';
 import { assignBlame, staleExpectations } from './plan/blame.js';
 import { askDrivers } from './plan/capabilities.js';
-import { planUnits, selectProperties, type CapabilityMap, type Unit } from './plan/plan.js';
+import { chosenProperties, planUnits, type CapabilityMap, type PairingPattern, type PlanInput, type Unit } from './plan/plan.js';
 import { runUnitsUntil, type RunnerOptions } from './plan/runner.js';
 import { shardOf, type Shard } from './plan/shard.js';
 import { allProperties } from './properties/index.js';
 import type { Property } from './properties/property.js';
 import { builtinImplementations, cReference } from './registry.js';
 import { buildReport, type RunReport } from './report/results.js';
-import type { Subject } from './subjects/manifest.js';
+import { ManifestError, type Subject } from './subjects/manifest.js';
 
 export interface RunSuiteOptions {
   /** The implementations to pair (default: the built-ins). Subjects are added to them. */
@@ -32,6 +32,10 @@ export interface RunSuiteOptions {
   properties?: Property<any>[];
   /** Property ids or globs. */
   propertyPatterns?: string[];
+  /** Property ids or globs left out (--exclude). */
+  excludeProperties?: string[];
+  /** Pairings left out (--exclude-pairing SERVER×CLIENT): names or globs, `-` for an absent side. */
+  excludePairings?: PairingPattern[];
   servers?: string[];
   clients?: string[];
   runs?: number;
@@ -82,8 +86,17 @@ export interface QualifiedRunOptions extends Required<Pick<RunSuiteOptions, 'run
 
 export function qualify(options: RunSuiteOptions): QualifiedRunOptions {
   const subjects = options.subjects ?? [];
+  const implementations = [...(options.implementations ?? builtinImplementations()), ...subjects.map((s) => s.implementation)];
+  // Names key results, expectations and blame: a subject made in code (defineSubject) is checked here,
+  // as loadSubjects checks a manifest's against the built-ins.
+  const seen = new Set<string>();
+  for (const i of implementations) {
+    const subject = subjects.find((s) => s.implementation === i);
+    if (seen.has(i.name)) throw subject ? new ManifestError(subject.file, 'name', `${JSON.stringify(i.name)} is already taken`) : new Error(`two implementations are named ${JSON.stringify(i.name)}`);
+    seen.add(i.name);
+  }
   return {
-    implementations: [...(options.implementations ?? builtinImplementations()), ...subjects.map((s) => s.implementation)],
+    implementations,
     subjects,
     properties: options.properties ?? allProperties(),
     oracle: options.oracle ?? cReference,
@@ -112,16 +125,35 @@ export function checkSuiteInstall(options: RunSuiteOptions, q: QualifiedRunOptio
 export class NothingToRun extends Error {}
 
 /** Plans a run: asks the drivers (once), then every unit, applicable or not. */
-export async function planSuite(options: RunSuiteOptions, q: QualifiedRunOptions = qualify(options), extraEnv?: Record<string, string>): Promise<{ units: Unit[]; capabilities: CapabilityMap }> {
-  const input = {
+/** What the plan takes of a run's options (planSuite and dryRunPlan alike). */
+function planInputOf(options: RunSuiteOptions, q: QualifiedRunOptions): PlanInput {
+  return {
     implementations: q.implementations,
     properties: q.properties,
     servers: options.servers,
     clients: options.clients,
     propertyPatterns: options.propertyPatterns,
+    excludePatterns: options.excludeProperties,
+    excludePairings: options.excludePairings,
     onlyWith: options.subjectsOnly ? q.subjects.map((s) => s.implementation.name) : undefined,
     forceProcess: q.coverage,
   };
+}
+
+/**
+ * `run --dry-run`: the units a run with these options would run (its shard's, with `shard`), planned
+ * from what is declared alone, starting no process and calling no adapter: a driver unit's
+ * applicability, which its drivers' hello answers settle, is left open (`awaitsHello`). `planned` counts
+ * the units before sharding, as onPlan does.
+ */
+export function dryRunPlan(options: RunSuiteOptions): { units: Unit[]; planned: number } {
+  const q = qualify(options);
+  const planned = planUnits({ ...planInputOf(options, q), withoutHello: true });
+  return { units: options.shard ? shardOf(planned, options.shard) : planned, planned: planned.length };
+}
+
+export async function planSuite(options: RunSuiteOptions, q: QualifiedRunOptions = qualify(options), extraEnv?: Record<string, string>): Promise<{ units: Unit[]; capabilities: CapabilityMap }> {
+  const input = planInputOf(options, q);
   // Only the drivers that can take part: a filtered run does not start the others.
   const named = (names: string[] | undefined, i: Implementation): boolean => !names?.length || names.includes(i.name);
   const candidates = q.implementations.filter((i) => i.driver && (named(options.servers, i) || named(options.clients, i)));
@@ -134,7 +166,7 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
   checkSuiteInstall(options, q);
   const startedAt = new Date();
   const t0 = performance.now();
-  const coverage = q.coverage ? await startCoverage({ roots: q.subjects.map((s) => dirname(s.file)) }) : undefined;
+  const coverage = q.coverage ? await startCoverage({ roots: q.subjects.filter((s) => !s.inline).map((s) => dirname(s.file)) }) : undefined;
   try {
     const { units: planned, capabilities } = await planSuite(options, q, coverage?.caseOptions.env);
     if (planned.length === 0) throw new NothingToRun('nothing to run (the filters leave no pairing)');
@@ -149,7 +181,8 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       caseDeadlineMs: q.caseDeadlineMs,
       shrink: q.shrink,
       replayPath: options.replayPath,
-      replayArgs: options.replayArgs ?? q.subjects.flatMap((s) => ['--subject', s.file]),
+      // A subject defined in code (defineSubject) has no file a replay could name.
+      replayArgs: options.replayArgs ?? q.subjects.flatMap((s) => (s.inline ? [] : ['--subject', s.file])),
       onResult: options.onResult,
       caseOptions: { ...coverage?.caseOptions, quietMs: options.quietMs },
       unitBudgetMs: options.unitBudgetMs,
@@ -167,7 +200,7 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       startedAt,
       durationMs: performance.now() - t0,
       implementations: q.implementations,
-      properties: selectProperties(q.properties, options.propertyPatterns),
+      properties: chosenProperties(q.properties, options.propertyPatterns, options.excludeProperties),
       results,
       capabilities,
     });

@@ -3,7 +3,9 @@
  * download). A small real run with c-original's expected failure; the matrix must show one cell per
  * pairing with its worst status, and a click on the expected-fail cell must show its counterexample and
  * its replay command; the socket type and address filters narrow the matrix and the case list; a
- * failing sequence shows both transcripts side by side with its first differing step marked.
+ * failing sequence shows both transcripts side by side with its first differing step marked; the
+ * unexpected results are listed at the top and open their result; the property × pairing grid shows one
+ * cell per case and pairing under the same filters; n/a cases are collapsed; counts are singular at 1.
  * Without chromium the test is skipped, except under CI=true, where it must run.
  */
 import { existsSync } from 'node:fs';
@@ -142,8 +144,13 @@ describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () =>
     await p.locator('#detail .result').first().waitFor();
     const inRunOrder = ['fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]'];
     expect(await p.locator('#detail .result').evaluateAll((ds) => ds.map((d) => d.getAttribute('data-case')))).toEqual(inRunOrder);
-    expect(await p.locator('#detail .result summary code').allInnerTexts()).toEqual(inRunOrder);
+    expect(await p.locator('#detail .result summary code').evaluateAll((cs) => cs.map((c) => c.textContent))).toEqual(inRunOrder);
     expect(new Set(results.map(caseLabel))).toEqual(new Set(inRunOrder));
+    // The case that does not apply is in the collapsed n/a group, after those that do.
+    const na = p.locator('#detail details.na-group');
+    expect(await na.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+    expect(await na.locator('.result').evaluateAll((ds) => ds.map((d) => d.getAttribute('data-case')))).toEqual(['fd.identity [seqpacket, abstract]']);
+    expect(await na.locator('summary').first().innerText()).toBe('n/a: 1 case that does not apply to this pairing');
     await p.close();
     expect(pageErrors).toEqual([]);
   });
@@ -207,6 +214,75 @@ describe.skipIf(!available && !mustRun)('index.html in headless Chromium', () =>
     for (const v of ['stream', 'dgram']) await p.locator(`input[data-filter="socketType"][value="${v}"]`).check();
     await p.locator('input[data-filter="address"][value="pathname"]').check();
     expect(await shown()).toEqual(['stream · pathname pass', 'seqpacket · abstract fail']);
+    await p.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('lists the unexpected results at the top, and the grid view shows one cell per case and pairing, filtered as the matrix is; both open the result', async () => {
+    const on = (server: string, client: string, property: string, status: ResultEntry['status'], extra: Partial<ResultEntry> = {}): ResultEntry =>
+      ({ server, client, property, socketType: 'stream', address: 'pathname', status, runs: 1, durationMs: 1, ...extra });
+    const bytes = { expectedLength: 1, actualLength: 0, expectedSha256: 'a'.repeat(64), actualSha256: 'b'.repeat(64), firstDifference: 0, expectedContext: '@0: "x"', actualContext: '@0: (no bytes)' };
+    const results = [
+      on('a', 'b', 'p.one', 'fail', { message: 'stdout differs', evidence: { message: 'stdout differs', expected: '@0: "x"', actual: '@0: (no bytes)', bytes } }),
+      on('a', 'c', 'p.one', 'pass'),
+      on('d', 'b', 'p.one', 'error', { message: 'harness error: boom' }),
+      on('a', 'b', 'p.two', 'pass'),
+      on('a', 'c', 'p.two', 'unsupported', { reason: 'c has no driver' }),
+      on('d', 'b', 'p.two', 'expected-fail', { reason: 'known' }),
+    ];
+    const prop = (id: string, level: 'MUST' | 'SHOULD') => ({ id, level, category: 'misc', scope: 'pairing' as const, requirement: `${id} holds`, reference: 'here', socketTypes: ['stream' as const], addresses: ['pathname' as const] });
+    const grid: RunReport = { ...report, implementations: [], properties: [prop('p.one', 'MUST'), prop('p.two', 'SHOULD')], results, summary: summarize(results) };
+    const file = join(out.path, 'grid.html');
+    await writeFile(file, renderHtml(grid));
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    await p.goto(pathToFileURL(file).href);
+    await p.waitForSelector('body[data-ready="true"]');
+
+    // The list, worst first, above the results.
+    const items = p.locator('#unexpected li.unexpected-item');
+    expect(await items.evaluateAll((ls) => ls.map((l) => `${l.getAttribute('data-status')} ${l.getAttribute('data-case')} ${l.getAttribute('data-server')}×${l.getAttribute('data-client')}`))).toEqual(['fail p.one a×b', 'error p.one d×b']);
+    expect(await p.locator('#unexpected h2').innerText()).toBe('Unexpected results (2)');
+    expect(await p.evaluate(() => document.getElementById('unexpected')!.compareDocumentPosition(document.getElementById('matrix')!) & Node.DOCUMENT_POSITION_FOLLOWING)).toBeTruthy();
+    await items.nth(1).locator('a').click();
+    const focused = p.locator('#detail .result.focused');
+    expect(await focused.getAttribute('data-status')).toBe('error');
+    expect(await focused.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect(await p.locator('td.cell.selected').getAttribute('data-server')).toBe('d');
+    expect(await p.evaluate(() => decodeURIComponent(location.hash))).toBe('#d|b|p.one');
+
+    // The grid: one row per case, one column per pairing, each cell its result's status.
+    expect(await p.locator('#view-grid').isVisible()).toBe(false);
+    await p.locator('input[data-view="grid"]').check();
+    expect(await p.locator('#view-grid').isVisible()).toBe(true);
+    expect(await p.locator('#view-matrix').isVisible()).toBe(false);
+    expect(await p.locator('table.grid thead th.pairing').allInnerTexts()).toEqual(['a × b', 'a × c', 'd × b']);
+    const rows = () => p.locator('table.grid tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-case'), ...[...tr.querySelectorAll('td')].map((td) => td.getAttribute('data-status'))]));
+    expect(await rows()).toEqual([['p.one', 'fail', 'pass', 'error'], ['p.two', 'pass', 'unsupported', 'expected-fail']]);
+    // The same filters: a status filtered out, a level hidden.
+    await p.locator('input[data-filter="status"][value="fail"]').uncheck();
+    expect(await rows()).toEqual([['p.one', 'filtered', 'pass', 'error'], ['p.two', 'pass', 'unsupported', 'expected-fail']]);
+    await p.locator('input[data-filter="status"][value="fail"]').check();
+    await p.locator('input[data-filter="level"][value="SHOULD"]').uncheck();
+    expect(await rows()).toEqual([['p.one', 'fail', 'pass', 'error']]);
+    await p.locator('input[data-filter="level"][value="SHOULD"]').check();
+    // A click on an n/a cell opens its result inside the n/a group, which is otherwise collapsed.
+    await p.locator('td.gcell[data-case="p.two"][data-server="a"][data-client="c"]').click();
+    expect(await p.locator('#detail details.na-group').evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect(await p.locator('#detail .result.focused').getAttribute('data-case')).toBe('p.two');
+    expect(await p.locator('#detail .result.focused').getAttribute('data-status')).toBe('unsupported');
+    expect(await p.locator('td.gcell.selected').count()).toBe(1);
+
+    // Back to the matrix; counts read right in the singular, and an empty output is "no output".
+    await p.locator('input[data-view="matrix"]').check();
+    await p.locator('td.cell[data-server="a"][data-client="b"]').click();
+    const failing = p.locator('#detail .result[data-case="p.one"]');
+    expect(await failing.locator('summary .sub').innerText()).toContain('\u00b7 1 run \u00b7');
+    const fields = Object.fromEntries(await failing.locator('dl.fields dt').evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+    expect(fields.timing).toBe('1 run in 1 ms');
+    expect(fields.bytes).toBe('expected 1 byte (sha256 aaaaaaaaaaaa\u2026), got no output; first difference at offset 0');
+    expect(fields.actual).toContain('no output');
+    expect(await p.locator('#detail').innerText()).not.toMatch(/\b1 (runs|bytes)\b/);
     await p.close();
     expect(pageErrors).toEqual([]);
   });

@@ -173,11 +173,11 @@ describe('junit.xml', () => {
     expect(xml.match(/<testcase /g)).toHaveLength(report.results.length);
     expect(xml).toContain('<testsuite name="- × ts-net"');
     expect(xml).toContain('<testsuite name="c-reference × -"');
-    expect(xml).toMatch(/<testsuites name="uds-conformance" tests="8" failures="2" errors="1" skipped="2"/);
+    expect(xml).toMatch(/<testsuites name="uds-conformance" tests="8" failures="2" errors="1" skipped="1"/);
   });
 
   it('puts the requirement, expected against actual and the replay command in a failure', () => {
-    const failure = /<testcase name="delivery.payload" classname="ts-net × c-reference"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><property name="blame" value="server"\/><\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] stdout differs[^>]*>([\s\S]*?)<\/failure>/.exec(xml);
+    const failure = /<testcase name="delivery.payload" classname="ts-net × c-reference"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><property name="blame" value="server"\/><property name="status" value="fail"\/><property name="replay" value="[^"]*"\/><\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] stdout differs[^>]*>([\s\S]*?)<\/failure>/.exec(xml);
     expect(failure).not.toBeNull();
     const text = failure![1]!;
     expect(text).toContain('requirement (MUST): bytes in = bytes out');
@@ -191,11 +191,15 @@ describe('junit.xml', () => {
   });
 
   it('reports an unexpected pass as a failure, a harness error as an error, and skips expected failures and unsupported cases', () => {
-    expect(xml).toMatch(/<testcase name="path.forms"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><\/properties>\s*<failure type="unexpected-pass \(MUST\)"/);
+    expect(xml).toMatch(/<testcase name="path.forms"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><property name="status" value="unexpected-pass"\/><property name="reason" value="binds 14 bytes"\/><\/properties>\s*<failure type="unexpected-pass \(MUST\)"/);
     expect(xml).toMatch(/<testcase name="delivery.payload" classname="ts-net × ts-net"[^>]*>\s*<properties>[^\n]*<\/properties>\s*<error type="harness-error"/);
-    expect(xml).toMatch(/<skipped message="expected failure: fputs stops at NUL">[\s\S]*?replay: npx uds-conformance replay[\s\S]*?<\/skipped>/);
-    expect(xml).toContain('<skipped message="unsupported: server c-original lacks payload"/>');
-    expect(xml).toMatch(/<testcase name="connect.enoent" classname="- × ts-net" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><\/properties>\s*<\/testcase>/);
+    // An expected failure is a passing testcase that says so in <system-out> and its status property;
+    // only an unsupported case is <skipped>, with a type.
+    expect(xml).toMatch(/<testcase name="delivery.payload" classname="c-reference × c-original"[^>]*>\s*<properties>[^\n]*<property name="status" value="expected-fail"\/>[^\n]*<\/properties>\s*<system-out>expected failure: fputs stops at NUL\n[\s\S]*?replay: npx uds-conformance replay[\s\S]*?<\/system-out>\s*<\/testcase>/);
+    expect(xml).not.toContain('expected failure: fputs stops at NUL"');
+    expect(xml.match(/<skipped /g)).toHaveLength(1);
+    expect(xml).toContain('<skipped type="unsupported" message="unsupported: server c-original lacks payload"/>');
+    expect(xml).toMatch(/<testcase name="connect.enoent" classname="- × ts-net" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><property name="status" value="pass"\/><\/properties>\s*<\/testcase>/);
   });
 });
 
@@ -273,9 +277,9 @@ describe('cases on other socket types and address kinds', () => {
     expect(xml.match(/<testcase /g)).toHaveLength(report.results.length);
     const suite = /<testsuite name="c-reference × ts-net"[\s\S]*?<\/testsuite>/.exec(xml)![0];
     expect([...suite.matchAll(/<testcase name="([^"]*)"/g)].map((m) => m[1])).toEqual(['fd.identity', 'fd.identity [abstract]', 'fd.identity [seqpacket]', 'fd.identity [seqpacket, abstract]']);
-    expect(suite).toMatch(/<testcase name="fd.identity" classname="c-reference × ts-net" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><\/properties>\s*<\/testcase>/);
+    expect(suite).toMatch(/<testcase name="fd.identity" classname="c-reference × ts-net" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><property name="status" value="pass"\/><\/properties>\s*<\/testcase>/);
     expect(suite).toMatch(/<testcase name="fd.identity \[seqpacket\]"[^>]*>\s*<properties>[^\n]*<\/properties>\s*<failure type="fail \(MUST\)" message="\[MUST\] the fd received is not the one sent"/);
-    expect(suite).toContain('<skipped message="unsupported: client ts-net has no abstract addresses"/>');
+    expect(suite).toContain('<skipped type="unsupported" message="unsupported: client ts-net has no abstract addresses"/>');
   });
 
   it('gives each variant its own column in the terminal matrix and its own line in the details', () => {
@@ -287,7 +291,8 @@ describe('cases on other socket types and address kinds', () => {
     expect(text).toContain('   8  fd.identity [seqpacket, abstract] MUST');
     // One row per group the pairing has results in (socket type × address kind), each with its one case.
     const rows = text.split('\n').filter((l) => l.startsWith('c-reference × ts-net'));
-    expect(rows.map((row) => row.trim().split(/\s+/).slice(3).filter((m) => m !== ''))).toEqual([['ok'], ['ok'], ['FAIL'], ['n/a']]);
+    // A pairing without a case of a column shows `·` there (NO_CASE).
+    expect(rows.map((row) => row.trim().split(/\s+/).slice(3).filter((m) => m !== '' && m !== '·'))).toEqual([['ok'], ['ok'], ['FAIL'], ['n/a']]);
     expect(renderDetails(report, { expectedToo: false })).toContain('FAIL  fd.identity [seqpacket]  c-reference × ts-net');
   });
 
@@ -430,8 +435,8 @@ describe('socket type and address kind in every report', () => {
     });
     expect(new Set(seen)).toEqual(new Set(report.results.map((r) => `${r.server} × ${r.client} ${caseLabel(r)} ${variantName(r)}`)));
     // A stream · pathname case is named by the bare property id, as before.
-    expect(xml).toMatch(/<testcase name="delivery.payload" classname="c-reference × c-reference" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><\/properties>\s*<\/testcase>/);
-    expect(xml).toMatch(/<testcase name="msg.boundaries \[seqpacket, abstract\]"[^>]*>\s*<properties><property name="socketType" value="seqpacket"\/><property name="address" value="abstract"\/><property name="level" value="MUST"\/><\/properties>\s*<failure /);
+    expect(xml).toMatch(/<testcase name="delivery.payload" classname="c-reference × c-reference" time="0.012">\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="MUST"\/><property name="status" value="pass"\/><\/properties>\s*<\/testcase>/);
+    expect(xml).toMatch(/<testcase name="msg.boundaries \[seqpacket, abstract\]"[^>]*>\s*<properties><property name="socketType" value="seqpacket"\/><property name="address" value="abstract"\/><property name="level" value="MUST"\/><property name="status" value="fail"\/><\/properties>\s*<failure /);
   });
 
   it('the page offers the socket types and address kinds the results have, in the protocol order', () => {
@@ -552,7 +557,7 @@ describe('levels grade the exit status, as in h2spec', () => {
     report.summary = summarize(report.results);
     const xml = renderJUnit(report);
     checkXml(xml);
-    expect(xml).toMatch(/<testcase name="server.should-thing" classname="c-reference × -"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="SHOULD"\/><\/properties>\s*<failure type="fail \(SHOULD\)" message="\[SHOULD\] the SHOULD did not hold">[^<]*requirement \(SHOULD\): a SHOULD/);
+    expect(xml).toMatch(/<testcase name="server.should-thing" classname="c-reference × -"[^>]*>\s*<properties><property name="socketType" value="stream"\/><property name="address" value="pathname"\/><property name="level" value="SHOULD"\/><property name="status" value="fail"\/><\/properties>\s*<failure type="fail \(SHOULD\)" message="\[SHOULD\] the SHOULD did not hold">[^<]*requirement \(SHOULD\): a SHOULD/);
     const md = renderMarkdown(report);
     expect(md.split('\n')[0]).toBe('## uds-conformance: ❌ 4 unexpected (1 of them SHOULD or MAY failures)');
     expect(md).toContain('**FAIL** `server.should-thing` c-reference × - (SHOULD): the SHOULD did not hold');
@@ -591,7 +596,7 @@ describe('blame in every report', () => {
     expect(renderDetails(report, { expectedToo: false })).toContain('  blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs');
     const xml = renderJUnit(report);
     checkXml(xml);
-    expect(xml).toContain('<properties><property name="socketType" value="stream"/><property name="address" value="pathname"/><property name="level" value="MUST"/><property name="blame" value="server"/><property name="blame.server" value="2/5"/><property name="flaky" value="2/5"/></properties>');
+    expect(xml).toContain('<properties><property name="socketType" value="stream"/><property name="address" value="pathname"/><property name="level" value="MUST"/><property name="blame" value="server"/><property name="blame.server" value="2/5"/><property name="flaky" value="2/5"/><property name="status" value="fail"/>');
     expect(xml).toContain('blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs\nintermittent: flaky: failed 2 of 5 re-runs');
     expect(renderMarkdown(report)).toContain('  - blame: server (server: 2/5) · flaky: failed 2 of 5 re-runs');
     const xfail = { ...report, results: report.results.map((r) => (r.status === 'expected-fail' ? { ...r, flaky: { failed: 1, of: 5 } } : r)) };
@@ -933,5 +938,41 @@ describe('sequence evidence in every report', () => {
     expect(data.sequences.at(-2)).toEqual(good.evidence!.details!.sequence);
     expect(data.sequences.at(-1)).toBeNull();
     expect(data.sequences.slice(0, -2).every((s) => s === null)).toBe(true);
+  });
+});
+
+/**
+ * junit.xml as a real consumer reads it: junit-to-ctrf (a devDependency) gives each testcase one status
+ * from its child elements and drops <skipped>'s message and type and every <property>, as CI UIs do; an
+ * expected failure must still not look like a case that did not run. Without the package the test is
+ * skipped, except under CI=true, where it must run.
+ */
+const junitConsumer = await import(['junit-to-ctrf'][0]!).catch(() => undefined) as
+  | { convertJUnitToCTRFReport: (file: string) => Promise<{ results: { summary: Record<string, number>; tests: Array<{ name: string; status: string; suite: string[]; stdout?: string[]; message?: string; trace?: string }> } }> }
+  | undefined;
+describe.skipIf(!junitConsumer && process.env.CI !== 'true')('junit.xml read by junit-to-ctrf', () => {
+  it('tells expected failures (passed, saying so first in stdout) from unsupported cases (skipped), and keeps the command lines of a failure', async () => {
+    if (!junitConsumer) throw new Error('junit-to-ctrf is not installed: it is a devDependency (npm install)');
+    const report = fixtureReport();
+    const dir = await tmpDir({ unsafeCleanup: true });
+    try {
+      const file = join(dir.path, 'junit.xml');
+      await writeFile(file, renderJUnit(report));
+      const ctrf = await junitConsumer.convertJUnitToCTRFReport(file);
+      const test = (suite: string, name: string) => ctrf.results.tests.find((t) => t.suite.includes(suite) && t.name === name)!;
+      const xfail = test('c-reference × c-original', 'delivery.payload');
+      expect(xfail.status).toBe('passed');
+      expect(xfail.stdout?.[0]).toBe('expected failure: fputs stops at NUL');
+      expect(xfail.stdout).toContainEqual(expect.stringMatching(/^replay: npx uds-conformance replay /));
+      expect(test('c-original × c-reference', 'delivery.payload').status).toBe('skipped');
+      const s = report.summary;
+      expect(ctrf.results.summary).toMatchObject({ tests: report.results.length, skipped: s.unsupported, failed: s.fail + s['unexpected-pass'] + s.error, passed: s.pass + s['expected-fail'] });
+      const failure = test('ts-net × c-reference', 'delivery.payload');
+      expect(failure.status).toBe('failed');
+      expect(failure.message).toContain('[MUST] stdout differs');
+      expect(failure.trace).toContain('server command: $ node cli.js');
+    } finally {
+      await dir.cleanup();
+    }
   });
 });

@@ -135,7 +135,9 @@ export class OutputCapture {
       comparison.actualContext =
         first < head.length || from < head.length
           ? describeBytes(head.subarray(from, first + 8), from)
-          : `(offset ${from} is past the ${head.length} bytes kept)`;
+          : head.length === 0
+            ? '(no output)'
+            : `(offset ${from} is past the ${head.length === 1 ? '1 byte' : `${head.length} bytes`} kept)`;
     }
     return comparison;
   }

@@ -31,3 +31,8 @@ export function declaredUnsupported(p: ProcessSummary, who: string): string | un
   if (p.spawnFailed && /EACCES/.test(p.stderr)) return `${who} cannot be started as this user (${p.stderr.trim()}): install it where an unprivileged user can run it`;
   return undefined;
 }
+
+/** A count with its noun, singular or plural as the number wants: "1 byte", "0 bytes", "3 runs". */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}

@@ -27,8 +27,23 @@ export interface PlanInput {
   onlyWith?: string[];
   /** Property ids or globs (`delivery.*`); empty: all. */
   propertyPatterns?: string[];
+  /** Property ids or globs left out (--exclude), after propertyPatterns. */
+  excludePatterns?: string[];
+  /** Pairings left out (--exclude-pairing): server and client names or globs, `-` for the absent side. */
+  excludePairings?: PairingPattern[];
   /** Every driver that has a command runs as a process (run --coverage sees only processes). */
   forceProcess?: boolean;
+  /**
+   * Plan without the drivers' hello answers (run --dry-run, which starts no process): a driver unit
+   * that nothing else rules out gets `awaitsHello` instead of a decision.
+   */
+  withoutHello?: boolean;
+}
+
+/** A server × client pair of names or globs (`c-original`, `ts-*`, `-` for a single-role property's absent side). */
+export interface PairingPattern {
+  server: string;
+  client: string;
 }
 
 /** One property on one pairing, socket type and address kind. */
@@ -44,6 +59,11 @@ export interface Unit {
   unsupported?: string;
   /** A driver that fails at once (hello): the unit fails without running, with this message. */
   broken?: string;
+  /**
+   * Planned withoutHello: the sides ("server c-reference") whose hello answer settles whether the unit
+   * applies; nothing known so far rules it out.
+   */
+  awaitsHello?: string[];
 }
 
 export function globToRegExp(glob: string): RegExp {
@@ -55,6 +75,19 @@ export function selectProperties<P extends { id: string }>(properties: P[], patt
   if (patterns.length === 0) return properties;
   const res = patterns.map(globToRegExp);
   return properties.filter((p) => res.some((re) => re.test(p.id)));
+}
+
+/** The properties a run takes: those the patterns select (all without any), less those an exclusion matches. */
+export function chosenProperties<P extends { id: string }>(properties: P[], patterns: string[] = [], exclude: string[] = []): P[] {
+  const out = exclude.map(globToRegExp);
+  return selectProperties(properties, patterns).filter((p) => !out.some((re) => re.test(p.id)));
+}
+
+/** Whether a unit's pairing (its names, `-` for an absent side) matches one of the patterns. */
+export function pairingExcluded(unit: { server?: { name: string }; client?: { name: string } }, patterns: readonly PairingPattern[] = []): boolean {
+  const server = unit.server?.name ?? NO_PEER;
+  const client = unit.client?.name ?? NO_PEER;
+  return patterns.some((p) => globToRegExp(p.server).test(server) && globToRegExp(p.client).test(client));
 }
 
 export const socketTypesOf = (p: { socketTypes?: SocketType[] }): SocketType[] => p.socketTypes ?? ['stream'];
@@ -73,7 +106,7 @@ const SEED_CAPABILITIES = { types: ['stream'] as SocketType[], addresses: ['path
 export function planUnits(input: PlanInput, capabilities: CapabilityMap = new Map()): Unit[] {
   const pick = (names: string[] | undefined, impl: Implementation): boolean => !names?.length || names.includes(impl.name);
   const units: Unit[] = [];
-  for (const property of selectProperties(input.properties, input.propertyPatterns)) {
+  for (const property of chosenProperties(input.properties, input.propertyPatterns, input.excludePatterns)) {
     const servers = input.implementations.filter((i) => plays(i, 'server', property) && pick(input.servers, i));
     const clients = input.implementations.filter((i) => plays(i, 'client', property) && pick(input.clients, i));
     const pairings: Array<{ server?: Implementation; client?: Implementation }> = [];
@@ -82,7 +115,10 @@ export function planUnits(input: PlanInput, capabilities: CapabilityMap = new Ma
     else for (const server of servers) for (const client of clients) pairings.push({ server, client });
     for (const socketType of socketTypesOf(property)) {
       for (const address of addressesOf(property)) {
-        for (const pairing of pairings) units.push(decide({ property, ...pairing, socketType, address }, capabilities, input.forceProcess ?? false));
+        for (const pairing of pairings) {
+          if (pairingExcluded(pairing, input.excludePairings)) continue;
+          units.push(decide({ property, ...pairing, socketType, address }, capabilities, input.forceProcess ?? false, input.withoutHello ?? false));
+        }
       }
     }
   }
@@ -94,7 +130,7 @@ export function planUnits(input: PlanInput, capabilities: CapabilityMap = new Ma
 }
 
 /** Settles one unit's applicability and transports. */
-function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean): Unit {
+function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean, withoutHello: boolean): Unit {
   const sides = (['server', 'client'] as const).filter((role) => unit[role] !== undefined);
   const problems: string[] = [];
   if (unit.property.via !== 'driver') {
@@ -108,6 +144,7 @@ function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean):
     return problems.length ? { ...unit, unsupported: problems.join('; ') } : unit;
   }
   const transport: Partial<Record<Role, Transport>> = {};
+  const awaiting: string[] = [];
   for (const role of sides) {
     const impl = unit[role]!;
     const driver = impl.driver;
@@ -116,9 +153,10 @@ function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean):
       continue;
     }
     const answer = capabilities.get(impl.name);
-    if (!answer) throw new Error(`the plan has no hello answer for ${impl.name}'s driver (ask capabilities first)`);
-    if ('broken' in answer) return { ...unit, broken: `${role} ${impl.name}: ${answer.broken}` };
-    if ('unsupported' in answer) {
+    if (!answer && !withoutHello) throw new Error(`the plan has no hello answer for ${impl.name}'s driver (ask capabilities first)`);
+    if (!answer) awaiting.push(`${role} ${impl.name}`);
+    else if ('broken' in answer) return { ...unit, broken: `${role} ${impl.name}: ${answer.broken}` };
+    else if ('unsupported' in answer) {
       problems.push(`${role} ${impl.name}: ${answer.unsupported}`);
       continue;
     }
@@ -131,6 +169,11 @@ function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean):
       problems.push(`${role} ${impl.name}'s driver runs only in-process, and this property needs a process of its own`);
       continue;
     }
+    // Without hello (a dry run): the preferred transport, its cover unknown.
+    if (!answer) {
+      transport[role] = candidates[0]!;
+      continue;
+    }
     const missingBy = candidates.map((t) => missingCapabilities(unit, answer.byTransport?.[t] ?? answer.capabilities));
     const fits = missingBy.findIndex((m) => m.length === 0);
     if (fits >= 0) transport[role] = candidates[fits]!;
@@ -138,7 +181,7 @@ function decide(unit: Unit, capabilities: CapabilityMap, forceProcess: boolean):
     else problems.push(`${role} ${impl.name}'s driver ${candidates.map((t, i) => `${missingBy[i]!.join(' and ')} (${t})`).join('; and ')} (its hello answers)`);
   }
   if (problems.length) return { ...unit, unsupported: problems.join('; ') };
-  return { ...unit, transport };
+  return awaiting.length ? { ...unit, transport, awaitsHello: awaiting } : { ...unit, transport };
 }
 
 /**

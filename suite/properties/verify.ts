@@ -9,7 +9,7 @@ import { OutputCapture } from '../harness/capture.js';
 import type { CaseContext, RunMode } from '../harness/context.js';
 import { describePlace } from '../harness/readiness.js';
 import { errnoText, namedErrno, type ErrnoName } from '../model/errno.js';
-import { exitText } from '../model/format.js';
+import { countOf, exitText } from '../model/format.js';
 import { CheckFailure, type ByteComparison, type Evidence, type ProcessSummary, type Role } from '../model/types.js';
 import { plainServe, session, type SessionOutcome } from './session.js';
 
@@ -25,7 +25,7 @@ export function fail(message: string, expected: string | undefined, actual: stri
  * Fails unless `actual` holds exactly the `expected` bytes. A capture is compared by its own streaming
  * comparison (it was built to expect these bytes, and keeps only a head of a large stream); bytes in
  * memory are compared the same way. `what` is the sentence the offset completes, e.g. "stdout differs
- * from the payload" gives "stdout differs from the payload at offset 3 (expected 9 bytes, got 3)".
+ * from the payload" gives "stdout differs from the payload at offset 3 (got 3 of the 9 bytes expected)".
  * Returns the comparison.
  */
 export function expectBytes(actual: OutputCapture | Uint8Array, expected: Uint8Array, what: string, evidence: EvidenceFields = {}): ByteComparison {
@@ -36,9 +36,9 @@ export function expectBytes(actual: OutputCapture | Uint8Array, expected: Uint8A
 
 /** How an actual length compares with the expected one, e.g. "got 1838 bytes, 814 more than the 1024 expected". */
 export function lengthsText(actual: number, expected: number): string {
-  if (actual > expected) return `got ${actual} bytes, ${actual - expected} more than the ${expected} expected`;
-  if (actual < expected) return `got ${actual} of the ${expected} bytes expected`;
-  return `${actual} bytes, as expected`;
+  if (actual > expected) return `got ${countOf(actual, 'byte')}, ${actual - expected} more than the ${expected} expected`;
+  if (actual < expected) return `got ${actual} of the ${countOf(expected, 'byte')} expected`;
+  return `${countOf(actual, 'byte')}, as expected`;
 }
 
 function compareBytes(actual: OutputCapture | Uint8Array, expected: Uint8Array): ByteComparison {
@@ -153,10 +153,10 @@ export async function requireWorksFirst(ctx: CaseContext, role: Role, options: {
     const { actualLength: got, expectedLength: sent } = bytes;
     problems.push(
       got < sent
-        ? `${printed} ${got} bytes, ${sent - got} fewer than the ${sent} sent`
+        ? `${printed} ${countOf(got, 'byte')}, ${sent - got} fewer than the ${sent} sent`
         : got > sent
-          ? `${printed} ${got} bytes, ${got - sent} more than the ${sent} sent`
-          : `${printed} the ${sent} bytes sent with a difference at offset ${bytes.firstDifference}`,
+          ? `${printed} ${countOf(got, 'byte')}, ${got - sent} more than the ${sent} sent`
+          : `${printed} the ${countOf(sent, 'byte')} sent with a difference at offset ${bytes.firstDifference}`,
     );
   }
   if (client.exitCode !== 0) {
@@ -166,8 +166,8 @@ export async function requireWorksFirst(ctx: CaseContext, role: Role, options: {
   if (problems.length > 0) {
     failPrecondition(
       problems.join('; '),
-      `${role === 'server' ? peer : 'the client'} prints the ${expected.length} bytes sent and exits 0`,
-      `${bytes.actualLength} bytes${bytes.firstDifference !== null && bytes.firstDifference < bytes.actualLength ? ` (first difference at offset ${bytes.firstDifference})` : ''}, ${exitText(client)}`,
+      `${role === 'server' ? peer : 'the client'} prints the ${countOf(expected.length, 'byte')} sent and exits 0`,
+      `${countOf(bytes.actualLength, 'byte')}${bytes.firstDifference !== null && bytes.firstDifference < bytes.actualLength ? ` (first difference at offset ${bytes.firstDifference})` : ''}, ${exitText(client)}`,
       { bytes },
     );
   }

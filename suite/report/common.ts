@@ -293,3 +293,51 @@ export function flakyText(n: { failed: number; of: number }): string {
 export function seconds(ms: number): string {
   return (Math.max(0, ms) / 1000).toFixed(3);
 }
+
+/**
+ * The first non-empty line of a process's stderr, escaped for one line of text (control characters
+ * as JSON writes them), and how many lines follow it: what the terminal and summary.md show of each
+ * side's stderr (results.json, JUnit and the page have all of it).
+ */
+export function stderrHead(p: { stderr: string } | undefined): { line: string; more: number } | undefined {
+  const lines = (p?.stderr ?? '').split('\n').filter((l) => l.trim() !== '');
+  if (lines.length === 0) return undefined;
+  return { line: JSON.stringify(lines[0]!.trim()).slice(1, -1), more: lines.length - 1 };
+}
+
+/** "server stderr: <first line> (+3 more lines)" for each side with any, server first. */
+export function stderrLines(r: ResultEntry): string[] {
+  const out: string[] = [];
+  for (const role of ['server', 'client'] as const) {
+    const head = stderrHead(r.evidence?.[role]);
+    if (head) out.push(`${role} stderr: ${head.line}${head.more ? ` (+${head.more} more line${head.more === 1 ? '' : 's'})` : ''}`);
+  }
+  return out;
+}
+
+/**
+ * Who an unexpected result blames, in one line: blame's own finding (blameText) when it ran, else, for
+ * a failing pairing of two real sides, the side inferred from the same case's other pairings
+ * (effectiveBlame), said to be inferred. Undefined when neither says.
+ */
+export function blameLine(r: ResultEntry, all: readonly ResultEntry[]): string | undefined {
+  const own = blameText(r);
+  if (own) return own;
+  if (held(r.status) || r.status === 'error' || r.server === NO_PEER || r.client === NO_PEER) return undefined;
+  const side = effectiveBlame(r, all);
+  if (side !== 'server' && side !== 'client') return undefined;
+  const other = side === 'server' ? 'client' : 'server';
+  return `${side} (inferred: ${side} ${r[side]} fails this case with another ${other} too)`;
+}
+
+/**
+ * A duration for people, one format wherever the terminal shows one (the progress bar, its plain
+ * lines): "45 s", "3 min 05 s", "1 h 02 min". (JUnit's machine format is `seconds`.)
+ */
+export function durationText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  const m = Math.round(s / 60);
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}

@@ -8,6 +8,14 @@
  * th.side-oracle, tr[data-step], tr.differs .diff-marker). Cases are named and ordered by data.caseLabels and
  * data.caseOrder (common.ts caseLabel); the socket type and address filters offer data.socketTypes and
  * data.addresses (the values the results have) and compare each result's own fields to them.
+ * Two views of the same filtered results: the server × client matrix and the property × pairing grid
+ * (rows data.caseOrder, columns data.pairings; td.gcell[data-case][data-server][data-client][data-status],
+ * switched by input[data-view][value=matrix|grid]); above them #unexpected lists every unexpected result
+ * (li.unexpected-item[data-case][data-server][data-client] > a), each opening its result in #detail. A
+ * detail panel shows the cases that apply, and the n/a ones collapsed in details.na-group. Counts are
+ * worded with count() ("1 run", "2 runs"), and an empty output is "no output".
+ * Longer than most files here because it is the page's whole stylesheet and script: the page must be one
+ * self-contained file, and one script reads more easily than pieces joined at build time.
  */
 
 export const HTML_CSS = String.raw`
@@ -62,6 +70,19 @@ table.sequence-steps th.step, table.sequence-steps td.step { width: 84px; }
 table.sequence-steps thead th { background: #f2f2f2; word-break: normal; overflow-wrap: anywhere; }
 table.sequence-steps tr.not-run td { color: #888; }
 table.sequence-steps tr.differs td { background: #fde0e0; border-top: 2px solid #c62828; border-bottom: 2px solid #c62828; font-weight: 600; }
+.grid-wrap { overflow-x: auto; }
+table.grid { border-collapse: separate; border-spacing: 2px; margin-top: 6px; }
+table.grid th { font-weight: 600; padding: 2px 6px; text-align: left; white-space: nowrap; font-size: 12.5px; }
+table.grid thead th.pairing { writing-mode: vertical-rl; transform: rotate(180deg); vertical-align: bottom; font-weight: 400; }
+table.grid th .lvl { color: #666; font-weight: 400; font-size: 11px; }
+td.gcell { min-width: 44px; text-align: center; border-width: 2px; border-style: solid; border-radius: 4px; cursor: pointer; padding: 1px 4px; font-weight: 700; font-size: 12px; }
+td.gcell:hover, td.gcell:focus { outline: 3px solid #0b57d0; outline-offset: 1px; } td.gcell.selected { outline: 3px solid #111; }
+#views { margin: 8px 0 0; } #views label { margin-right: 14px; cursor: pointer; font-weight: 600; }
+#unexpected ul { margin: 4px 0 8px; padding-left: 20px; } #unexpected li { margin: 2px 0; }
+#unexpected .badge { display: inline-block; font-weight: 700; border: 1px solid; border-radius: 4px; padding: 0 5px; font-size: 12px; }
+#unexpected .sub { color: #555; } .all-expected { color: #2e7d32; font-weight: 600; }
+details.na-group { margin: 8px 0; color: #555; } details.na-group > summary { cursor: pointer; }
+details.result.focused { box-shadow: 0 0 0 3px #0b57d0; }
 table.sequence-steps .diff-marker { display: block; color: #c62828; font-weight: 700; font-size: 12px; word-break: normal; }
 `;
 
@@ -94,7 +115,7 @@ export const HTML_JS = String.raw`
   function addressOf(r) { return r.address || 'pathname'; }
   var socketTypes = data.socketTypes || [];
   var addresses = data.addresses || [];
-  var state = { level: {}, category: {}, status: {}, socketType: {}, address: {}, selected: null };
+  var state = { level: {}, category: {}, status: {}, socketType: {}, address: {}, selected: null, focus: null, view: 'matrix' };
   LEVELS.forEach(function (l) { state.level[l] = true; });
   socketTypes.forEach(function (t) { state.socketType[t] = true; });
   addresses.forEach(function (a) { state.address[a] = true; });
@@ -124,6 +145,11 @@ export const HTML_JS = String.raw`
   function held(s) { return s === 'pass' || s === 'unexpected-pass'; }
   function peerLabel(name, role) { return name === NO_PEER ? el('span', { cls: 'peer-none', text: '- (' + role + ' only)' }) : document.createTextNode(name); }
   function cellResults(s, c) { return report.results.filter(function (r) { return r.server === s && r.client === c; }); }
+  // "1 run", "2 runs", "0 bytes": a count with its noun as the number wants (model/format.ts countOf).
+  function count(n, noun, plural) { return n + ' ' + (n === 1 ? noun : (plural || noun + 's')); }
+  function isUnexpected(s) { return s === 'fail' || s === 'error' || s === 'unexpected-pass'; }
+  function pairingText(s, c) { return s + ' \u00d7 ' + c; }
+  function rerender() { renderMatrix(); renderGrid(); renderDetail(); }
 
   function renderHeader() {
     var h = document.getElementById('header');
@@ -156,7 +182,7 @@ export const HTML_JS = String.raw`
   function checkbox(group, value, label) {
     var input = el('input', { type: 'checkbox', 'data-filter': group, value: value });
     input.checked = true;
-    input.addEventListener('change', function () { state[group][value] = input.checked; renderMatrix(); renderDetail(); });
+    input.addEventListener('change', function () { state[group][value] = input.checked; rerender(); });
     return el('label', null, [input, ' ' + label]);
   }
   function renderFilters() {
@@ -166,6 +192,74 @@ export const HTML_JS = String.raw`
     f.appendChild(el('fieldset', null, [el('legend', { text: 'Status' })].concat(SEVERITY.map(function (s) { return checkbox('status', s, LABEL[s]); }))));
     f.appendChild(el('fieldset', { id: 'filter-socket-type' }, [el('legend', { text: 'Socket type' })].concat(socketTypes.map(function (t) { return checkbox('socketType', t, t); }))));
     f.appendChild(el('fieldset', { id: 'filter-address' }, [el('legend', { text: 'Address' })].concat(addresses.map(function (a) { return checkbox('address', a, a); }))));
+  }
+
+  // Every unexpected result, worst first then in run order, each a link that opens its result.
+  function renderUnexpected() {
+    var box = document.getElementById('unexpected');
+    var bad = report.results.filter(function (r) { return isUnexpected(r.status); }).sort(function (a, b) {
+      return SEVERITY.indexOf(a.status) - SEVERITY.indexOf(b.status) || orderOf(a) - orderOf(b);
+    });
+    if (bad.length === 0) { box.appendChild(el('p', { cls: 'all-expected', text: 'No unexpected result.' })); return; }
+    box.appendChild(el('h2', { text: 'Unexpected results (' + bad.length + ')' }));
+    var list = el('ul', { cls: 'unexpected-list' });
+    bad.forEach(function (r) {
+      var a = el('a', { href: '#' + encodeURIComponent(r.server) + '|' + encodeURIComponent(r.client) + '|' + encodeURIComponent(labelOf(r)) }, [
+        el('span', { cls: 'badge st-' + r.status, text: LABEL[r.status] }), ' ', el('code', { text: labelOf(r) }), ' ' + pairingText(r.server, r.client) + ' (' + (r.level || propOf(r).level) + ')']);
+      a.addEventListener('click', function (e) { e.preventDefault(); select(r.server, r.client, labelOf(r)); });
+      list.appendChild(el('li', { cls: 'unexpected-item', 'data-case': labelOf(r), 'data-server': r.server, 'data-client': r.client, 'data-status': r.status },
+        [a, r.message ? el('span', { cls: 'sub', text: ': ' + r.message }) : null]));
+    });
+    box.appendChild(list);
+  }
+
+  function renderViewSwitch() {
+    var box = document.getElementById('views');
+    [['matrix', 'server \u00d7 client matrix'], ['grid', 'property \u00d7 pairing grid']].forEach(function (v) {
+      var input = el('input', { type: 'radio', name: 'view', 'data-view': v[0], value: v[0] });
+      input.checked = state.view === v[0];
+      input.addEventListener('change', function () { if (input.checked) setView(v[0]); });
+      box.appendChild(el('label', null, [input, ' ' + v[1]]));
+    });
+  }
+  function setView(view) {
+    state.view = view;
+    document.getElementById('view-matrix').hidden = view !== 'matrix';
+    document.getElementById('view-grid').hidden = view !== 'grid';
+    document.querySelectorAll('input[data-view]').forEach(function (i) { i.checked = i.value === view; });
+  }
+
+  // One row per case (property, or its variant), one column per pairing; a cell is that one result.
+  function renderGrid() {
+    var table = document.getElementById('grid');
+    table.textContent = '';
+    var pairings = data.pairings || [];
+    var byKey = new Map();
+    report.results.forEach(function (r) { byKey.set(labelOf(r) + '\u0000' + r.server + '\u0000' + r.client, r); });
+    var head = el('tr', null, [el('th', { cls: 'corner', text: 'property \u2572 server \u00d7 client' })]);
+    pairings.forEach(function (p) { head.appendChild(el('th', { scope: 'col', cls: 'pairing' }, [peerLabel(p.server, 'client'), ' \u00d7 ', peerLabel(p.client, 'server')])); });
+    table.appendChild(el('thead', null, [head]));
+    var body = el('tbody');
+    (data.caseOrder || []).forEach(function (label) {
+      var row = pairings.map(function (p) { return byKey.get(label + '\u0000' + p.server + '\u0000' + p.client); });
+      var any = row.filter(function (r) { return r; });
+      if (any.length === 0 || !any.some(visible)) return;
+      var p0 = propOf(any[0]);
+      var tr = el('tr', { 'data-case': label }, [el('th', { scope: 'row' }, [el('code', { text: label }), el('span', { cls: 'lvl', text: ' ' + p0.level })])]);
+      row.forEach(function (r, i) {
+        var p = pairings[i];
+        if (!r) { tr.appendChild(el('td', { cls: 'none', title: 'no such case for ' + pairingText(p.server, p.client) })); return; }
+        var st = visible(r) ? r.status : 'filtered';
+        var td = el('td', { cls: 'gcell st-' + st, 'data-case': label, 'data-server': p.server, 'data-client': p.client, 'data-status': st, tabindex: '0', role: 'button',
+          title: label + ' on ' + pairingText(p.server, p.client) + ': ' + r.status + (r.message ? ': ' + r.message : '') }, [st === 'filtered' ? '\u00b7' : LABEL[st]]);
+        if (state.selected && state.selected[0] === p.server && state.selected[1] === p.client && state.focus === label) td.className += ' selected';
+        td.addEventListener('click', function () { select(p.server, p.client, label); });
+        td.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); select(p.server, p.client, label); } });
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
   }
 
   function renderMatrix() {
@@ -183,11 +277,11 @@ export const HTML_JS = String.raw`
         var vis = all.filter(visible);
         var st = worst(vis) || 'filtered';
         var applicable = vis.filter(function (r) { return r.status !== 'unsupported'; });
-        var count = vis.length === 0 ? 'filtered out' : applicable.length === 0 ? vis.length + ' n/a'
+        var summary = vis.length === 0 ? 'filtered out' : applicable.length === 0 ? vis.length + ' n/a'
           : applicable.filter(function (r) { return held(r.status); }).length + '/' + applicable.length + ' held';
         var td = el('td', { cls: 'cell st-' + st, 'data-server': s, 'data-client': c, 'data-status': st, tabindex: '0', role: 'button',
-          title: s + ' \u00d7 ' + c + ': ' + vis.length + ' of ' + all.length + ' properties shown' },
-          [el('span', { cls: 'mark', text: st === 'filtered' ? '\u00b7' : LABEL[st] }), el('span', { cls: 'count', text: count })]);
+          title: s + ' \u00d7 ' + c + ': ' + vis.length + ' of ' + count(all.length, 'property', 'properties') + ' shown' },
+          [el('span', { cls: 'mark', text: st === 'filtered' ? '\u00b7' : LABEL[st] }), el('span', { cls: 'count', text: summary })]);
         if (state.selected && state.selected[0] === s && state.selected[1] === c) td.className += ' selected';
         td.addEventListener('click', function () { select(s, c); });
         td.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); select(s, c); } });
@@ -198,13 +292,26 @@ export const HTML_JS = String.raw`
     table.appendChild(body);
   }
 
-  function select(s, c) {
+  // Shows a pairing's results; with a case label, opens that result (and the n/a group holding it).
+  function select(s, c, label) {
     state.selected = [s, c];
-    try { history.replaceState(null, '', '#' + encodeURIComponent(s) + '|' + encodeURIComponent(c)); } catch (e) { /* file: URLs may refuse */ }
-    renderMatrix();
-    renderDetail();
-    var d = document.getElementById('detail');
-    if (d.scrollIntoView) d.scrollIntoView({ block: 'nearest' });
+    state.focus = label || null;
+    var hash = '#' + encodeURIComponent(s) + '|' + encodeURIComponent(c) + (label ? '|' + encodeURIComponent(label) : '');
+    try { history.replaceState(null, '', hash); } catch (e) { /* file: URLs may refuse */ }
+    rerender();
+    var target = document.getElementById('detail');
+    if (label) {
+      var found = null;
+      document.querySelectorAll('#detail .result').forEach(function (d) { if (d.getAttribute('data-case') === label) found = d; });
+      if (found) {
+        found.open = true;
+        found.className += ' focused';
+        var group = found.parentElement && found.parentElement.closest ? found.parentElement.closest('details.na-group') : null;
+        if (group) group.open = true;
+        target = found;
+      }
+    }
+    if (target.scrollIntoView) target.scrollIntoView({ block: 'nearest' });
   }
 
   /** "@12: \"ab\\x00\"" -> { offset: 12, bytes: [97, 98, 0] }; null when it is not a byte context. */
@@ -226,11 +333,12 @@ export const HTML_JS = String.raw`
     return { offset: offset, bytes: bytes };
   }
   function hex2(b) { return (b < 16 ? '0' : '') + b.toString(16); }
-  function byteView(text, diffAt) {
+  // emptyText: what an empty context is called ("no output" for what a side printed).
+  function byteView(text, diffAt, emptyText) {
     var ctx = parseContext(text);
     if (!ctx) return el('code', { cls: diffAt != null ? 'diff-text' : '', text: String(text) });
     var box = el('div', { cls: 'bytes mono', title: text });
-    if (ctx.bytes.length === 0) box.appendChild(el('div', { cls: 'row' }, [el('span', { cls: 'off', text: '@' + ctx.offset }), el('span', { cls: diffAt != null ? 'b diff' : 'b', text: '(no bytes)' })]));
+    if (ctx.bytes.length === 0) box.appendChild(el('div', { cls: 'row' }, [el('span', { cls: 'off', text: '@' + ctx.offset }), el('span', { cls: diffAt != null ? 'b diff' : 'b', text: emptyText || '(no bytes)' })]));
     for (var start = 0; start < ctx.bytes.length; start += 16) {
       var row = el('div', { cls: 'row' }, [el('span', { cls: 'off', text: '@' + (ctx.offset + start) })]);
       var asc = el('span', { cls: 'asc' });
@@ -257,11 +365,11 @@ export const HTML_JS = String.raw`
   function pre(text, cls) { return el('pre', { cls: cls || '', text: text }); }
   function processText(p) {
     var end = p.signal ? 'killed by ' + p.signal : 'exit ' + p.exitCode;
-    return p.how + ', ' + end + (p.timedOut ? ' (deadline)' : '') + ', ' + p.stdoutLength + ' bytes of stdout, ' + Math.round(p.durationMs) + ' ms' +
+    return p.how + ', ' + end + (p.timedOut ? ' (deadline)' : '') + ', ' + (p.stdoutLength === 0 ? 'no output on stdout' : count(p.stdoutLength, 'byte') + ' of stdout') + ', ' + Math.round(p.durationMs) + ' ms' +
       (p.command ? '\n$ ' + p.command.join(' ') : '');
   }
   function counterexampleView(ce) {
-    var box = el('div', { cls: 'counterexample' }, [pre(JSON.stringify(ce.input, null, 2)), el('div', { cls: 'meta', text: 'seed ' + ce.seed + ', path ' + ce.path + ', ' + ce.numShrinks + ' shrinks' })]);
+    var box = el('div', { cls: 'counterexample' }, [pre(JSON.stringify(ce.input, null, 2)), el('div', { cls: 'meta', text: 'seed ' + ce.seed + ', path ' + ce.path + ', ' + count(ce.numShrinks, 'shrink') })]);
     if (ce.input && typeof ce.input === 'object') Object.keys(ce.input).forEach(function (k) {
       if (typeof ce.input[k] === 'string' && parseContext(ce.input[k])) box.appendChild(el('div', null, [el('span', { cls: 'meta', text: k + ': ' }), byteView(ce.input[k], null)]));
     });
@@ -285,7 +393,7 @@ export const HTML_JS = String.raw`
     });
     return el('div', { cls: 'sequence' }, [
       el('p', { cls: 'equivalence', text: 'Compared: ' + q.equivalence }),
-      el('p', { cls: 'first', text: first === null ? 'No step differs (' + q.commands.length + ' steps).' : 'First difference at step ' + (first + 1) + ' of ' + q.commands.length + '.' }),
+      el('p', { cls: 'first', text: first === null ? 'No step differs (' + count(q.commands.length, 'step') + ').' : 'First difference at step ' + (first + 1) + ' of ' + q.commands.length + '.' }),
       el('table', { cls: 'sequence-steps' }, [el('thead', null, [head]), body])]);
   }
   function replayView(cmd) {
@@ -310,7 +418,7 @@ export const HTML_JS = String.raw`
     if (r.status !== 'pass' && r.status !== 'unsupported') d.open = true;
     d.appendChild(el('summary', null, [el('span', { cls: 'badge', text: LABEL[r.status] }), el('code', { text: labelOf(r) }),
       r.flaky ? el('span', { cls: 'badge flaky', text: ' flaky ' + r.flaky.failed + '/' + r.flaky.of }) : null,
-      el('span', { cls: 'sub', text: p.level + ' \u00b7 ' + p.category + ' \u00b7 ' + typeOf(r) + ' \u00b7 ' + addressOf(r) + ' \u00b7 ' + r.runs + ' runs \u00b7 ' + r.durationMs + ' ms' })]));
+      el('span', { cls: 'sub', text: p.level + ' \u00b7 ' + p.category + ' \u00b7 ' + typeOf(r) + ' \u00b7 ' + addressOf(r) + ' \u00b7 ' + count(r.runs, 'run') + ' \u00b7 ' + r.durationMs + ' ms' })]));
     var dl = el('dl', { cls: 'fields' });
     field(dl, 'requirement', p.requirement);
     field(dl, 'socket type', typeOf(r));
@@ -322,14 +430,14 @@ export const HTML_JS = String.raw`
     field(dl, 'level', r.level || p.level);
     field(dl, 'blame', blameView(r));
     if (r.flaky) field(dl, 'intermittent', 'flaky: failed ' + r.flaky.failed + ' of ' + r.flaky.of + ' re-runs');
-    field(dl, 'timing', r.runs + ' runs in ' + r.durationMs + ' ms');
+    field(dl, 'timing', count(r.runs, 'run') + ' in ' + r.durationMs + ' ms');
     if (r.counterexample) field(dl, 'counterexample', counterexampleView(r.counterexample));
     var diffAt = ev.bytes ? ev.bytes.firstDifference : null;
     if (ev.expected != null) field(dl, 'expected', byteView(ev.expected, diffAt));
-    if (ev.actual != null) field(dl, 'actual', byteView(ev.actual, diffAt));
-    if (ev.bytes) field(dl, 'bytes', 'expected ' + ev.bytes.expectedLength + ' bytes (sha256 ' + ev.bytes.expectedSha256.slice(0, 12) + '\u2026), got ' +
-      ev.bytes.actualLength + ' (sha256 ' + ev.bytes.actualSha256.slice(0, 12) + '\u2026)' + (diffAt != null ? '; first difference at offset ' + diffAt : ''));
-    if (ev.bytes && ev.bytes.actualContext && ev.actual !== ev.bytes.actualContext) field(dl, 'stdout excerpt', byteView(ev.bytes.actualContext, diffAt));
+    if (ev.actual != null) field(dl, 'actual', byteView(ev.actual, diffAt, 'no output'));
+    if (ev.bytes) field(dl, 'bytes', 'expected ' + count(ev.bytes.expectedLength, 'byte') + ' (sha256 ' + ev.bytes.expectedSha256.slice(0, 12) + '\u2026), got ' +
+      (ev.bytes.actualLength === 0 ? 'no output' : count(ev.bytes.actualLength, 'byte') + ' (sha256 ' + ev.bytes.actualSha256.slice(0, 12) + '\u2026)') + (diffAt != null ? '; first difference at offset ' + diffAt : ''));
+    if (ev.bytes && ev.bytes.actualContext && ev.actual !== ev.bytes.actualContext) field(dl, 'stdout excerpt', byteView(ev.bytes.actualContext, diffAt, 'no output'));
     ['server', 'client'].forEach(function (side) {
       var s = ev[side];
       if (!s) return;
@@ -355,17 +463,27 @@ export const HTML_JS = String.raw`
     var s = state.selected[0], c = state.selected[1];
     var all = cellResults(s, c).sort(function (a, b) { return orderOf(a) - orderOf(b); });
     var vis = all.filter(visible);
-    box.appendChild(el('h2', null, [peerLabel(s, 'client'), ' \u00d7 ', peerLabel(c, 'server'), el('span', { cls: 'meta', text: '  (server \u00d7 client, ' + vis.length + ' of ' + all.length + ' properties shown)' })]));
-    vis.forEach(function (r) { box.appendChild(resultView(r)); });
+    var applicable = vis.filter(function (r) { return r.status !== 'unsupported'; });
+    var na = vis.filter(function (r) { return r.status === 'unsupported'; });
+    box.appendChild(el('h2', null, [peerLabel(s, 'client'), ' \u00d7 ', peerLabel(c, 'server'), el('span', { cls: 'meta',
+      text: '  (server \u00d7 client: ' + applicable.length + ' applicable, ' + na.length + ' n/a; ' + vis.length + ' of ' + count(all.length, 'case') + ' shown)' })]));
+    applicable.forEach(function (r) { box.appendChild(resultView(r)); });
+    // The cases that do not apply to this pairing, collapsed: most of a pairing's list is n/a otherwise.
+    if (na.length) {
+      var group = el('details', { cls: 'na-group' }, [el('summary', { text: 'n/a: ' + count(na.length, 'case') + ' that do' + (na.length === 1 ? 'es' : '') + ' not apply to this pairing' })]);
+      na.forEach(function (r) { group.appendChild(resultView(r)); });
+      box.appendChild(group);
+    }
   }
 
   renderHeader();
+  renderUnexpected();
   renderScorecards();
   renderFilters();
+  renderViewSwitch();
   var hash = location.hash.slice(1).split('|').map(function (x) { try { return decodeURIComponent(x); } catch (e) { return x; } });
-  if (hash.length === 2 && cellResults(hash[0], hash[1]).length) state.selected = hash;
-  renderMatrix();
-  renderDetail();
+  if ((hash.length === 2 || hash.length === 3) && cellResults(hash[0], hash[1]).length) select(hash[0], hash[1], hash[2]);
+  else rerender();
   document.body.setAttribute('data-ready', 'true');
 })();
 `;

@@ -10,7 +10,7 @@
  */
 import { HTML_CSS, HTML_JS } from './html-assets.js';
 import { ADDRESS_KINDS, SOCKET_TYPES } from '../driver/protocol.js';
-import { caseLabel, matrixAxes, reportCases, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
+import { byPairing, caseLabel, matrixAxes, reportCases, scorecards, STATUS_LABEL, SEVERITY } from './common.js';
 import { partialNote, type RunReport } from './results.js';
 import { sequenceEvidence } from './sequence.js';
 
@@ -49,8 +49,10 @@ export function renderHtml(report: RunReport): string {
      * (checked here, once), else null, and the page shows the details as plain JSON.
      */
     sequences: report.results.map((r) => sequenceEvidence(r.evidence?.details) ?? null),
-    /** Every case label, in run order. */
+    /** Every case label, in run order: the rows of the grid view. */
     caseOrder: reportCases(report).map((c) => c.label),
+    /** Every pairing with results, in matrix order (row-major): the columns of the grid view. */
+    pairings: byPairing(report).map((g) => ({ server: g.server, client: g.client })),
     /** The socket types and address kinds the results have, stream and pathname first. */
     socketTypes: inOrder(SOCKET_TYPES, report.results.map((r) => r.socketType)),
     addresses: inOrder(ADDRESS_KINDS, report.results.map((r) => r.address)),
@@ -71,13 +73,21 @@ export function renderHtml(report: RunReport): string {
 <body>
 <header id="header"><h1>${htmlEscape(title)}</h1></header>
 ${partial ? `<p id="partial" class="partial">${htmlEscape(partial)}</p>\n` : ''}<noscript><p>${htmlEscape(`${report.results.length} results: ${noscript}. This page needs JavaScript for the matrix; results.json has everything.`)}</p></noscript>
+<section id="unexpected"></section>
 <h2>Scorecards</h2>
 <p class="meta">Per implementation and level: the properties it held out of those that applied to it. A failing pairing counts against both sides unless the result blames one.</p>
 <section id="scorecards"></section>
-<h2>Matrix</h2>
+<h2 id="results-heading">Results</h2>
 <section id="filters"></section>
+<section id="views"></section>
+<div id="view-matrix">
 <p class="meta">Rows are servers, columns clients; "-" is the absent side of a client-only or server-only property. A cell is coloured by its worst status; click it for its properties.</p>
 <table id="matrix" class="matrix"></table>
+</div>
+<div id="view-grid" hidden>
+<p class="meta">Rows are properties (each case: socket type and address kind in brackets when not stream and pathname), columns server × client pairings; click a cell for its result.</p>
+<div class="grid-wrap"><table id="grid" class="grid"></table></div>
+</div>
 <section id="detail"></section>
 <script type="application/json" id="report-data">${scriptJson(data)}</script>
 <script>${HTML_JS}</script>

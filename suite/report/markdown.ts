@@ -1,13 +1,14 @@
 /**
  * summary.md: a compact report for a CI job summary ($GITHUB_STEP_SUMMARY) or a PR comment. Unexpected
- * results come first (each with its level, socket type and address kind, blame and its re-runs,
- * expected against actual, a sequence property's first differing step and the replay line), then the server × client matrix (each cell: the worst
- * status and how many of its cases held; a case is named by its case label), the results counted per
- * socket type × address kind, the scorecards and the expected failures (with levels, under a heading
- * per socket type × address kind).
+ * results come first (each with its level, socket type and address kind, blame and its re-runs, or the
+ * side inferred from the other pairings, expected against actual, the first line of each side's stderr,
+ * a sequence property's first differing step and the replay line), then the server × client matrix
+ * (each cell: the worst status and how many of its cases held; a case is named by its case label), the
+ * results counted per socket type × address kind, the scorecards and the expected failures (with
+ * levels, under a heading per socket type × address kind).
  */
 import { NO_PEER, type ResultEntry, type Status } from '../model/types.js';
-import { STATUS_ICON, STATUS_LABEL, LEVELS, blameText, byVariant, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, variantName, worstStatus, SEVERITY } from './common.js';
+import { STATUS_ICON, STATUS_LABEL, LEVELS, blameLine, byVariant, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, stderrHead, variantName, worstStatus, SEVERITY } from './common.js';
 import { partialNote, type RunReport } from './results.js';
 import { firstDifference, sequenceEvidence, stepText } from './sequence.js';
 
@@ -55,7 +56,7 @@ function unexpectedItem(r: ResultEntry, report: RunReport): string {
   const lines = [`- ${STATUS_ICON[r.status]} **${STATUS_LABEL[r.status]}** ${mdCode(caseLabel(r))} ${mdText(pairingName(r))} (${levelOf(r, report.properties)}): ${mdText(r.message ?? '')}`];
   if (p) lines.push(`  - requirement: ${mdText(p.requirement)}`);
   lines.push(`  - socket type · address: ${mdText(variantName(r))}`);
-  const blame = blameText(r);
+  const blame = blameLine(r, report.results);
   if (blame) lines.push(`  - blame: ${mdText(blame)}`);
   if (r.evidence?.expected !== undefined || r.evidence?.actual !== undefined) {
     lines.push(`  - expected ${mdCode(r.evidence?.expected ?? '')} · actual ${mdCode(r.evidence?.actual ?? '')}`);
@@ -63,6 +64,10 @@ function unexpectedItem(r: ResultEntry, report: RunReport): string {
   const diff = firstDifference(sequenceEvidence(r.evidence?.details));
   if (diff) {
     lines.push(`  - first difference at step ${diff.step} of ${diff.of}: ${mdCode(stepText(diff.command))} · ${mdText(diff.subject.label, 60)}: ${mdCode(stepText(diff.subject.outcome))} · ${mdText(diff.oracle.label, 60)}: ${mdCode(stepText(diff.oracle.outcome))}`);
+  }
+  for (const role of ['server', 'client'] as const) {
+    const head = stderrHead(r.evidence?.[role]);
+    if (head) lines.push(`  - ${role} stderr: ${mdCode(head.line, 300)}${head.more ? ` (+${head.more} more line${head.more === 1 ? '' : 's'} in results.json)` : ''}`);
   }
   if (r.counterexample) lines.push(`  - counterexample: ${mdCode(JSON.stringify(r.counterexample.input), 300)}`);
   if (r.replay) lines.push(`  - replay: ${mdCode(r.replay, 1000)}`);
