@@ -1,11 +1,22 @@
 /**
- * Per-case cost: (a) the floor, the bare C cycle of c-original × c-original (c-reference/bench/floor.c);
- * (b) the same pairing through the real harness (runSuite over the delivery.default-message property,
- * each case a CaseContext with a session); (c) in-process ts-net × ts-net through the same path.
+ * Per-case cost of c-original × c-original, three contenders, each at 1 job and at the default job
+ * count (the core count), every one over the same number of cases:
+ *   - the bare floor (c-reference/bench/floor.c --bare): spawn the server, wait for LISTEN, spawn the
+ *     client, read its output, reap; no temp dir per case, no inotify;
+ *   - the design floor (floor.c): the same with the harness's design, a temp dir per case and an
+ *     inotify watch on it;
+ *   - the harness: runSuite over delivery.default-message, each case a CaseContext with a session.
+ * And in-process ts-net × ts-net through the harness, as context.
+ *
+ * The floors are C, not a Node loop: a Node loop would pay child_process's fork of a large process per
+ * spawn (docs/benchmark.md, history), which the harness avoids through its posix_spawn launcher, so
+ * it would sit above the harness's own spawn path and floor nothing.
  *
  * Each tinybench iteration is one batch of cases; the per-case figure is the median batch time divided
- * by the batch's cases. The floor and the harness alternate round by round in one process, so a change
- * in the machine's load reaches both.
+ * by the batch's cases. A floor's batch time is its own (timed inside bench-floor); the harness's is
+ * one runSuite call, its fixed cost included once per batch (options, planning, the drivers' hello).
+ * Every contender alternates round by round in one process, so a change in the machine's load reaches
+ * all of them.
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
@@ -32,21 +43,39 @@ export interface BatchFigure {
   jobs: number;
 }
 
+/** One contender at 1 job and at the default job count. */
+export interface JobsPair {
+  sequential: BatchFigure;
+  parallel: BatchFigure;
+}
+
 export interface CaseFigures {
-  floor: BatchFigure;
-  floorParallel: BatchFigure;
-  harness: BatchFigure;
-  harnessSequential: BatchFigure;
+  /** The default job count (the core count): the parallel figures' jobs. */
+  jobs: number;
+  /** Cases per batch, the same for every contender. */
+  cases: number;
+  bare: JobsPair;
+  design: JobsPair;
+  harness: JobsPair;
+  /** The harness process's own CPU (user + system) per case, median over batches: context, no target. */
+  harnessCpuPerCaseMs: { sequential: number; parallel: number };
   tsNetInProcess: BatchFigure & { casesPerSecond: number };
 }
 
-/** One batch of the floor: `cases` cases on `jobs` worker processes. */
-async function floorBatch(cases: number, jobs: number): Promise<void> {
-  const { stdout } = await run(join(C_BIN, 'bench-floor'), [join(C_BIN, 'original-server'), join(C_BIN, 'original-client'), String(cases), String(jobs)], {
-    timeout: 120_000,
-  });
-  const out = JSON.parse(stdout) as { failures: number };
-  if (out.failures !== 0) throw new Error(`floor: ${out.failures} cases failed`);
+export type FloorMode = 'bare' | 'design';
+
+/**
+ * One batch of a floor: `cases` cases on `jobs` worker processes. Returns the floor's own wall time
+ * (timed inside bench-floor, from its first fork to its last reap): Node's start of bench-floor is the
+ * measurement's cost, not the floor's.
+ */
+async function floorBatch(mode: FloorMode, cases: number, jobs: number): Promise<number> {
+  const args = [...(mode === 'bare' ? ['--bare'] : []), join(C_BIN, 'original-server'), join(C_BIN, 'original-client'), String(cases), String(jobs)];
+  const { stdout } = await run(join(C_BIN, 'bench-floor'), args, { timeout: 120_000 });
+  const out = JSON.parse(stdout) as { failures: number; mode: string; cases: number; wallMs: number };
+  if (out.failures !== 0) throw new Error(`${mode} floor: ${out.failures} cases failed`);
+  if (out.mode !== mode || out.cases !== cases) throw new Error(`${mode} floor: ran ${out.mode} with ${out.cases} cases`);
+  return out.wallMs;
 }
 
 /** One batch through the harness: `units` units of delivery.default-message, 3 cases each. */
@@ -90,32 +119,65 @@ export async function measureCases(options: CaseOptions): Promise<CaseFigures> {
   const jobs = os.availableParallelism();
   const units = Math.max(1, Math.round(options.batch / 3));
   const cases = units * 3;
-  const tasks = {
-    floor: () => floorBatch(cases, 1),
-    floorParallel: () => floorBatch(cases, jobs),
-    harness: harnessBatch(cOriginal, units, jobs),
-    harnessSequential: harnessBatch(cOriginal, units, 1),
-    tsNetInProcess: harnessBatch(tsNet, units, jobs),
+  // The harness process's own CPU per batch (user + system): less moved by other work on the machine than wall time.
+  const cpu: Record<'harness' | 'harnessParallel', number[]> = { harness: [], harnessParallel: [] };
+  const harnessTask = (impl: Implementation, concurrency: number, cpuKey?: keyof typeof cpu): (() => Promise<void>) => {
+    const batch = harnessBatch(impl, units, concurrency);
+    return async () => {
+      const before = process.cpuUsage();
+      const ran = await batch();
+      const used = process.cpuUsage(before);
+      if (cpuKey && !warming) cpu[cpuKey].push((used.user + used.system) / 1000);
+      if (ran !== cases) throw new Error(`harness batch: ${ran} cases instead of ${cases}`);
+    };
   };
-  const samples: Record<keyof typeof tasks, number[]> = { floor: [], floorParallel: [], harness: [], harnessSequential: [], tsNetInProcess: [] };
+  // The floors' samples are their own wall times (floorBatch), taken outside tinybench's warm-up.
+  const reported: Record<'bare' | 'bareParallel' | 'design' | 'designParallel', number[]> = { bare: [], bareParallel: [], design: [], designParallel: [] };
+  let warming = false;
+  const floorTask = (key: keyof typeof reported, mode: FloorMode, concurrency: number) => async (): Promise<void> => {
+    const wallMs = await floorBatch(mode, cases, concurrency);
+    if (!warming) reported[key].push(wallMs);
+  };
+  const tasks = {
+    bare: floorTask('bare', 'bare', 1),
+    bareParallel: floorTask('bareParallel', 'bare', jobs),
+    design: floorTask('design', 'design', 1),
+    designParallel: floorTask('designParallel', 'design', jobs),
+    harness: harnessTask(cOriginal, 1, 'harness'),
+    harnessParallel: harnessTask(cOriginal, jobs, 'harnessParallel'),
+    tsNetInProcess: harnessTask(tsNet, jobs),
+  };
+  const samples = Object.fromEntries(Object.keys(tasks).map((k) => [k, [] as number[]])) as Record<keyof typeof tasks, number[]>;
   for (let round = 0; round < options.rounds; round++) {
     // A fresh Bench per round; every task is warmed up once in the first round only.
     const bench = new Bench({ name: `cases round ${round + 1}`, iterations: 2, time: 0, warmup: round === 0, warmupIterations: 1, warmupTime: 0, retainSamples: true, throws: true });
-    for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
+    for (const [name, fn] of Object.entries(tasks)) {
+      bench.add(name, fn, {
+        beforeAll(mode) {
+          warming = mode === 'warmup';
+        },
+      });
+    }
     await bench.run();
     for (const task of bench.tasks) {
       const result = task.result;
       if (result.state !== 'completed') throw new Error(`bench task ${task.name}: ${result.state}`);
-      samples[task.name as keyof typeof tasks].push(...(result.latency.samples ?? []));
+      const name = task.name as keyof typeof tasks;
+      if (!(name in reported)) samples[name].push(...(result.latency.samples ?? []));
     }
-    options.log(`  round ${round + 1}/${options.rounds}: floor ${(median(samples.floor) / cases).toFixed(2)} ms/case, harness ${(median(samples.harness) / cases).toFixed(2)} ms/case`);
+    for (const [name, list] of Object.entries(reported)) samples[name as keyof typeof reported] = [...list];
+    const at = (k: keyof typeof tasks): string => (median(samples[k]) / cases).toFixed(2);
+    options.log(`  round ${round + 1}/${options.rounds}, ms/case at 1 | ${jobs} jobs: bare ${at('bare')} | ${at('bareParallel')}, design ${at('design')} | ${at('designParallel')}, harness ${at('harness')} | ${at('harnessParallel')}`);
   }
   const ts = figure(samples.tsNetInProcess, cases, jobs);
+  const pair = (sequential: number[], parallel: number[]): JobsPair => ({ sequential: figure(sequential, cases, 1), parallel: figure(parallel, cases, jobs) });
   return {
-    floor: figure(samples.floor, cases, 1),
-    floorParallel: figure(samples.floorParallel, cases, jobs),
-    harness: figure(samples.harness, cases, jobs),
-    harnessSequential: figure(samples.harnessSequential, cases, 1),
+    jobs,
+    cases,
+    bare: pair(samples.bare, samples.bareParallel),
+    design: pair(samples.design, samples.designParallel),
+    harness: pair(samples.harness, samples.harnessParallel),
+    harnessCpuPerCaseMs: { sequential: median(cpu.harness) / cases, parallel: median(cpu.harnessParallel) / cases },
     tsNetInProcess: { ...ts, casesPerSecond: 1000 / ts.perCaseMs },
   };
 }

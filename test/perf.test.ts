@@ -4,7 +4,7 @@
  * the matrix. No timed assertion here: performance is checked by the benchmark (npm run bench) only.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import tmp from 'tmp-promise';
@@ -16,6 +16,12 @@ import { measurePairing, perfPayload } from '../suite/measure/perf.js';
 import { spawnProcess } from '../suite/harness/process.js';
 import { cReference, tsNet } from '../suite/registry.js';
 import { cli } from './support/cli.js';
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { C_BIN, PROJECT_ROOT } from '../suite/harness/paths.js';
+import type { BatchFigure, CaseFigures } from '../bench/cases.js';
+import { caseRows, likeForLike, startupRows, TARGETS } from '../bench/report.js';
+import type { StartupFigure } from '../bench/startup.js';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -151,5 +157,82 @@ describe('perf', () => {
     } finally {
       await out.cleanup();
     }
+  });
+});
+
+/**
+ * The bench's report shape (issue 17): every ratio divides two figures at the same job count, the
+ * targets sit on the default job count's, and the C helpers print what bench/*.ts parse. The figures
+ * here are made up (numbers chosen so that a cross-job-count ratio could not come out equal); nothing
+ * is timed.
+ */
+describe('bench report', () => {
+  const batch = (perCaseMs: number, jobs: number): BatchFigure => ({ cases: 99, batches: 10, perCaseMs, meanPerCaseMs: perCaseMs, jobs });
+  const figures = (jobs: number): CaseFigures => ({
+    jobs,
+    cases: 99,
+    bare: { sequential: batch(2, 1), parallel: batch(1.3, jobs) },
+    design: { sequential: batch(3, 1), parallel: batch(1.7, jobs) },
+    harness: { sequential: batch(3.5, 1), parallel: batch(2.9, jobs) },
+    harnessCpuPerCaseMs: { sequential: 1.5, parallel: 1.6 },
+    tsNetInProcess: { ...batch(1, jobs), casesPerSecond: 1000 },
+  });
+
+  it('gives each ratio like for like, the targets at the default job count and 1 job as context', () => {
+    const ratios = likeForLike(figures(2));
+    expect(ratios.map((r) => [r.name, r.jobs, r.numeratorMs, r.denominatorMs, r.target])).toEqual([
+      ['harness / design floor', 2, 2.9, 1.7, TARGETS.harnessOverDesign],
+      ['design floor / bare floor', 2, 1.7, 1.3, TARGETS.designOverBare],
+      ['harness / design floor', 1, 3.5, 3, undefined],
+      ['design floor / bare floor', 1, 3, 2, undefined],
+    ]);
+    for (const r of ratios) expect(r.ratio).toBeCloseTo(r.numeratorMs / r.denominatorMs, 12);
+    const rows = caseRows(figures(2));
+    const ratioRows = rows.filter((r) => r.ratio !== '');
+    // One printed ratio per like-for-like pair, each naming one job count ("both at N jobs").
+    expect(ratioRows).toHaveLength(4);
+    for (const r of ratioRows) expect(r.figure).toMatch(/both at \d+ jobs?: the cost of the (TypeScript|design)$/);
+    expect(ratioRows.map((r) => r.ratio)).toEqual(['1.71×', '1.31×', '1.17×', '1.50×']);
+    expect(ratioRows.map((r) => r.verdict)).toEqual(['MISSED', 'MISSED', '', '']);
+  });
+
+  it('prints one set of ratios on one core, and refuses figures whose job counts differ', () => {
+    expect(likeForLike(figures(1)).map((r) => r.jobs)).toEqual([1, 1]);
+    const skewed = figures(2);
+    skewed.design.parallel = batch(1.7, 1);
+    expect(() => likeForLike(skewed)).toThrow(/job counts differ/);
+  });
+
+  it('marks a start-up command that does not exist yet, rather than a ratio for it', () => {
+    const command = (name: string, cpuMs: number, exists: boolean, ratio: number | null) => ({ name, argv: [], exists, exitCode: exists ? 0 : 2, samples: 3, cpuMs, wallMs: cpuMs, ratio });
+    const s: StartupFigure = { rounds: 3, extraCaCertsRemoved: true, baseline: command('node -e 0', 20, true, null), commands: [command('uds-conformance --help', 25, true, 1.25), command('uds-conformance --version', 0, false, null)] };
+    const rows = startupRows(s);
+    expect(rows.find((r) => r.figure.includes('--help'))).toMatchObject({ ratio: '1.25×', verdict: 'ok' });
+    expect(rows.find((r) => r.figure.includes('--version'))).toMatchObject({ measured: 'not implemented (exit 2)', ratio: '', verdict: '' });
+  });
+
+  describe('the C helpers', () => {
+    const floorDirs = (): string[] => readdirSync(os.tmpdir()).filter((n) => n.startsWith('udsfloor-')).sort();
+
+    it('bench-floor runs the bare and the design floor over the cases it is given, leaving no dir behind', () => {
+      execFileSync('make', ['-s', '-C', `${PROJECT_ROOT}/c-reference/bench`]);
+      const before = floorDirs();
+      for (const mode of ['bare', 'design']) {
+        for (const jobs of [1, 2]) {
+          const args = [...(mode === 'bare' ? ['--bare'] : []), `${C_BIN}/original-server`, `${C_BIN}/original-client`, '4', String(jobs)];
+          const out = JSON.parse(execFileSync(`${C_BIN}/bench-floor`, args, { encoding: 'utf8', timeout: 30_000 }));
+          expect(out).toMatchObject({ mode, cases: 4, jobs, failures: 0 });
+          expect(out.wallMs).toBeGreaterThan(0);
+        }
+      }
+      expect(floorDirs()).toEqual(before);
+    });
+
+    it('bench-rusage reports the child\'s exit code and CPU', () => {
+      execFileSync('make', ['-s', '-C', `${PROJECT_ROOT}/c-reference/bench`]);
+      const out = JSON.parse(execFileSync(`${C_BIN}/bench-rusage`, ['sh', '-c', 'exit 3'], { encoding: 'utf8' }));
+      expect(out).toMatchObject({ exitCode: 3 });
+      for (const k of ['userMs', 'sysMs', 'wallMs']) expect(typeof out[k]).toBe('number');
+    });
   });
 });

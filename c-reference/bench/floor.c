@@ -1,16 +1,24 @@
 /*
- * The floor for one case of a pairing: the harness's cycle with nothing else around it.
+ * The floors for one case of a pairing: the harness's cycle with nothing else around it.
  *
- *   floor SERVER CLIENT CASES JOBS
+ *   floor [--bare] SERVER CLIENT CASES JOBS
  *
- * For each case: a private temp dir (mkdtemp, 0700), the server started in it with a short relative
- * socket name (its own process group, cwd in the dir), a wait until /proc/net/unix shows that name
- * listening (flag __SO_ACCEPTCON, 00010000) driven by an inotify watch on the dir (then re-read,
- * yielding the CPU between reads), the client started
- * with its stdout on a pipe read to EOF (and checked: "Server Message\n"), both reaped, the dir
- * removed. JOBS worker processes share the CASES, as the harness's runner shares its units.
+ * The design floor (default), the cycle as the harness designs it: for each case a private temp dir
+ * (mkdtemp, 0700), the server started in it with a short relative socket name (its own process group,
+ * cwd in the dir), a wait until /proc/net/unix shows that name listening (flag __SO_ACCEPTCON,
+ * 00010000) driven by an inotify watch on the dir (then re-read, yielding the CPU between reads), the
+ * client started with its stdout on a pipe read to EOF (and checked: "Server Message\n"), both
+ * reaped, the dir removed.
  *
- * Prints one JSON line: {"cases":N,"jobs":J,"wallMs":W,"perCaseMs":W/N,"failures":F}.
+ * The bare floor (--bare), what any harness must do at least: the same spawns, the same output check
+ * (it is the case's verdict) and the same /proc/net/unix test for listening, but no temp dir per case
+ * (the workers share one dir, made once per invocation, and each case's socket name is unique in it)
+ * and no inotify: /proc/net/unix is re-read from the server's spawn on, yielding the CPU between
+ * reads. So the two floors differ only in the design's choices, and their gap is what those cost.
+ *
+ * JOBS worker processes share the CASES, as the harness's runner shares its units.
+ *
+ * Prints one JSON line: {"mode":"design"|"bare","cases":N,"jobs":J,"wallMs":W,"perCaseMs":W/N,"failures":F}.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -66,7 +74,7 @@ static pid_t spawn_in(const char *dir, const char *prog, const char *arg, int ou
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
-    posix_spawn_file_actions_addchdir_np(&fa, dir);
+    if (dir) posix_spawn_file_actions_addchdir_np(&fa, dir);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
     posix_spawnattr_setpgroup(&at, 0);
@@ -99,20 +107,23 @@ static int wait_created(int ino, int wd, double deadline) {
 /*
  * One case; returns 0 when the client printed exactly the server's message. `ino` is the worker's one
  * inotify instance (closing an inotify fd waits for an RCU grace period, about 10 ms here, so one per
- * case would measure that instead; libuv, under fs.watch, also keeps one per event loop).
+ * case would measure that instead; libuv, under fs.watch, also keeps one per event loop); -1 for the
+ * bare floor, which has no temp dir and no watch: the case runs in the worker's cwd, the shared dir.
  */
 static int one_case(int ino, const char *server, const char *client, int job, int i) {
+    int bare = ino < 0;
     char dir[] = "/tmp/udsfloor-XXXXXX";
     char name[32];
-    if (!mkdtemp(dir)) return 1;
+    if (!bare && !mkdtemp(dir)) return 1;
+    const char *cwd = bare ? NULL : dir;
     /* Unique among all live cases of all runs: /proc/net/unix is matched by name alone here. */
     snprintf(name, sizeof name, "f%d_%d_%d", (int)getpid(), job, i);
-    int wd = inotify_add_watch(ino, dir, IN_CREATE);
-    pid_t sp = spawn_in(dir, server, name, -1);
+    int wd = bare ? -1 : inotify_add_watch(ino, dir, IN_CREATE);
+    pid_t sp = spawn_in(cwd, server, name, -1);
     int failed = sp < 0;
     double limit = now_ms() + 5000;
     /* bind(2) creates the node (the event); listen(2) follows within microseconds: re-read until then. */
-    if (!failed && (wd < 0 || wait_created(ino, wd, limit) == 0)) {
+    if (!failed && (bare || wd < 0 || wait_created(ino, wd, limit) == 0)) {
         while (!listening(name)) {
             if (now_ms() > limit || waitpid(sp, NULL, WNOHANG) == sp) { failed = 1; sp = -sp; break; }
             /* Give the CPU to the server (it may share this core) rather than spin against it. */
@@ -123,7 +134,7 @@ static int one_case(int ino, const char *server, const char *client, int job, in
     if (wd >= 0) inotify_rm_watch(ino, wd);
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) return 1;
-    pid_t cp = failed ? -1 : spawn_in(dir, client, name, pipefd[1]);
+    pid_t cp = failed ? -1 : spawn_in(cwd, client, name, pipefd[1]);
     close(pipefd[1]);
     char out[256];
     size_t got = 0;
@@ -145,19 +156,28 @@ static int one_case(int ino, const char *server, const char *client, int job, in
         kill(-sp, SIGKILL);
     }
     char sock[64];
-    snprintf(sock, sizeof sock, "%s/%s", dir, name);
+    snprintf(sock, sizeof sock, "%s/%s", bare ? "." : dir, name);
     unlink(sock);
-    rmdir(dir);
+    if (!bare) rmdir(dir);
     return failed;
 }
 
 int main(int argc, char **argv) {
+    int bare = argc > 1 && strcmp(argv[1], "--bare") == 0;
+    argv += bare;
+    argc -= bare;
     if (argc != 5) {
-        fprintf(stderr, "usage: floor SERVER CLIENT CASES JOBS\n");
+        fprintf(stderr, "usage: floor [--bare] SERVER CLIENT CASES JOBS\n");
         return 2;
     }
     int cases = atoi(argv[3]), jobs = atoi(argv[4]);
     if (cases < 1 || jobs < 1) return 2;
+    /* The bare floor's one dir for every case of this invocation: made and removed outside the timing. */
+    char shared[] = "/tmp/udsfloor-bare-XXXXXX";
+    if (bare && (!mkdtemp(shared) || chdir(shared) != 0)) {
+        perror("floor: shared dir");
+        return 1;
+    }
     double t0 = now_ms();
     int failures = 0;
     pid_t workers[64];
@@ -166,7 +186,7 @@ int main(int argc, char **argv) {
         workers[j] = fork();
         if (workers[j] == 0) {
             int bad = 0;
-            int ino = inotify_init1(IN_CLOEXEC);
+            int ino = bare ? -1 : inotify_init1(IN_CLOEXEC);
             for (int i = j; i < cases; i += jobs) bad += one_case(ino, argv[1], argv[2], j, i);
             _exit(bad > 255 ? 255 : bad);
         }
@@ -177,6 +197,7 @@ int main(int argc, char **argv) {
         else failures++;
     }
     double wall = now_ms() - t0;
-    printf("{\"cases\":%d,\"jobs\":%d,\"wallMs\":%.3f,\"perCaseMs\":%.4f,\"failures\":%d}\n", cases, jobs, wall, wall / cases, failures);
+    if (bare && (chdir("/") != 0 || rmdir(shared) != 0)) perror("floor: removing the shared dir");
+    printf("{\"mode\":\"%s\",\"cases\":%d,\"jobs\":%d,\"wallMs\":%.3f,\"perCaseMs\":%.4f,\"failures\":%d}\n", bare ? "bare" : "design", cases, jobs, wall, wall / cases, failures);
     return failures ? 1 : 0;
 }
