@@ -36,16 +36,40 @@ afterAll(() => {
  * c-reference, through runSequence (the property's own path), with the four drivers started once and
  * reused: each sequence closes what it opened and listens at a fresh path.
  */
-async function kernelAgainstItself(type: SocketType, count: number, seed: number): Promise<{ differences: string[]; steps: number; fdRecvs: number; backlogFull: number }> {
+/** How often the sequences reached each kind of step: the commands are not just generated but run. */
+interface Reached {
+  fdRecvs: number;
+  backlogFull: number;
+  /** Per listen backlog (0..2), how many sequences used it. */
+  backlogs: number[];
+  waitall: number;
+  limits: number;
+  emfile: number;
+  ctrunc: number;
+  kills: number;
+  /** Connects refused after the server's driver was killed. */
+  refused: number;
+}
+
+async function kernelAgainstItself(type: SocketType, count: number, seed: number): Promise<{ differences: string[]; steps: number } & Reached> {
   const pairing = { server: cReference, client: cReference, oracle: cReference, socketType: type, address: 'pathname' as const };
   return CaseContext.with(pairing, 50_000, async (ctx) => {
-    const drivers: Driver[] = await Promise.all([ctx.startDriver('server'), ctx.startDriver('client'), ctx.startOracleDriver('oracle server'), ctx.startOracleDriver('oracle client')]);
-    const [server, client, oServer, oClient] = drivers as [Driver, Driver, Driver, Driver];
+    // A driver a sequence killed (its kill command) is started again for the next one.
+    const start = [() => ctx.startDriver('server'), () => ctx.startDriver('client'), () => ctx.startOracleDriver('oracle server'), () => ctx.startOracleDriver('oracle client')];
+    const gone = [false, false, false, false];
+    const started = async (i: number): Promise<Driver> => {
+      const d = await start[i]!();
+      gone[i] = false;
+      void d.exited.then(() => (gone[i] = true));
+      return d;
+    };
+    const drivers: Driver[] = await Promise.all([0, 1, 2, 3].map(started));
     const differences: string[] = [];
     let steps = 0;
-    let fdRecvs = 0;
-    let backlogFull = 0;
+    const reached: Reached = { fdRecvs: 0, backlogFull: 0, backlogs: [0, 0, 0], waitall: 0, limits: 0, emfile: 0, ctrunc: 0, kills: 0, refused: 0 };
     for (const cmds of fc.sample(sequenceCommands(), { numRuns: count, seed })) {
+      for (const [i, dead] of gone.entries()) if (dead) drivers[i] = await started(i);
+      const [server, client, oServer, oClient] = drivers as [Driver, Driver, Driver, Driver];
       try {
         const done = await runSequence(
           cmds,
@@ -57,15 +81,22 @@ async function kernelAgainstItself(type: SocketType, count: number, seed: number
           true,
         );
         steps += done.commands.length;
-        fdRecvs += done.oracle.steps.filter((s) => / with [1-3] fds?\b/.test(s)).length;
-        backlogFull += done.commands.filter((c, i) => c.startsWith('connect, non-blocking') && done.oracle.steps[i] === 'EAGAIN').length;
+        reached.fdRecvs += done.oracle.steps.filter((s) => / with [1-3] fds?\b/.test(s)).length;
+        reached.backlogFull += done.commands.filter((c, i) => c.startsWith('connect, non-blocking') && done.oracle.steps[i] === 'EAGAIN').length;
+        reached.backlogs[cmds.backlog]! += 1;
+        reached.waitall += done.commands.filter((c, i) => c.includes('MSG_WAITALL') && done.oracle.steps[i]!.startsWith('data')).length;
+        reached.limits += done.commands.filter((c) => / limit: RLIMIT_NOFILE/.test(c)).length;
+        reached.emfile += done.oracle.steps.filter((s) => s === 'EMFILE').length;
+        reached.ctrunc += done.oracle.steps.filter((s) => s.includes('MSG_CTRUNC')).length;
+        reached.kills += done.commands.filter((c) => / kill: SIGKILL/.test(c)).length;
+        reached.refused += done.oracle.steps.filter((s) => s === 'ECONNREFUSED').length;
       } catch (err) {
         differences.push(`${String(cmds)}: ${(err as Error).message}`);
         if (differences.length >= 3) break;
       }
     }
     await Promise.all(drivers.map((d) => d.quit(0)));
-    return { differences, steps, fdRecvs, backlogFull };
+    return { differences, steps, ...reached };
   });
 }
 
@@ -73,7 +104,7 @@ describe('the kernel against itself', () => {
   for (const type of ['stream', 'seqpacket'] as const) {
     it(`c-reference × c-reference shows no difference over 1,000 ${type} sequences`, async () => {
       const started = performance.now();
-      const { differences, steps, fdRecvs, backlogFull } = await kernelAgainstItself(type, 1000, 14);
+      const { differences, steps, fdRecvs, backlogFull, ...reached } = await kernelAgainstItself(type, 1000, 14);
       const seconds = (performance.now() - started) / 1000;
       console.log(`${type}: 1000 sequences (${steps} steps) in ${seconds.toFixed(1)} s: ${(1000 / seconds).toFixed(0)} sequences/s with reused drivers`);
       expect(differences).toEqual([]);
@@ -85,6 +116,16 @@ describe('the kernel against itself', () => {
       // ... and connects past the backlog got EAGAIN (listen backlog 1: the third pending connect).
       console.log(`${type}: ${backlogFull} connects found the backlog full`);
       expect(backlogFull).toBeGreaterThan(20);
+      // ... and the later commands ran: listen backlogs 0, 1 and 2, MSG_WAITALL reads with data, RLIMIT_NOFILE
+      // lowered, with connects and accepts refused EMFILE and fds cut with MSG_CTRUNC.
+      console.log(`${type}: backlogs ${reached.backlogs.join('/')}, ${reached.waitall} MSG_WAITALL reads, ${reached.limits} limits, ${reached.emfile} EMFILE, ${reached.ctrunc} MSG_CTRUNC, ${reached.kills} kills, ${reached.refused} ECONNREFUSED`);
+      expect(Math.min(...reached.backlogs)).toBeGreaterThan(200);
+      expect(reached.waitall).toBeGreaterThan(15);
+      expect(reached.limits).toBeGreaterThan(100);
+      expect(reached.emfile).toBeGreaterThan(10);
+      expect(reached.ctrunc).toBeGreaterThan(5);
+      expect(reached.kills).toBeGreaterThan(100);
+      expect(reached.refused).toBeGreaterThan(10);
     }, 60_000);
   }
 });
@@ -123,6 +164,78 @@ describe('the equivalence', () => {
     m.applyRecv(0, 'server', false, { kind: 'data', bytes: Buffer.from('abcd'), flags: [], fds: 2 });
     expect(m.expectedRecv(0, 'server', 100, false)).toEqual({ kind: 'data', bytes: Buffer.from('efghi'), flags: [] });
   });
+  it('refuses a short stream read under MSG_WAITALL, which the model asks for only where the kernel completes it', () => {
+    const waitall = { ...stream, waitall: true };
+    expect(judge(data('abcdef'), data('abcdef'), waitall)).toBeNull();
+    expect(judge(data('abcdef'), data('abc'), waitall)).toMatch(/short read under MSG_WAITALL/);
+    const m = new WorldModel('stream');
+    m.connect();
+    m.accept();
+    m.applySend(0, 'client', Buffer.from('abc'), { kind: 'sent', n: 3 });
+    // 3 bytes queued: a WAITALL recv of 3 completes, one of 4 would wait (the recv goes without the flag).
+    expect(m.waitallCompletes(0, 'server', 3)).toBe(true);
+    expect(m.waitallCompletes(0, 'server', 4)).toBe(false);
+    const recv = (size: number) => ({ op: 'recv' as const, pick: 0, side: 'server' as const, size, peek: false, block: true, waitall: true });
+    expect(resolve(recv(3), m, EVERY_FORM)).toMatchObject({ waitall: true, dontwait: false });
+    expect(resolve(recv(4), m, EVERY_FORM)).not.toHaveProperty('waitall');
+    // Ended by a send with fds, or by EOF: completes whatever the size.
+    m.applySend(0, 'client', Buffer.from('d'), { kind: 'sent', n: 1 }, 1);
+    expect(m.waitallCompletes(0, 'server', 100)).toBe(true);
+    // A reset with fewer bytes queued is left out (the kernel returns them and swallows the ECONNRESET).
+    const r = new WorldModel('stream');
+    r.connect();
+    r.accept();
+    r.applySend(0, 'client', Buffer.from('ab'), { kind: 'sent', n: 2 });
+    r.applySend(0, 'server', Buffer.from('q'), { kind: 'sent', n: 1 });
+    r.close(0, 'client');
+    expect(r.waitallCompletes(0, 'server', 10)).toBe(false);
+    expect(r.waitallCompletes(0, 'server', 2)).toBe(true);
+  });
+  it('models a lowered RLIMIT_NOFILE: EMFILE for connect and accept at 0 free slots, close frees one, passed fds cut to the free slots with MSG_CTRUNC', () => {
+    const m = new WorldModel('stream', 2);
+    m.connect();
+    m.accept();
+    m.limit('server', 1);
+    m.limit('client', 1);
+    m.applySend(0, 'client', Buffer.from('abc'), { kind: 'sent', n: 3 }, 3);
+    expect(m.expectedRecv(0, 'server', 10, false)).toMatchObject({ kind: 'data', flags: ['MSG_CTRUNC'], fds: 1 });
+    expect(judge(m.expectedRecv(0, 'server', 10, false), { ...data('abc'), fds: 1 }, stream)).toMatch(/flags \[\] with these bytes/);
+    expect(m.expectedConnect()).toEqual({ kind: 'ok' });
+    m.connect();
+    expect(m.expectedConnect()).toEqual({ kind: 'errno', code: 'EMFILE' });
+    expect(m.expectedAccept()).toEqual({ kind: 'ok' });
+    m.accept();
+    expect(m.expectedAccept()).toEqual({ kind: 'errno', code: 'EMFILE' });
+    m.applySend(0, 'client', Buffer.from('d'), { kind: 'sent', n: 1 }, 2);
+    m.applyRecv(0, 'server', false, { kind: 'data', bytes: Buffer.from('abc'), flags: ['MSG_CTRUNC'] });
+    // No slot left: the fds are all cut, the bytes still come.
+    expect(m.expectedRecv(0, 'server', 10, false)).toEqual({ kind: 'data', bytes: Buffer.from('d'), flags: ['MSG_CTRUNC'], fdsAt: 0 });
+    m.close(1, 'server');
+    expect(m.expectedAccept()).toEqual({ kind: 'ok' });
+    expect(m.expectedRecv(0, 'server', 10, false)).toMatchObject({ flags: ['MSG_CTRUNC'], fds: 1 });
+    // A limited side sends without fds (mkfd would take slots).
+    expect(resolve({ op: 'send', pick: 0, side: 'server', size: 4, fds: 2 }, m, EVERY_FORM)).toMatchObject({ fds: 0 });
+    expect(resolve({ op: 'limit', side: 'server', headroom: 0 }, m, EVERY_FORM)).toBeNull();
+  });
+  it('models a killed driver: its ends close as close() does, a dead listener resets its queued connections and refuses later connects, and the dead side is asked nothing more', () => {
+    const m = new WorldModel('stream', 2);
+    m.connect();
+    m.accept();
+    m.connect(); // c2: queued, never accepted
+    m.applySend(0, 'client', Buffer.from('unread'), { kind: 'sent', n: 6 });
+    m.kill('server');
+    // c1's server end had unread data: the client gets ECONNRESET, then EOF; c2 was in the accept queue: ECONNRESET.
+    expect(m.expectedRecv(0, 'client', 10, false)).toEqual({ kind: 'errno', code: 'ECONNRESET' });
+    expect(m.expectedRecv(1, 'client', 10, false)).toEqual({ kind: 'errno', code: 'ECONNRESET' });
+    expect(m.expectedSend(1, 'client', 3)).toEqual({ kind: 'errno', code: 'EPIPE' });
+    expect(m.expectedConnect()).toEqual({ kind: 'errno', code: 'ECONNREFUSED' });
+    expect(resolve({ op: 'accept' }, m, EVERY_FORM)).toBeNull();
+    expect(resolve({ op: 'send', pick: 0, side: 'server', size: 1, fds: 0 }, m, EVERY_FORM)).toBeNull();
+    expect(resolve({ op: 'kill', side: 'server' }, m, EVERY_FORM)).toBeNull();
+    expect(resolve({ op: 'kill', side: 'client' }, m, EVERY_FORM)).toEqual({ op: 'kill', side: 'client' });
+    // Only where the side's drivers are processes (setrlimit listed in hello): never an in-process adapter.
+    expect(resolve({ op: 'kill', side: 'client' }, m, { client: new Set(['fds']), server: new Set() })).toBeNull();
+  });
   it('compares seqpacket message by message: a part of a message is a difference', () => {
     expect(judge(data('abcdef'), data('abc'), { ...stream, type: 'seqpacket' })).toMatch(/expected data/);
   });
@@ -147,7 +260,7 @@ describe('the forms a command uses: only what both sides claim in hello', () => 
     m.accept();
     // The client's drivers (as ts-net's) have msg-peek and msg-dontwait; the server's have nothing.
     const forms: SequenceForms = { client: new Set(['msg-peek', 'msg-dontwait']), server: new Set() };
-    const recv = (side: 'client' | 'server', peek: boolean, block: boolean) => ({ op: 'recv' as const, pick: 0, side, size: 4, peek, block });
+    const recv = (side: 'client' | 'server', peek: boolean, block: boolean) => ({ op: 'recv' as const, pick: 0, side, size: 4, peek, block, waitall: false });
     const shutdown = (side: 'client' | 'server', how: 'read' | 'write' | 'both') => ({ op: 'shutdown' as const, pick: 0, side, how });
     // Nothing pending: a recv is non-blocking whatever it asked.
     expect(resolve(recv('client', true, true), m, forms)).toMatchObject({ peek: true, dontwait: true });
@@ -209,6 +322,8 @@ describe('sequence.equivalent on a mutant', () => {
     const replayed = await runUnit(unit, { runs: 100, seed: r.counterexample!.seed, oracle: cReference, caseDeadlineMs: 10_000, replayPath: r.counterexample!.path });
     expect(replayed.status).toBe('fail');
     expect(replayed.counterexample!.input).toEqual(r.counterexample!.input);
+    // The generated backlog is part of what replays (the tuple's path), not only the commands.
+    expect(String(r.counterexample!.input)).toMatch(/^backlog [0-2]: /);
     expect((replayed.evidence!.details!.sequence as SequenceEvidence).commands).toEqual((r.evidence!.details!.sequence as SequenceEvidence).commands);
   }, 120_000);
 });

@@ -89,7 +89,7 @@ describe('ts-native driver adapter', () => {
     const hello = await native().hello();
     expect(hello.implementation).toBe('ts-native');
     expect(hello.protocol).toBeUndefined(); // dispatch answers it
-    const all = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'sndbuf', 'msg-trunc', 'msg-peek', 'msg-dontwait', 'shutdown-read'];
+    const all = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'sndbuf', 'msg-trunc', 'msg-peek', 'msg-dontwait', 'shutdown-read', 'msg-waitall'];
     const at = (type: string, address: string): { type: string; address: string; features: string[] } => {
       let features = type === 'dgram' ? all.filter((f) => f !== 'peercred') : all;
       const after = features.indexOf('getsockname') + 1; // SOCKET_FEATURES' order

@@ -176,8 +176,8 @@ static void name_remove(struct named *e) {
  * with every feature there, except that SO_PEERCRED names a connection's peer (stream, seqpacket)
  * and autobind gives an abstract name; and every command it answers. A driver mutant
  * (fixtures/mutants/driver-*.c) answers the same: it is this driver with one step replaced. */
-#define FEATURES_CONNECTED "[\"fds\",\"peercred\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\",\"msg-peek\",\"msg-dontwait\",\"shutdown-read\""
-#define FEATURES_DGRAM "[\"fds\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\",\"msg-peek\",\"msg-dontwait\",\"shutdown-read\""
+#define FEATURES_CONNECTED "[\"fds\",\"peercred\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\",\"msg-peek\",\"msg-dontwait\",\"shutdown-read\",\"msg-waitall\""
+#define FEATURES_DGRAM "[\"fds\",\"passcred\",\"sendcred\",\"getsockname\",\"sndbuf\",\"msg-trunc\",\"msg-peek\",\"msg-dontwait\",\"shutdown-read\",\"msg-waitall\""
 #define SOCKET_ENTRY(type, address, features, extra) \
     "{\"type\":\"" type "\",\"address\":\"" address "\",\"features\":" features extra "]}"
 #define CAPABILITIES                                                                                           \

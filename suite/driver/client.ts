@@ -118,6 +118,8 @@ export class DriverClient implements Driver {
   /** The socket type and address kind of each socket name handed out, for judging ENOTSUP by its socket. */
   private readonly origins = new Map<string, SocketOrigin>();
   private readonly onAbort = (): void => this.fail(this.deadlineFailure());
+  /** kill() was called: the driver's end is the harness's doing. */
+  private killed = false;
 
   constructor(
     private readonly transport: DriverTransport,
@@ -148,6 +150,7 @@ export class DriverClient implements Driver {
   }
 
   kill(): void {
+    this.killed = true;
     this.transport.kill();
   }
 
@@ -272,6 +275,9 @@ export class DriverClient implements Driver {
   }
 
   async quit(status = 0): Promise<ProcessSummary> {
+    // Killed by the harness (a sequence's kill command, suite/sequence/): it has ended already, on
+    // purpose, so there is nothing to ask and nothing to report.
+    if (this.killed) return this.exited;
     await this.request('quit', { status });
     this.transport.end();
     return this.exited;
@@ -544,6 +550,7 @@ function claimsOf(p: Pending, originOf: (name: string) => SocketOrigin): Claim[]
   if ((p.cmd === 'recv' || p.cmd === 'recvfrom') && f.credentials === true) features.add('passcred');
   if ((p.cmd === 'recv' || p.cmd === 'recvfrom') && list('flags').includes('MSG_TRUNC')) features.add('msg-trunc');
   if ((p.cmd === 'recv' || p.cmd === 'recvfrom') && list('flags').includes('MSG_PEEK')) features.add('msg-peek');
+  if (p.cmd === 'recv' && list('flags').includes('MSG_WAITALL')) features.add('msg-waitall');
   if (['recv', 'recvfrom', 'send', 'sendto'].includes(p.cmd) && list('flags').includes('MSG_DONTWAIT')) features.add('msg-dontwait');
   if (p.cmd === 'shutdown' && (f.how === 'read' || f.how === 'both')) features.add('shutdown-read');
   if (p.cmd === 'setsockopt' || p.cmd === 'getsockopt') features.add(f.option === 'SO_PASSCRED' ? 'passcred' : 'sndbuf');

@@ -28,9 +28,11 @@ export const DRIVER_PROTOCOLS: readonly string[] = ['uds-driver/1', 'uds-driver/
  * - `msg-trunc`: MSG_TRUNC as a recv input flag, with the message's full `length`;
  * - `msg-peek`: MSG_PEEK on recv/recvfrom: the next data returned and left queued;
  * - `msg-dontwait`: MSG_DONTWAIT on recv/recvfrom and send/sendto: EAGAIN at once instead of waiting;
- * - `shutdown-read`: shutdown with how "read" or "both" (SHUT_RD, SHUT_RDWR).
+ * - `shutdown-read`: shutdown with how "read" or "both" (SHUT_RD, SHUT_RDWR);
+ * - `msg-waitall`: MSG_WAITALL on recv: a stream recv waits for all its bytes (or EOF, an error, the
+ *   end of a send that carried fds), never a short read.
  */
-export const SOCKET_FEATURES = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'autobind', 'sndbuf', 'msg-trunc', 'msg-peek', 'msg-dontwait', 'shutdown-read'] as const;
+export const SOCKET_FEATURES = ['fds', 'peercred', 'passcred', 'sendcred', 'getsockname', 'autobind', 'sndbuf', 'msg-trunc', 'msg-peek', 'msg-dontwait', 'shutdown-read', 'msg-waitall'] as const;
 export type SocketFeature = (typeof SOCKET_FEATURES)[number];
 
 /** One socket type at one address kind, and the features a driver has there. */

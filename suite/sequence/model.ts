@@ -33,11 +33,12 @@ export type Side = 'client' | 'server';
 export const other = (side: Side): Side => (side === 'client' ? 'server' : 'client');
 
 /**
- * listen(2)'s backlog in every sequence: small, so that K connections can fill it. AF_UNIX lets
- * backlog + 1 connections wait unaccepted (unix_recvq_full: the queue's length > the backlog), so
- * the third pending connect fails; non-blocking, with EAGAIN (verified on this machine).
+ * listen(2)'s backlog, drawn per sequence from 0..MAX_LISTEN_BACKLOG: small, so that K connections can
+ * fill it. AF_UNIX lets backlog + 1 connections wait unaccepted (unix_recvq_full: the queue's length >
+ * the backlog), so with backlog 0 the second pending connect fails, with 2 the fourth; non-blocking,
+ * with EAGAIN (verified on this machine for 0, 1 and 2, stream and seqpacket, with Python).
  */
-export const LISTEN_BACKLOG = 1;
+export const MAX_LISTEN_BACKLOG = 2;
 
 /** Most connections a sequence opens (the issue's K). */
 export const MAX_CONNECTIONS = 4;
@@ -88,10 +89,27 @@ export class WorldModel {
   /** Connections connected and not yet accepted, oldest first (the listener's accept queue). */
   readonly acceptQueue: number[] = [];
 
-  constructor(readonly type: SocketType) {}
+  /**
+   * Per side, the free fd slots below the RLIMIT_NOFILE soft limit a `limit` command set (null: not
+   * limited). socket() (connect) and accept take one and fail with EMFILE at 0 (accept's connection
+   * stays queued); close gives one back; a recv installs only as many passed fds as are free
+   * (scm_detach_fds), with MSG_CTRUNC when fewer, and the harness closes them at once.
+   */
+  readonly freeSlots: Record<Side, number | null> = { client: null, server: null };
+  /** Per side, its driver was killed (SIGKILL): its ends and, for the server, the listener are gone. */
+  readonly dead: Record<Side, boolean> = { client: false, server: false };
+
+  constructor(
+    readonly type: SocketType,
+    readonly backlog = 1,
+  ) {}
 
   clone(): WorldModel {
-    const copy = new WorldModel(this.type);
+    const copy = new WorldModel(this.type, this.backlog);
+    copy.freeSlots.client = this.freeSlots.client;
+    copy.freeSlots.server = this.freeSlots.server;
+    copy.dead.client = this.dead.client;
+    copy.dead.server = this.dead.server;
     for (const c of this.connections) {
       const end = (e: End): End => ({ ...e, queue: [...e.queue], queueFds: [...e.queueFds] });
       copy.connections.push({ index: c.index, ends: { client: end(c.ends.client), server: end(c.ends.server) } });
@@ -120,14 +138,81 @@ export class WorldModel {
     return e.queue.length > 0 || e.reset || e.rcvShut;
   }
 
+  /**
+   * A blocking MSG_WAITALL recv of `size` returns at once: the kernel waits for all `size` bytes, EOF,
+   * an error, or the end of a send that carried fds (unix_stream_read_generic: `if (scm.fp) break`),
+   * and the model knows that one of them is there. Left out: a pending reset with some bytes but
+   * fewer than `size` queued, where the kernel returns the bytes and swallows the ECONNRESET
+   * (`return copied ?: err` after sock_error cleared it; seen on 6.18 with Python: the next recv is
+   * EOF, not ECONNRESET), a kernel detail no library is asked to copy. Seqpacket: WAITALL has no
+   * effect on a message read (seen: a 10-byte WAITALL recv of a 3-byte message returns it), so it
+   * completes whenever anything is pending.
+   */
+  waitallCompletes(conn: number, side: Side, size: number): boolean {
+    const e = this.end(conn, side);
+    if (this.type === 'seqpacket') return this.pending(conn, side);
+    let available = 0;
+    for (const [i, entry] of e.queue.entries()) {
+      available += entry.length;
+      if ((e.queueFds[i] ?? 0) > 0) return true;
+      if (available >= size) return true;
+    }
+    if (e.reset) return available === 0;
+    return e.rcvShut;
+  }
+
   /** The listener's queue is full: a connect would wait (blocking) or fail with EAGAIN (non-blocking). */
   backlogFull(): boolean {
-    return this.acceptQueue.length > LISTEN_BACKLOG;
+    return this.acceptQueue.length > this.backlog;
+  }
+
+  /** The side is limited and has no fd slot left: socket() and accept fail with EMFILE. */
+  outOfFds(side: Side): boolean {
+    return this.freeSlots[side] === 0;
   }
 
   /** What the kernel answers to a connect (run non-blocking when the backlog is full: resolve). */
   expectedConnect(): Outcome {
+    if (this.outOfFds('client')) return { kind: 'errno', code: 'EMFILE' };
+    // The listener died with its driver: nothing listens at the name (pathname and abstract alike, seen on 6.18).
+    if (this.dead.server) return { kind: 'errno', code: 'ECONNREFUSED' };
     return this.backlogFull() ? { kind: 'errno', code: 'EAGAIN' } : { kind: 'ok' };
+  }
+
+  expectedAccept(): Outcome {
+    return this.outOfFds('server') ? { kind: 'errno', code: 'EMFILE' } : { kind: 'ok' };
+  }
+
+  /**
+   * SIGKILL of a side's driver: every end it holds closes as close() does (the peer gets EOF, and
+   * ECONNRESET where the killed end had unread data). A killed server also closes its listener: the
+   * client end of each connection still in the accept queue gets ECONNRESET, then EOF, and EPIPE on
+   * send (unix_release_sock with embrion set; seen on 6.18 with Python), and later connects are refused.
+   */
+  kill(side: Side): void {
+    for (const c of this.connections) if (c.ends[side].live) this.close(c.index, side);
+    if (side === 'server') {
+      for (const index of this.acceptQueue) {
+        const client = this.end(index, 'client');
+        if (client.closed) continue;
+        client.rcvShut = true;
+        client.sendShut = true;
+        client.reset = true;
+        // The embryo's queue went with it: what the client sent is gone.
+      }
+      this.acceptQueue.length = 0;
+    }
+    this.dead[side] = true;
+  }
+
+  /** RLIMIT_NOFILE lowered on a side so that `free` fd slots are left below it. */
+  limit(side: Side, free: number): void {
+    this.freeSlots[side] = free;
+  }
+
+  private takeSlot(side: Side, delta: number): void {
+    const free = this.freeSlots[side];
+    if (free !== null) this.freeSlots[side] = free + delta;
   }
 
   /** A connection, queued on the listener until accepted (a connect that succeeded). */
@@ -136,6 +221,7 @@ export class WorldModel {
     const fresh = (live: boolean): End => ({ live, closed: false, rcvShut: false, sendShut: false, reset: false, queue: [], queueFds: [], sent: 0 });
     this.connections.push({ index, ends: { client: fresh(true), server: fresh(false) } });
     this.acceptQueue.push(index);
+    this.takeSlot('client', -1);
     return index;
   }
 
@@ -144,6 +230,7 @@ export class WorldModel {
     const index = this.acceptQueue.shift();
     if (index === undefined) throw new Error('model: accept with nothing queued');
     this.end(index, 'server').live = true;
+    this.takeSlot('server', -1);
     return index;
   }
 
@@ -168,7 +255,16 @@ export class WorldModel {
     }
   }
 
+  /** The recv's outcome, with the fds a limited side has room for (MSG_CTRUNC when fewer: scm_detach_fds). */
   expectedRecv(conn: number, side: Side, size: number, peek: boolean): Outcome {
+    const o = this.expectedRecvUnlimited(conn, side, size, peek);
+    const free = this.freeSlots[side];
+    if (o.kind !== 'data' || !o.fds || free === null || o.fds <= free) return o;
+    const { fds: _fds, fdsAt, ...rest } = o;
+    return { ...rest, flags: [...o.flags, 'MSG_CTRUNC'].sort(), ...(free > 0 ? { fds: free, fdsAt } : { fdsAt }) };
+  }
+
+  private expectedRecvUnlimited(conn: number, side: Side, size: number, peek: boolean): Outcome {
     const e = this.end(conn, side);
     if (this.type === 'seqpacket') {
       if (e.reset) return { kind: 'errno', code: 'ECONNRESET' };
@@ -253,6 +349,7 @@ export class WorldModel {
       peer.sendShut = true;
       if (e.queue.length > 0) peer.reset = true;
     }
+    if (e.live) this.takeSlot(side, 1);
     e.live = false;
     e.closed = true;
     e.queue = [];

@@ -7,6 +7,10 @@
  * must be equivalent (transcript.ts) to what the model expects from that pairing's own state. At the
  * end every live end is drained (the synchronisation point). The first difference fails the case with
  * the sequence and both transcripts (`details.sequence`, SequenceEvidence).
+ *
+ * Over 400 lines because one world's run (WorldRun: each command's driver calls, the RLIMIT_NOFILE
+ * limit and its undoing, the kill) and the two-world runner that judges them share their types and
+ * helpers; split, each half would need the other's internals.
  */
 import fc from 'fast-check';
 import type { Address, Driver } from '../driver/driver.js';
@@ -14,8 +18,8 @@ import { DriverError } from '../driver/driver.js';
 import { featuresAt, type AddressKind, type SocketFeature, type SocketType } from '../driver/protocol.js';
 import { CheckFailure, type SequenceEvidence } from '../model/types.js';
 import { fail } from '../properties/verify.js';
-import { MAX_SEND_FDS, recvFlags, SEQUENCE_FEATURES, stepText, type Resolved, type Sequence, type SequenceForms, type SequenceReal } from './commands.js';
-import { LISTEN_BACKLOG, WorldModel, type Outcome, type Side } from './model.js';
+import { MAX_SEND_FDS, recvFlags, SEQUENCE_FEATURES, stepText, type GeneratedSequence, type Resolved, type Sequence, type SequenceForm, type SequenceForms, type SequenceReal } from './commands.js';
+import { WorldModel, type Outcome, type Side } from './model.js';
 import { equivalenceText, judge, outcomeText, sameOutcome } from './transcript.js';
 
 /** One world: a server and a client driver, the address it listens at, and its own model. */
@@ -53,19 +57,23 @@ class WorldRun {
   readonly steps: string[] = [];
   /** Per side, the fds a recv has room for: the most a send passes, where both sides pass fds (else none). */
   fdRoom: Record<Side, number> = { client: 0, server: 0 };
+  /** Per limited side, the soft limit to put back and the fds that filled the gaps below it (limit). */
+  private readonly limits: Partial<Record<Side, { previous: number; fillers: string[] }>> = {};
 
   constructor(
     readonly world: World,
     readonly type: SocketType,
+    backlog: number,
   ) {
-    this.model = new WorldModel(type);
+    this.model = new WorldModel(type, backlog);
   }
 
-  /** The sequence features (SEQUENCE_FEATURES) the driver of one side has at this world's socket. */
-  featuresOf(side: Side): SocketFeature[] {
+  /** The sequence forms (SEQUENCE_FEATURES, and setrlimit) the driver of one side has at this world's socket. */
+  featuresOf(side: Side): SequenceForm[] {
     const address: AddressKind = typeof this.world.address === 'string' || 'path' in this.world.address ? 'pathname' : 'abstract';
-    const features = featuresAt(this.driverOf(side).capabilities, this.type, address) ?? [];
-    return SEQUENCE_FEATURES.filter((f) => features.includes(f));
+    const capabilities = this.driverOf(side).capabilities;
+    const features: SocketFeature[] = featuresAt(capabilities, this.type, address) ?? [];
+    return [...SEQUENCE_FEATURES.filter((f) => features.includes(f)), ...(capabilities.commands.includes('setrlimit') ? (['setrlimit'] as const) : [])];
   }
 
   private driverOf(side: Side): Driver {
@@ -94,7 +102,7 @@ class WorldRun {
 
   async listen(): Promise<Outcome> {
     return this.outcome(async () => {
-      this.listener = await this.world.server.listen(this.world.address, { type: this.type, backlog: LISTEN_BACKLOG });
+      this.listener = await this.world.server.listen(this.world.address, { type: this.type, backlog: this.model.backlog });
       return { kind: 'ok' };
     });
   }
@@ -146,11 +154,70 @@ class WorldRun {
           await this.driverOf(r.side).shutdown(this.nameOf(r.conn, r.side), r.how);
           return { kind: 'ok' };
         });
+      case 'limit':
+        return this.outcome(async () => {
+          await this.limit(r.side, r.headroom);
+          return { kind: 'ok' };
+        });
+      case 'kill': {
+        // SIGKILL, then wait until the process is reaped: by then the kernel has closed its fds.
+        const driver = this.driverOf(r.side);
+        driver.kill();
+        await driver.exited;
+        return { kind: 'ok' };
+      }
       case 'close':
         return this.outcome(async () => {
           await this.driverOf(r.side).close(this.nameOf(r.conn, r.side));
           return { kind: 'ok' };
         });
+    }
+  }
+
+  /**
+   * Lowers the side's RLIMIT_NOFILE so that exactly `headroom` fd slots are free below it. Every fd of
+   * the sequence must lie below the limit, so that its close frees a slot (the model's rule): the
+   * driver's open fds (the `fds` command) are matched by dev and ino to the side's sockets (`stat`
+   * of each name), the gaps below the highest of them are filled with mkfd pipes (the kernel gives
+   * the lowest free number; kept until the end), and the limit is the (headroom + 1)-th free number
+   * above them. An fd the driver inherited above it (the harness's, e.g. 251 here) stays open and is
+   * never closed by the sequence, so it does not matter.
+   */
+  private async limit(side: Side, headroom: number): Promise<void> {
+    const driver = this.driverOf(side);
+    const names = [...(side === 'server' && this.listener ? [this.listener] : []), ...this.names.flatMap((ends, conn) => (ends?.[side] && this.model.end(conn, side).live ? [ends[side]!] : []))];
+    const ids = new Set<string>();
+    for (const name of names) {
+      const st = await driver.stat(name);
+      ids.add(`${st.dev}:${st.ino}`);
+    }
+    const open = await driver.fds();
+    const taken = new Set(open.map((f) => f.fd));
+    const highest = Math.max(-1, ...open.filter((f) => ids.has(`${f.dev}:${f.ino}`)).map((f) => f.fd));
+    const fillers: string[] = [];
+    for (let fd = 0; fd < highest; fd++) {
+      if (taken.has(fd)) continue;
+      fillers.push((await driver.mkfd({ kind: 'pipe', index: fillers.length })).fd);
+      taken.add(fd);
+    }
+    let soft = highest + 1;
+    for (let free = 0; ; soft++) {
+      if (taken.has(soft)) continue;
+      if (free++ === headroom) break;
+    }
+    const previous = await driver.setrlimit('RLIMIT_NOFILE', soft);
+    this.limits[side] = { previous, fillers };
+  }
+
+  /** Puts back what limit lowered, for drivers that run another sequence. */
+  private async unlimit(): Promise<void> {
+    for (const side of ['client', 'server'] as const) {
+      const limit = this.limits[side];
+      if (!limit) continue;
+      const driver = this.driverOf(side);
+      await driver.setrlimit('RLIMIT_NOFILE', limit.previous);
+      for (const fd of limit.fillers) await driver.close(fd);
+      delete this.limits[side];
     }
   }
 
@@ -160,6 +227,9 @@ class WorldRun {
       case 'connect':
         return this.model.expectedConnect();
       case 'accept':
+        return this.model.expectedAccept();
+      case 'limit':
+      case 'kill':
       case 'shutdown':
       case 'close':
         return { kind: 'ok' };
@@ -190,6 +260,15 @@ class WorldRun {
       case 'shutdown':
         if (o.kind === 'ok') m.shutdown(r.conn, r.side, r.how);
         return;
+      case 'limit':
+        if (o.kind === 'ok') m.limit(r.side, r.headroom);
+        return;
+      case 'kill':
+        m.kill(r.side);
+        for (const ends of this.names) if (ends) delete ends[r.side];
+        if (r.side === 'server') this.listener = '';
+        delete this.limits[r.side];
+        return;
       case 'close':
         if (o.kind === 'ok') {
           m.close(r.conn, r.side);
@@ -204,10 +283,11 @@ class WorldRun {
     for (const [conn, ends] of this.names.entries()) {
       for (const side of ['client', 'server'] as const) {
         const name = ends?.[side];
-        if (name && this.model.end(conn, side).live) await this.driverOf(side).close(name);
+        if (name && this.model.end(conn, side).live && !this.model.dead[side]) await this.driverOf(side).close(name);
       }
     }
     if (this.listener) await this.world.server.close(this.listener);
+    await this.unlimit();
   }
 }
 
@@ -229,6 +309,8 @@ export interface SequenceOptions {
   type: SocketType;
   subject: World;
   oracle: World;
+  /** listen(2)'s backlog (the generated sequence's; 1 when not given). */
+  backlog?: number;
 }
 
 /** Runs sequences on two worlds; one instance per sequence. */
@@ -241,9 +323,10 @@ export class SequenceRunner implements SequenceReal {
   readonly forms: SequenceForms;
 
   constructor(private readonly options: SequenceOptions) {
-    this.subject = new WorldRun(options.subject, options.type);
-    this.oracle = new WorldRun(options.oracle, options.type);
-    const both = (side: Side): ReadonlySet<SocketFeature> => {
+    const backlog = options.backlog ?? 1;
+    this.subject = new WorldRun(options.subject, options.type, backlog);
+    this.oracle = new WorldRun(options.oracle, options.type, backlog);
+    const both = (side: Side): ReadonlySet<SequenceForm> => {
       const oracle = this.oracle.featuresOf(side);
       return new Set(this.subject.featuresOf(side).filter((f) => oracle.includes(f)));
     };
@@ -294,7 +377,7 @@ export class SequenceRunner implements SequenceReal {
         this.evidence(index),
       );
     }
-    const recv = r?.op === 'recv' ? { type: this.options.type, dontwait: r.dontwait } : undefined;
+    const recv = r?.op === 'recv' ? { type: this.options.type, dontwait: r.dontwait, waitall: r.waitall ?? false } : undefined;
     const why = judge(expectedSubject, s, recv);
     if (why === null) return;
     fail(
@@ -310,7 +393,7 @@ export class SequenceRunner implements SequenceReal {
    * sequence starts with, so that the generated commands have something to act on from the first.
    */
   async begin(): Promise<void> {
-    const text = `server listen at the unit's address (${this.options.type}, backlog ${LISTEN_BACKLOG})`;
+    const text = `server listen at the unit's address (${this.options.type}, backlog ${this.model.backlog})`;
     await this.line(text, () => this.subject.listen(), () => this.oracle.listen(), (s, o) => this.verdict(this.commands.length - 1, undefined, { kind: 'ok' }, s, { kind: 'ok' }, o, text));
     await this.step({ op: 'connect', nonblock: false }, this.model);
     await this.step({ op: 'accept' }, this.model);
@@ -386,8 +469,8 @@ export class SequenceRunner implements SequenceReal {
  * without differences (for tests); throws a CheckFailure at the first difference, or a
  * ModelDisagreement when the kernel and the model disagree. With `reuse`, closes what it opened.
  */
-export async function runSequence(cmds: Sequence, options: SequenceOptions, reuse = false): Promise<SequenceEvidence> {
-  const runner = new SequenceRunner(options);
+export async function runSequence(cmds: GeneratedSequence | Sequence, options: SequenceOptions, reuse = false): Promise<SequenceEvidence> {
+  const runner = new SequenceRunner('backlog' in cmds ? { backlog: cmds.backlog, ...options } : options);
   await runner.begin();
   await fc.asyncModelRun(() => ({ model: { model: runner.model, forms: runner.forms }, real: runner }), cmds);
   await runner.drain();

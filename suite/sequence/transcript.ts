@@ -12,7 +12,7 @@ import type { Outcome } from './model.js';
 export function equivalenceText(type: SocketType): string {
   return type === 'seqpacket'
     ? 'message by message: each recv returns the next message whole, or cut to its buffer with MSG_TRUNC (a recv with MSG_DONTWAIT may find nothing yet); send, shutdown, close, connect and accept results, EOF, ECONNRESET and EPIPE as the kernel gives them; every end drained at the end of the sequence'
-    : 'stream bytes as a concatenation: each recv returns the next bytes sent, maybe fewer than the kernel returned (and one with MSG_DONTWAIT maybe none yet), and at the end of the sequence (the synchronisation point) every end, drained, has exactly the bytes sent to it; send, shutdown, close, connect and accept results, EOF, ECONNRESET and EPIPE as the kernel gives them';
+    : 'stream bytes as a concatenation: each recv returns the next bytes sent, maybe fewer than the kernel returned (but all of them under MSG_WAITALL; and one with MSG_DONTWAIT maybe none yet), and at the end of the sequence (the synchronisation point) every end, drained, has exactly the bytes sent to it; send, shutdown, close, connect and accept results, EOF, ECONNRESET and EPIPE as the kernel gives them';
 }
 
 /** Printable bytes, first 24 of them, as evidence quotes them. */
@@ -53,6 +53,8 @@ export function sameOutcome(a: Outcome, b: Outcome): boolean {
 export interface RecvShape {
   type: SocketType;
   dontwait: boolean;
+  /** MSG_WAITALL: a stream recv must return all the bytes the model expects. */
+  waitall?: boolean;
 }
 
 /**
@@ -66,9 +68,16 @@ export function judge(expected: Outcome, actual: Outcome, recv: RecvShape | unde
   if (recv) {
     if (recv.dontwait && actual.kind === 'errno' && actual.code === 'EAGAIN') return null;
     if (recv.type === 'stream' && expected.kind === 'data' && actual.kind === 'data') {
-      if (actual.bytes.length > 0 && actual.bytes.length <= expected.bytes.length && expected.bytes.subarray(0, actual.bytes.length).equals(actual.bytes) && actual.flags.length === 0) {
-        // Fewer bytes: the fds are due only when the byte they travel with is among them.
-        const due = expected.fds && expected.fdsAt !== undefined && actual.bytes.length > expected.fdsAt ? expected.fds : 0;
+      // MSG_WAITALL exists to prevent a short read: the model gives it only where the kernel's
+      // answer is complete (WorldModel.waitallCompletes), so fewer bytes are the bug.
+      if (recv.waitall && actual.bytes.length < expected.bytes.length && expected.bytes.subarray(0, actual.bytes.length).equals(actual.bytes)) return `a short read under MSG_WAITALL (${actual.bytes.length} of ${expected.bytes.length} bytes)`;
+      if (actual.bytes.length > 0 && actual.bytes.length <= expected.bytes.length && expected.bytes.subarray(0, actual.bytes.length).equals(actual.bytes)) {
+        // Fewer bytes: the fds (and a MSG_CTRUNC for those that did not fit) are due only when the
+        // byte they travel with is among them.
+        const reached = expected.fdsAt !== undefined && actual.bytes.length > expected.fdsAt;
+        const due = reached ? (expected.fds ?? 0) : 0;
+        const flags = reached ? expected.flags.join(',') : '';
+        if (actual.flags.join(',') !== flags) return `flags [${actual.flags.join(', ')}] with these bytes, where [${reached ? expected.flags.join(', ') : ''}] are due`;
         return (actual.fds ?? 0) === due ? null : `${actual.fds ?? 0} fds came with these bytes, where ${due} travel with them`;
       }
       return actual.bytes.length > expected.bytes.length ? 'more bytes than were sent and not yet read' : 'not the next bytes of the stream';
