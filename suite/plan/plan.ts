@@ -6,7 +6,7 @@
  * `hello` (capabilities.ts). Nothing after the plan tests for a socket type or a transport.
  */
 import { featuresAt, socketsOf, type Capabilities, type SocketFeature, type Transport } from '../driver/protocol.js';
-import { NO_PEER, type AddressKind, type Expectation, type Implementation, type Role, type SocketType } from '../model/types.js';
+import { NO_PEER, type AddressKind, type Expectation, type Implementation, type PropertyInfo, type Role, type SocketType } from '../model/types.js';
 import type { Property } from '../properties/property.js';
 
 /**
@@ -92,6 +92,11 @@ export function pairingExcluded(unit: { server?: { name: string }; client?: { na
 
 export const socketTypesOf = (p: { socketTypes?: SocketType[] }): SocketType[] => p.socketTypes ?? ['stream'];
 export const addressesOf = (p: { addresses?: AddressKind[] }): AddressKind[] => p.addresses ?? ['pathname'];
+
+/** A property as plain data (what reports and listings carry), its socket types and addresses filled in. */
+export function propertyInfo(p: PropertyInfo): PropertyInfo & Required<Pick<PropertyInfo, 'socketTypes' | 'addresses'>> {
+  return { id: p.id, level: p.level, category: p.category, scope: p.scope, requirement: p.requirement, reference: p.reference, socketTypes: [...socketTypesOf(p)], addresses: [...addressesOf(p)] };
+}
 
 /** Whether an implementation takes part in a property's units in a role (applicable or not). */
 function plays(impl: Implementation, role: Role, property: Property<any>): boolean {

@@ -4,7 +4,7 @@
  * `fd.*`), so a pattern lists exactly the properties `run --property` with it would run.
  */
 import type { PropertyInfo } from '../model/types.js';
-import { addressesOf, selectProperties, socketTypesOf } from '../plan/plan.js';
+import { propertyInfo, selectProperties } from '../plan/plan.js';
 import { allProperties } from './index.js';
 import type { Property } from './property.js';
 
@@ -18,16 +18,7 @@ export function selectedProperties(filter: { patterns?: string[] } = {}): Proper
  * socket types and address kinds filled in with the defaults): nothing of a property's check.
  */
 export function listProperties(filter?: { patterns?: string[] }): PropertyInfo[] {
-  return selectedProperties(filter).map((p) => ({
-    id: p.id,
-    level: p.level,
-    category: p.category,
-    scope: p.scope,
-    requirement: p.requirement,
-    reference: p.reference,
-    socketTypes: [...socketTypesOf(p)],
-    addresses: [...addressesOf(p)],
-  }));
+  return selectedProperties(filter).map(propertyInfo);
 }
 
 /** The patterns that select no property (a typo), for a usage error that names them. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../harness/paths.js';
 import type { PerfEntry } from '../measure/perf.js';
 import { isUnexpected } from '../model/format.js';
-import { addressesOf, socketTypesOf, type CapabilityMap } from '../plan/plan.js';
+import { propertyInfo, type CapabilityMap } from '../plan/plan.js';
 import { STATUSES, type AddressKind, type Capabilities, type Implementation, type PropertyInfo, type ResultEntry, type Role, type SocketType, type Status } from '../model/types.js';
 
 export const SCHEMA_VERSION = 2;
@@ -109,16 +109,7 @@ export async function buildReport(input: {
         description: i.description,
       };
     }),
-    properties: input.properties.map((p) => ({
-      id: p.id,
-      level: p.level,
-      category: p.category,
-      scope: p.scope,
-      requirement: p.requirement,
-      reference: p.reference,
-      socketTypes: [...socketTypesOf(p)],
-      addresses: [...addressesOf(p)],
-    })),
+    properties: input.properties.map(propertyInfo),
     results: input.results.map((r) => withLevel(r, input.properties)),
     summary: summarize(input.results),
   };
