@@ -90,6 +90,18 @@ export interface RawRecv {
 
 export type RawSocketOption = 'SO_PASSCRED' | 'SO_SNDBUF' | 'SO_RCVBUF';
 
+/** sock_diag's answer for one AF_UNIX socket (unix_diag_msg and UNIX_DIAG_RQLEN), numbers as the kernel gave them. */
+export interface RawUnixDiag {
+  /** SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_SEQPACKET 5. */
+  type: number;
+  /** TCP_LISTEN 10 for a listener, TCP_ESTABLISHED 1 for a connected socket, TCP_CLOSE 7 otherwise. */
+  state: number;
+  /** A listener: connections queued and not yet accepted. Any other socket: bytes not yet read. */
+  rqueue: number;
+  /** A listener: its backlog. Any other socket: bytes sent and not yet read by the peer. */
+  wqueue: number;
+}
+
 /** The addon's exports, one to one with native/src/*.cc. Numbers in, numbers out. */
 export interface RawBinding {
   strerror(errno: number): string;
@@ -152,6 +164,9 @@ export interface RawBinding {
   wait(fd: number, events: number, syscall: string): { id: number; promise: Promise<void> };
   cancelWait(fd: number, id: number): boolean;
   activePolls(): number;
+
+  /** null: no AF_UNIX socket has this inode. Throws when the kernel cannot be asked (diag.cc). */
+  unixDiag(inode: number): RawUnixDiag | null;
 }
 
 let cached: RawBinding | undefined;

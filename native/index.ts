@@ -12,7 +12,7 @@
  *   Bad argument types throw TypeError.
  */
 import { constants as fsConstants } from 'node:fs';
-import { binding, type RawSocketOption } from './binding.js';
+import { binding, resolveAddon, type RawSocketOption } from './binding.js';
 
 export { ADDON_PATH } from './binding.js';
 export * from './errors.js';
@@ -241,4 +241,37 @@ export function setNofileSoft(soft: number): number {
 /** How many fds have a libuv poll handle right now (0 when nothing is waiting). */
 export function activePolls(): number {
   return binding().activePolls();
+}
+
+// ---------------------------------------------------------------------------------------------
+// sock_diag
+
+/** sock_diag's state of a listening socket (unix_diag uses the TCP state numbers: TCP_LISTEN). */
+const TCP_LISTEN = 10;
+
+/**
+ * How many connections are queued on the listening AF_UNIX socket with this inode (made by
+ * connect(2), not yet accepted), asked of the kernel by sock_diag: one exact lookup by inode with
+ * UDIAG_SHOW_RQLEN, whose udiag_rqueue is a listener's queue length (sock_diag(7)). No process, no
+ * table to search: the inode names one socket, where /proc/net/unix names an embryo only by its path.
+ * Undefined when no AF_UNIX socket has that inode (in this network namespace) or it is not listening.
+ * Throws (code the errno name, syscall 'sock_diag') when the kernel cannot be asked: no unix_diag,
+ * netlink refused; and the addon's error when it does not load.
+ */
+export function unixListenerQueue(inode: number): number | undefined {
+  const answer = binding().unixDiag(inode);
+  return answer !== null && answer.state === TCP_LISTEN ? answer.rqueue : undefined;
+}
+
+/**
+ * Whether {@link unixListenerQueue} can be called here: an addon is found, loads, and has it (a build
+ * older than native/src/diag.cc does not). Never throws; the kernel's side is known only by asking.
+ */
+export function unixDiagAvailable(): boolean {
+  if (resolveAddon() === null) return false;
+  try {
+    return typeof (binding() as Partial<ReturnType<typeof binding>>).unixDiag === 'function';
+  } catch {
+    return false;
+  }
 }

@@ -506,3 +506,54 @@ describe('addresses, options, credentials and every control message', () => {
     expect(() => n.sendmsg(s, byte, [], 0, { to: abstract(unique()) })).toThrow(expect.objectContaining({ code: 'ECONNREFUSED', syscall: 'sendmsg' }));
   });
 });
+
+describe('unixListenerQueue: a listener\'s queue from sock_diag (sock_diag(7), UDIAG_SHOW_RQLEN)', () => {
+  const listener = (backlog: number): { fd: number; path: string; inode: number } => {
+    const fd = own(n.socket('stream'));
+    const path = join(dir, 'l');
+    n.bind(fd, path);
+    n.listen(fd, backlog);
+    return { fd, path, inode: n.fstat(fd).ino };
+  };
+
+  it('counts the connections queued and not accepted: 0, 1, 2, then 1 and 0 as they are accepted', () => {
+    expect(n.unixDiagAvailable()).toBe(true);
+    const l = listener(4);
+    expect(n.unixListenerQueue(l.inode)).toBe(0);
+    n.connect(own(n.socket('stream')), l.path);
+    expect(n.unixListenerQueue(l.inode)).toBe(1);
+    n.connect(own(n.socket('stream')), l.path);
+    expect(n.unixListenerQueue(l.inode)).toBe(2);
+    own(n.accept(l.fd));
+    expect(n.unixListenerQueue(l.inode)).toBe(1);
+    own(n.accept(l.fd));
+    expect(n.unixListenerQueue(l.inode)).toBe(0);
+  });
+
+  it('a connection whose client has already closed stays queued until it is accepted', () => {
+    const l = listener(1);
+    const client = own(n.socket('stream'));
+    n.connect(client, l.path);
+    drop(client);
+    expect(n.unixListenerQueue(l.inode)).toBe(1);
+    own(n.accept(l.fd));
+    expect(n.unixListenerQueue(l.inode)).toBe(0);
+  });
+
+  it('undefined for a socket that is not listening, a closed listener, inode 0; a bad inode is a TypeError', () => {
+    const l = listener(1);
+    const client = own(n.socket('stream'));
+    n.connect(client, l.path);
+    const accepted = own(n.accept(l.fd));
+    // Connected sockets are in the kernel's table, with bytes for rqueue: not a listener's queue.
+    n.write(client, Buffer.from('abc'));
+    expect(n.unixListenerQueue(n.fstat(accepted).ino)).toBeUndefined();
+    expect(n.unixListenerQueue(n.fstat(own(n.socket('stream'))).ino)).toBeUndefined();
+    drop(l.fd);
+    expect(n.unixListenerQueue(l.inode)).toBeUndefined();
+    expect(n.unixListenerQueue(0)).toBeUndefined();
+    for (const bad of [-1, 1.5, 2 ** 32, Number.NaN, '7' as unknown as number]) {
+      expect(() => n.unixListenerQueue(bad), String(bad)).toThrow(TypeError);
+    }
+  });
+});

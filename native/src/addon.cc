@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   uds::InitMessages(env, exports);
   uds::InitFiles(env, exports);
   uds::InitPoll(env, exports);
+  uds::InitDiag(env, exports);
   return exports;
 }
 

@@ -56,6 +56,7 @@ void InitSockets(Napi::Env env, Napi::Object exports);
 void InitMessages(Napi::Env env, Napi::Object exports);
 void InitFiles(Napi::Env env, Napi::Object exports);
 void InitPoll(Napi::Env env, Napi::Object exports);
+void InitDiag(Napi::Env env, Napi::Object exports);
 
 }  // namespace uds
 

@@ -14,12 +14,18 @@
  * and nobody but the client can have made it, since only the client is told the path, in the case's
  * private dir. A stopped process does not notice (a blocked accept(2) resumes where it was).
  *
- * Reading /proc/net/unix costs no process. An embryo carries only the path string, so it is matched to
- * this listener by that string; when another listener has the same string (concurrent cases binding
- * the same relative name in other dirs), one `ss -xae` run asks the kernel for this listener's queue.
+ * Asking, by the listener's inode. The kernel's sock_diag answers for exactly one socket: the addon's
+ * unixListenerQueue (native/src/diag.cc, an exact unix_diag lookup with UDIAG_SHOW_RQLEN) gives the
+ * listener's queue length, with no process and no table to search. Without the addon (not built, does
+ * not load, or the kernel refuses the query), /proc/net/unix: an embryo carries only the path string,
+ * so it is matched to this listener by that string; when another listener has the same string
+ * (concurrent cases binding the same relative name in other dirs), one `ss -xae` run (iproute2, the
+ * same sock_diag) gives this listener's Recv-Q. A machine with neither the addon nor ss (a slim image)
+ * cannot settle that case.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { unixDiagAvailable, unixListenerQueue } from '../../native/index.js';
 import { processTree } from './proctree.js';
 import { readUnixTable, type UnixSocketEntry } from './readiness.js';
 
@@ -88,9 +94,45 @@ export async function holdTree(pid: number, signal: AbortSignal): Promise<HeldTr
 }
 
 export type ConnectionEvidence =
-  /** A connection was queued on the listener (seen in /proc/net/unix or by ss). */
+  /** A connection was queued on the listener (told by sock_diag, /proc/net/unix or ss). */
   | { connected: true; how: string }
   | { connected: false; how: string };
+
+/** Whether the addon can ask sock_diag, looked up once per process: a missing or broken addon stays so. */
+let diagUsable: boolean | undefined;
+
+/**
+ * Whether a connection is queued on the listening socket `inode`, asked of the kernel's sock_diag
+ * through the addon: exact, whichever other listener has the same path string. Undefined when no
+ * listening socket has that inode (it is gone); null when the addon cannot ask (not built, does not
+ * load, or the kernel refused this query), for /proc/net/unix and ss to settle.
+ */
+export function connectionQueuedByDiag(inode: number): boolean | null | undefined {
+  diagUsable ??= unixDiagAvailable();
+  if (!diagUsable) return null;
+  try {
+    const queue = unixListenerQueue(inode);
+    return queue === undefined ? undefined : queue > 0;
+  } catch {
+    // Not remembered: a refusal may be passing (EMFILE); the next question asks again.
+    return null;
+  }
+}
+
+/**
+ * The question waitForConnection asks: sock_diag through the addon, else /proc/net/unix, and ss when
+ * the table cannot tell. Undefined when none of them can. `byDiag` is the first way (a parameter so
+ * that a test can take it away on a machine that has the addon).
+ */
+export async function isConnectionQueued(
+  inode: number,
+  signal?: AbortSignal,
+  byDiag: (inode: number) => boolean | null | undefined = connectionQueuedByDiag,
+): Promise<boolean | undefined> {
+  const exact = byDiag(inode);
+  if (exact !== null) return exact;
+  return connectionQueued(inode) ?? (await connectionQueuedBySs(inode, signal));
+}
 
 /**
  * Whether a connection is queued on the listening socket `inode`, from /proc/net/unix: an embryo with
@@ -106,9 +148,9 @@ export function connectionQueued(inode: number, table: UnixSocketEntry[] = readU
 }
 
 /**
- * The same question asked of the kernel's sock_diag through `ss -xae`: the listener's line has its
- * queue length as Recv-Q and the connecting sockets' inodes after `peers:`. Undefined when ss is not
- * there or the listener is not listed.
+ * The same question asked of the kernel's sock_diag through `ss -xae`, for when the addon cannot ask:
+ * the listener's line has its queue length as Recv-Q and the connecting sockets' inodes after
+ * `peers:`. Undefined when ss is not there or the listener is not listed.
  */
 export function connectionQueuedBySs(inode: number, signal?: AbortSignal): Promise<boolean | undefined> {
   return new Promise((resolve) => {
@@ -164,8 +206,8 @@ export interface WaitConnectionOptions {
 /**
  * Waits, with the server held, until a connection is queued on the listener or the client has exited
  * (then the queue says whether it connected before it left). No event announces a connect(2), so the
- * table is re-read on the next event-loop turns, then on a backing-off schedule at most 10 ms apart;
- * the client's exit and the case deadline end the wait at once.
+ * question (isConnectionQueued) is asked again on the next event-loop turns, then on a backing-off
+ * schedule at most 10 ms apart; the client's exit and the case deadline end the wait at once.
  */
 export function waitForConnection(options: WaitConnectionOptions): Promise<ConnectionEvidence> {
   return new Promise((resolve) => {
@@ -182,8 +224,7 @@ export function waitForConnection(options: WaitConnectionOptions): Promise<Conne
     };
     const onAbort = (): void => finish({ connected: false, how: 'the case deadline passed before a connection was queued on the server' });
     const ask = async (final: boolean): Promise<void> => {
-      let queued = connectionQueued(options.inode);
-      if (queued === undefined) queued = await connectionQueuedBySs(options.inode, options.signal);
+      const queued = await isConnectionQueued(options.inode, options.signal);
       if (settled) return;
       if (queued) finish({ connected: true, how: `a connection was queued on the server's listening socket (inode ${options.inode})` });
       else if (final) finish({ connected: false, how: queued === false ? `no connection was ever queued on the server's listening socket (inode ${options.inode})` : `the server's listening socket (inode ${options.inode}) could not be examined` });
