@@ -255,3 +255,20 @@ describe('ts-net driver: MSG_DONTWAIT and MSG_PEEK, over what node has read (iss
     }
   });
 });
+
+describe('ts-net: all-digit pathnames', () => {
+  it('binds an all-digit relative name as "./" + name, and refuses one whose "./" no longer fits sun_path instead of binding a cut name', async () => {
+    const { checkPathFits, nodePipeName } = await import('../fixtures/ts-net/common.js');
+    const { runServer } = await import('../fixtures/ts-net/server.js');
+    expect(nodePipeName('7')).toBe('./7');
+    expect(nodePipeName('a7')).toBe('a7');
+    expect(checkPathFits('8'.repeat(105))).toBeUndefined();
+    // node:net would be given 109 bytes and cut them: another file than the one asked for.
+    expect(checkPathFits('8'.repeat(107))).toBe('socket path: File name too long (109 bytes, as "./" + the name: node:net reads an all-digit name as a port; at most 107 fit in sun_path)\n');
+    expect(checkPathFits('8'.repeat(106))).toMatch(/^socket path: File name too long \(108 bytes/);
+    expect(checkPathFits('x'.repeat(107))).toBeUndefined();
+    const errors: string[] = [];
+    const code = await runServer({ path: '8'.repeat(107), signal: AbortSignal.timeout(5000), onListening: () => errors.push('listened'), stderr: (t) => errors.push(t) });
+    expect([code, errors]).toEqual([1, [checkPathFits('8'.repeat(107))]]);
+  });
+});
