@@ -119,7 +119,9 @@ describe('a client that never connects fails, whatever it prints', () => {
     const servers = ['c-reference', 'ts-net', 'ts-native'];
     const { results } = await runSuite({
       properties: allProperties(),
-      implementations: [...builtinImplementations(), cheat.implementation],
+      // Without the servers' own known failures: an expectation excuses a unit, whatever its cause
+      // (ts-net's intermittent path.forms one would excuse the cheat's failure too).
+      implementations: [...builtinImplementations().map((i) => ({ ...i, expectations: {} })), cheat.implementation],
       propertyPatterns: cheat.caughtBy,
       servers,
       clients: [cheat.implementation.name],

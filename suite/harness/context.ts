@@ -3,7 +3,7 @@
  * until listening, clients run to completion, all under the case deadline. Properties never name an
  * implementation; they ask the CaseContext to start "the server" and "the client" of the pairing.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import net from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
@@ -273,13 +273,22 @@ export class CaseContext {
     // Payload files live outside the case dir (every role's cwd), in a private sibling that only the
     // server's argv names: a client that looks for the payload instead of connecting does not find it
     // where it runs (properties/session.ts proves the connection in any case).
-    // Not recursive: a dir someone else made there first is an error, never used. Made once per case.
+    // Made once per case, under a temporary name (mkdtemp: 0700, ours) with its owner file, then
+    // renamed into place: killed at any moment, what is on disk has an owner file, so the next run
+    // sweeps it (casedir.ts). A dir someone else made there first is never used: rename(2) fails on
+    // one with anything in it and replaces an empty one with ours.
     const dir = `${this.dir}-p`;
-    this.payloadDirMade ??= mkdir(dir, { mode: 0o700 }).then(() => {
+    this.payloadDirMade ??= (async () => {
+      const staging = await mkdtemp(`${dir}.`);
+      try {
+        markOwned(staging);
+        await rename(staging, dir);
+      } catch (err) {
+        await rm(staging, { recursive: true, force: true });
+        throw err;
+      }
       this.payloadDir = dir;
-      // Owned like the case dir, so the next run sweeps it if this one is killed (casedir.ts).
-      markOwned(dir);
-    });
+    })();
     await this.payloadDirMade;
     const file = resolve(dir, `payload-${++nameCounter}.bin`);
     await writeFile(file, payload);
