@@ -346,3 +346,50 @@ describe('bounded, validated input (issue 10, item 10)', () => {
     });
   });
 });
+
+describe('start-up loads only what the command uses (issue 17, item 4)', () => {
+  // Every module the child loads: ESM through a resolve hook (it runs on a loader thread, so it appends
+  // to the file itself rather than posting messages that might not arrive before exit), and CommonJS
+  // (ajv's files, the .node addon) from require's cache at exit. No timing: a module is loaded or not.
+  const RESOLVE_HOOKS = `import { appendFileSync } from 'node:fs'; let file; export function initialize(data) { file = data.file; } export async function resolve(specifier, context, next) { const r = await next(specifier, context); appendFileSync(file, r.url + '\\n'); return r; }`;
+  const PRELOAD = `import { register, createRequire } from 'node:module'; import { appendFileSync } from 'node:fs'; const file = process.env.UDSC_LOADED_FILE; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(RESOLVE_HOOKS)}), { data: { file } }); process.on('exit', () => appendFileSync(file, Object.keys(createRequire('/').cache).map((f) => 'file://' + f + '\\n').join('')));`;
+
+  async function modulesLoadedBy(args: string[]): Promise<{ exitCode: number | undefined; modules: string[] }> {
+    const dir = await tmpDir({ unsafeCleanup: true });
+    try {
+      const file = join(dir.path, 'loaded.txt');
+      writeFileSync(file, '');
+      const child = execa(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(PRELOAD)}`, CLI, ...args], { reject: false, timeout: 60_000, env: { CI: 'true', UDSC_LOADED_FILE: file } });
+      const r = await child;
+      expect(leftoversOf(child.pid!)).toEqual({ dirs: [], sockets: [], processes: [] });
+      const modules = [...new Set((await readFile(file, 'utf8')).split('\n').filter(Boolean))];
+      // The hook saw the program itself: an empty list would pass every check below.
+      expect(modules.some((m) => m.endsWith('/dist/suite/cli.js'))).toBe(true);
+      return { exitCode: r.exitCode, modules };
+    } finally {
+      await dir.cleanup();
+    }
+  }
+
+  /** What no listing needs: ajv, execa, c8, the progress bar, the addon, the runner, the reporters. */
+  const HEAVY = [/\/node_modules\/(ajv|execa|c8|cli-progress)\//, /\.node$/, /\/dist\/native\//, /\/dist\/suite\/run\.js$/, /\/dist\/suite\/plan\/runner\.js$/, /\/dist\/suite\/report\/(html|junit|write)\.js$/];
+
+  it.each([['--help'], ['--version']])('%s loads no package, no property and nothing of the harness', async (flag) => {
+    const { exitCode, modules } = await modulesLoadedBy([flag]);
+    expect(exitCode).toBe(0);
+    expect(modules.filter((m) => /\/node_modules\/|\.node$|\/dist\/native\/|\/dist\/suite\/(properties|harness\/(?!paths\.js)|plan|report)\//.test(m))).toEqual([]);
+  });
+
+  it('list loads the property registry, and none of ajv, execa, c8, the addon, the runner or the reporters', async () => {
+    const { exitCode, modules } = await modulesLoadedBy(['list']);
+    expect(exitCode).toBe(0);
+    expect(modules.some((m) => m.endsWith('/dist/suite/properties/index.js'))).toBe(true);
+    expect(modules.filter((m) => HEAVY.some((re) => re.test(m)))).toEqual([]);
+  });
+
+  it('run --dry-run loads neither execa, c8, the addon nor a reporter (they load when a run uses them)', async () => {
+    const { exitCode, modules } = await modulesLoadedBy(['run', '--dry-run']);
+    expect(exitCode).toBe(0);
+    expect(modules.filter((m) => /\/node_modules\/(execa|c8)\/|\.node$|\/dist\/suite\/report\/(html|junit|markdown)\.js$/.test(m))).toEqual([]);
+  });
+});

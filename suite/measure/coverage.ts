@@ -11,7 +11,6 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { execa } from 'execa';
 import type { CaseOptions } from '../harness/context.js';
 import { PROJECT_ROOT } from '../harness/paths.js';
 
@@ -61,6 +60,8 @@ export async function startCoverage(options: CoverageOptions = {}): Promise<Cove
       for (const r of roots) args.push('--include', `${r}/**`);
       if (roots.length) args.push('--allowExternal');
       for (const g of ['suite/**', 'dist/suite/**', 'test/**', '**/node_modules/**']) args.push('--exclude', g);
+      // execa is imported here, at the one run that asks for --coverage: loading it costs every other run about 0.1 s of CPU.
+      const { execa } = await import('execa');
       const c = await execa(process.execPath, args, { cwd: PROJECT_ROOT, reject: false, timeout: 120_000, env: { ...process.env, NODE_V8_COVERAGE: undefined }, extendEnv: false });
       if (c.exitCode !== 0) throw new Error(`c8 report failed (exit ${c.exitCode}): ${c.stderr || c.stdout}`);
       const perImplementation = await summarizeByDirectory(join(htmlDir, 'coverage-summary.json'), roots);

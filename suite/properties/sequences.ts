@@ -10,7 +10,6 @@
  * case with the shrunk sequence and both transcripts in `details.sequence`.
  */
 import { SEQUENCE_EXAMPLES, sequenceCommands, type GeneratedSequence } from '../sequence/commands.js';
-import { ModelDisagreement, runSequence } from '../sequence/run.js';
 import { unitAddress, withDrivers } from './pair.js';
 import type { Property } from './property.js';
 
@@ -37,6 +36,8 @@ export const sequenceEquivalent: Property<GeneratedSequence> = {
   examples: [...SEQUENCE_EXAMPLES],
   describe: (cmds) => String(cmds),
   async check(cmds, ctx) {
+    // Imported at the first case, not with the registry: the runner is for cases, and `list` loads every property.
+    const { ModelDisagreement, runSequence } = await import('../sequence/run.js');
     return withDrivers(ctx, async (d) => {
       const [server, client] = await Promise.all([ctx.startOracleDriver('oracle server'), ctx.startOracleDriver('oracle client')]);
       const oracleAddress = unitAddress(ctx);

@@ -7,7 +7,7 @@ import { lstat } from 'node:fs/promises';
 import { DEFAULTS } from '../defaults.js';
 import type { OutputCapture } from '../harness/capture.js';
 import type { CaseContext, RunMode } from '../harness/context.js';
-import { cpuTicks, holdTree, holdsAcceptedSocket, listenerOf, waitForConnection, type ConnectionEvidence } from '../harness/peers.js';
+import type { ConnectionEvidence } from '../harness/peers.js';
 import { socketInodesOf, type ReadyOutcome } from '../harness/readiness.js';
 import { declaredUnsupported, exitText } from '../model/format.js';
 import { FIXED_MESSAGE } from '../model/seed.js';
@@ -115,6 +115,8 @@ function quietPeriod(stdout: OutputCapture, ms: number, stalled?: () => boolean)
  * nothing happens for the quiet period.
  */
 export async function session(ctx: CaseContext, options: SessionOptions): Promise<SessionOutcome> {
+  // Imported here, not at the top: peers.ts loads the addon, which `list` (loading every property) never needs.
+  const { cpuTicks, holdTree, holdsAcceptedSocket, listenerOf, waitForConnection } = await import('../harness/peers.js');
   const server = await ctx.startServer({ path: options.path, payload: options.payload, mode: options.mode, extraArgs: options.serverArgs });
   if (!server.ready.ready) {
     server.kill();

@@ -2,21 +2,19 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commitStaged, lockOutDir, stagingDir } from './atomic.js';
-import { renderHtml } from './html.js';
-import { renderJUnit } from './junit.js';
-import { renderMarkdown } from './markdown.js';
 import type { Level } from '../model/types.js';
 import { gradesExit, levelOf } from './common.js';
 import { writeResults, type RunReport } from './results.js';
 
 /**
  * The rendered reports besides results.json, in the order they are listed: adding a format is its
- * renderer and one line here.
+ * renderer and one line here. Each renderer is imported when a report is written, not with this
+ * module: `run --dry-run` and the time before a run's first case do not pay for them.
  */
-export const REPORT_FORMATS: ReadonlyArray<{ name: string; file: string; render: (report: RunReport) => string }> = [
-  { name: 'junit', file: 'junit.xml', render: renderJUnit },
-  { name: 'summary', file: 'summary.md', render: renderMarkdown },
-  { name: 'html', file: 'index.html', render: renderHtml },
+export const REPORT_FORMATS: ReadonlyArray<{ name: string; file: string; render: (report: RunReport) => Promise<string> }> = [
+  { name: 'junit', file: 'junit.xml', render: async (report) => (await import('./junit.js')).renderJUnit(report) },
+  { name: 'summary', file: 'summary.md', render: async (report) => (await import('./markdown.js')).renderMarkdown(report) },
+  { name: 'html', file: 'index.html', render: async (report) => (await import('./html.js')).renderHtml(report) },
 ];
 
 export interface WrittenReports {
@@ -37,7 +35,7 @@ export async function writeReports(report: RunReport, outDir: string): Promise<W
     const staging = stagingDir(lock.dir);
     try {
       const staged = await writeResults(report, staging);
-      await Promise.all(REPORT_FORMATS.map((f) => writeFile(join(staging, f.file), f.render(report))));
+      await Promise.all(REPORT_FORMATS.map(async (f) => writeFile(join(staging, f.file), await f.render(report))));
       const [results, ...reports] = commitStaged(staging, lock.dir, [staged, ...REPORT_FORMATS.map((f) => f.file)]);
       return { results: results!, reports };
     } finally {
