@@ -47,7 +47,7 @@ log('(a)(b) cases per batch: bare floor, design floor and harness at 1 job and t
 const cases = await measureCases({ rounds: quick ? 2 : 5, batch: quick ? 60 : 99, log });
 let slowSubject: SlowSubjectFigure | undefined;
 if (!values['no-slow']) {
-  log('(c) slow-starting subject at fixed jobs ...');
+  log('(c) slow-starting subject, at fixed jobs and adaptive ...');
   slowSubject = await measureSlowSubject({ log });
 }
 log('(d) start-up CPU ...');

@@ -45,3 +45,27 @@ export const RANGES = {
 
 /** Cases in flight at once: the number of cores. */
 export const defaultJobs = (): number => os.availableParallelism();
+
+/**
+ * The adaptive runner (plan/admission.ts): without --jobs, units in flight may rise above the cores
+ * while their cases wait, up to this many per core.
+ */
+export const ADAPTIVE_JOBS_PER_CORE = 8;
+
+/** The ceiling of units in flight without --jobs: the cores × ADAPTIVE_JOBS_PER_CORE, within RANGES.jobs. */
+export const defaultJobCeiling = (): number => Math.min(RANGES.jobs.max, os.availableParallelism() * ADAPTIVE_JOBS_PER_CORE);
+
+/** How the adaptive runner admits units (plan/admission.ts says what each one does). */
+export const ADMISSION = {
+  /** How often the run's CPU, memory and fds are sampled. */
+  sampleMs: 100,
+  targetUtilisation: 0.8,
+  highUtilisation: 0.95,
+  harnessShareMax: 0.85,
+  /** A unit's processes: two Node subjects as processes are about 50 MB each, with room for drivers. */
+  caseMemoryBytes: 128 * 1024 * 1024,
+  memoryReserveBytes: 512 * 1024 * 1024,
+  /** The harness's fds for one case (pipes, the case dir's watch, driver channels, in-process sockets). */
+  caseFds: 32,
+  fdReserve: 64,
+} as const;

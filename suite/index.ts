@@ -82,6 +82,8 @@ export type { DriverAdapter, Transport, SocketFeature, SocketSupport, HelloAnswe
 /** The plan's unit (runSuite's onPlan), a pairing filter (excludePairings) and a shard (`--shard i/n`). */
 export type { Unit, PairingPattern } from './plan/plan.js';
 export type { Shard } from './plan/shard.js';
+/** What runSuite's onAdmission hears: each decision of the adaptive runner. */
+export type { AdmissionDecision } from './plan/admission.js';
 /** An fd the in-process leak check found open after a case (evidence.details.leakedFds). */
 export type { LeakedFd } from './harness/fd-leaks.js';
 

@@ -6,7 +6,7 @@
  */
 import { dirname } from 'node:path';
 import { ADDON_PATH, binding } from '../native/binding.js';
-import { DEFAULTS, defaultJobs } from './defaults.js';
+import { DEFAULTS, defaultJobCeiling, defaultJobs } from './defaults.js';
 import { checkInstall } from './harness/install.js';
 import { startCoverage } from './measure/coverage.js';
 import { measurePerf } from './measure/perf.js';
@@ -14,6 +14,7 @@ import type { Implementation, ResultEntry } from './model/types.js';
 import { assignBlame, staleExpectations } from './plan/blame.js';
 import { askDrivers } from './plan/capabilities.js';
 import { chosenProperties, planUnits, type CapabilityMap, type PairingPattern, type PlanInput, type Unit } from './plan/plan.js';
+import type { AdmissionDecision } from './plan/admission.js';
 import { runUnitsUntil, type RunnerOptions } from './plan/runner.js';
 import { shardOf, type Shard } from './plan/shard.js';
 import { allProperties } from './properties/index.js';
@@ -41,6 +42,11 @@ export interface RunSuiteOptions {
   runs?: number;
   /** Run seed (default: random). */
   seed?: number;
+  /**
+   * The most cases in flight: a hard ceiling (`--jobs`). Default: the cores × ADAPTIVE_JOBS_PER_CORE.
+   * Above the cores the count adapts to the work (plan/admission.ts: more while cases wait, bounded by
+   * memory and fds); at or under them it is exactly this many, the fixed count of before.
+   */
   jobs?: number;
   caseDeadlineMs?: number;
   shrink?: boolean;
@@ -65,6 +71,8 @@ export interface RunSuiteOptions {
   oracle?: Implementation;
   onPlan?: (units: Unit[], planned: number) => void;
   onResult?: (result: ResultEntry, done: number, total: number) => void;
+  /** Each admission decision of an adaptive run, with the cases then in flight (the benchmark's peak). */
+  onAdmission?: (decision: AdmissionDecision, inFlight: number) => void;
   /** Free-text notes for the user (the coverage summary, what --perf is doing). */
   onNote?: (text: string) => void;
   /**
@@ -102,7 +110,7 @@ export function qualify(options: RunSuiteOptions): QualifiedRunOptions {
     oracle: options.oracle ?? cReference,
     runs: options.runs ?? DEFAULTS.runs,
     seed: options.seed ?? Math.floor(Math.random() * 0x7fffffff),
-    jobs: options.jobs ?? defaultJobs(),
+    jobs: options.jobs ?? defaultJobCeiling(),
     caseDeadlineMs: options.caseDeadlineMs ?? DEFAULTS.caseDeadlineMs,
     shrink: options.shrink ?? DEFAULTS.shrink,
     coverage: options.coverage ?? false,
@@ -184,6 +192,7 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       // A subject defined in code (defineSubject) has no file a replay could name.
       replayArgs: options.replayArgs ?? q.subjects.flatMap((s) => (s.inline ? [] : ['--subject', s.file])),
       onResult: options.onResult,
+      onAdmission: options.onAdmission,
       caseOptions: { ...coverage?.caseOptions, quietMs: options.quietMs },
       unitBudgetMs: options.unitBudgetMs,
     };
@@ -193,7 +202,10 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
     const notRun = units.length - results.length;
     const cancelled = signal?.aborted === true;
     const subjectNames = new Set(q.subjects.map((s) => s.implementation.name));
-    if (subjectNames.size > 0 && !cancelled) await assignBlame(results, units, { config: runner, reference: q.oracle, subjects: subjectNames, reruns: options.blameReruns ?? DEFAULTS.blameReruns });
+    // Blame's re-runs judge whether a failure is intermittent: at a fixed count of at most the cores, as
+    // before, never at an adaptive ceiling that would load the machine while it judges.
+    const blameConfig = { ...runner, concurrency: Math.min(q.jobs, defaultJobs()) };
+    if (subjectNames.size > 0 && !cancelled) await assignBlame(results, units, { config: blameConfig, reference: q.oracle, subjects: subjectNames, reruns: options.blameReruns ?? DEFAULTS.blameReruns });
     const report = await buildReport({
       seed: q.seed,
       runs: q.runs,

@@ -1,18 +1,22 @@
 /**
  * The runner: runs each planned unit as a fast-check property with a seed derived from the run seed,
  * and turns the outcome into a result with status, counterexample, evidence and replay line.
- * Independent units run concurrently, up to the configured limit. Applicability and transports were
+ * Independent units run concurrently, as many as admission.ts admits within the configured ceiling. Applicability and transports were
  * settled by the plan (plan.ts); the runner only carries them into each case.
  */
 import os from 'node:os';
 import fc from 'fast-check';
 import { CaseContext, type CaseOptions } from '../harness/context.js';
-import { DEFAULTS } from '../defaults.js';
+import { ADMISSION, DEFAULTS } from '../defaults.js';
+import { launcherPid } from '../harness/launcher.js';
 import { CheckFailure, NO_PEER, Unsupported, type Implementation, type ResultEntry, type Status } from '../model/types.js';
 import type { Property } from '../properties/property.js';
+import { CpuMeter, nextLimit, type AdmissionConfig, type AdmissionDecision } from './admission.js';
+import { CaseSlots, Speculation, type CaseOutcome } from './speculation.js';
 import { expectationFor, unitSeed, type PlanInput, type Unit } from './plan.js';
 
 export { expectationFor, globToRegExp, planUnits, selectProperties, unitSeed, type Unit } from './plan.js';
+export { CaseSlots } from './speculation.js';
 
 /** How units run: everything but what the plan chose. */
 export interface RunnerOptions {
@@ -21,6 +25,10 @@ export interface RunnerOptions {
   seed: number;
   /** The peer that plays the absent side of single-role properties (c-reference). */
   oracle?: Implementation;
+  /**
+   * At most this many cases in flight (default: the cores). Above the cores the runner adapts the count
+   * to the work, from the cores up to this (plan/admission.ts); at or under them it is exactly this.
+   */
   concurrency?: number;
   caseDeadlineMs?: number;
   /** Shrink failures to a minimal counterexample (default). Off: stop at the first failure. */
@@ -30,6 +38,8 @@ export interface RunnerOptions {
   /** Extra words for the replay line (e.g. `--subject FILE`), so it can be pasted as it is. */
   replayArgs?: string[];
   onResult?: (result: ResultEntry, done: number, total: number) => void;
+  /** Each admission decision of an adaptive run (plan/admission.ts), with the cases then in flight. */
+  onAdmission?: (decision: AdmissionDecision, inFlight: number) => void;
   /** Run-wide case options: force process mode, extra subject environment (`run --coverage`). */
   caseOptions?: CaseOptions;
   /** Time budget per unit (default DEFAULTS.unitBudgetMs): shrinking stops there. */
@@ -146,7 +156,13 @@ class ShrinkControl {
   }
 }
 
-export async function runUnit(unit: Unit, config: RunnerOptions): Promise<ResultEntry> {
+/** Where a unit runs: the run's case slots and the unit's place in the plan (for the slots' turns). */
+export interface UnitPlace {
+  slots: CaseSlots;
+  index: number;
+}
+
+export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPlace): Promise<ResultEntry> {
   const started = performance.now();
   const base = {
     server: unit.server?.name ?? NO_PEER,
@@ -175,47 +191,77 @@ export async function runUnit(unit: Unit, config: RunnerOptions): Promise<Result
   let unsupportedCase: Unsupported | undefined;
   const replayed = splitReplayPath(config.replayPath);
   const arbitrary = unit.property.arbitraryFor ? unit.property.arbitraryFor({ replayPath: replayed.commands }) : unit.property.arbitrary;
+  const runCase = async (input: unknown, caseDeadline: number): Promise<CaseOutcome> => {
+    const caseStarted = performance.now();
+    let timedOut = false;
+    try {
+      const value = await CaseContext.with(
+        caseUnit,
+        caseDeadline,
+        async (ctx) => {
+          try {
+            return await unit.property.check(input, ctx);
+          } finally {
+            // Read before CaseContext.with aborts the signal itself ("case finished"): only the
+            // deadline can have aborted it by now.
+            timedOut = ctx.signal.aborted;
+          }
+        },
+        config.caseOptions,
+      );
+      return { ok: true, observed: value, durationMs: performance.now() - caseStarted };
+    } catch (error) {
+      return { ok: false, error, timedOut, deadlineMs: caseDeadline };
+    }
+  };
+  // fast-check counts examples among numRuns: every corpus example runs, then the generated cases.
+  const numRuns = Math.min(config.runs, unit.property.maxRuns ?? config.runs) + (unit.property.examples?.length ?? 0);
+  // The same examples on replay: a recorded path counts them.
+  const examples = (unit.property.examples ?? []).map((e) => [e] as [unknown]);
+  const ahead =
+    place && place.slots.limit > 1 && config.replayPath === undefined && !unit.property.arbitraryFor
+      ? new Speculation(
+          fc.sample(fc.tuple(arbitrary), { numRuns, seed, examples }).map(([input]) => input),
+          (input) => runCase(input, shrinking.caseDeadline()),
+          place.slots,
+          place.index,
+        )
+      : undefined;
+  /** The unit's state changes here, in fast-check's order, whenever the case ran. */
+  const consume = (outcome: CaseOutcome): void => {
+    if (outcome.ok === 'skipped') throw new Error('internal: a skipped case was handed to fast-check');
+    runs++;
+    if (outcome.ok) {
+      observed = outcome.observed ?? observed;
+      shrinking.passed(outcome.durationMs);
+      return;
+    }
+    if (outcome.error instanceof Unsupported) unsupportedCase = outcome.error;
+    shrinking.failed(outcome.deadlineMs, outcome.timedOut);
+    if (!fc.PreconditionFailure.isFailure(outcome.error)) ahead?.failed();
+    throw outcome.error;
+  };
   const predicate = fc.asyncProperty(arbitrary, async (input: unknown) => {
     // Once a case is declared unsupported the unit is: fail the remaining (shrinking) runs at once.
     if (unsupportedCase) throw unsupportedCase;
     if (shrinking.outOfBudget()) throw new fc.PreconditionFailure(true);
-    runs++;
+    const early = ahead?.take();
+    if (early) return consume(await early);
     const caseDeadline = shrinking.caseDeadline();
-    const caseStarted = performance.now();
-    let timedOut = false;
+    if (!place) return consume(await runCase(input, caseDeadline));
+    await place.slots.acquire(place.index);
     try {
-      observed =
-        (await CaseContext.with(
-          caseUnit,
-          caseDeadline,
-          async (ctx) => {
-            try {
-              return await unit.property.check(input, ctx);
-            } finally {
-              // Read before CaseContext.with aborts the signal itself ("case finished"): only the
-              // deadline can have aborted it by now.
-              timedOut = ctx.signal.aborted;
-            }
-          },
-          config.caseOptions,
-        )) ?? observed;
-      shrinking.passed(performance.now() - caseStarted);
-    } catch (err) {
-      if (err instanceof Unsupported) unsupportedCase = err;
-      shrinking.failed(caseDeadline, timedOut);
-      throw err;
+      return consume(await runCase(input, caseDeadline));
+    } finally {
+      place.slots.release();
     }
   });
-  // fast-check counts examples among numRuns: every corpus example runs, then the generated cases.
-  const numRuns = Math.min(config.runs, unit.property.maxRuns ?? config.runs) + (unit.property.examples?.length ?? 0);
-  const details = await fc.check(predicate, {
-    numRuns,
-    seed,
-    path: replayed.path,
-    // The same examples on replay: a recorded path counts them.
-    examples: (unit.property.examples ?? []).map((e) => [e] as [unknown]),
-    endOnFailure: config.shrink === false,
-  });
+  let details: Awaited<ReturnType<typeof fc.check<[unknown]>>>;
+  try {
+    details = await fc.check(predicate, { numRuns, seed, path: replayed.path, examples, endOnFailure: config.shrink === false });
+  } finally {
+    await ahead?.end();
+  }
   const durationMs = Math.round(performance.now() - started);
   const error = details.errorInstance;
   if (!details.failed) {
@@ -269,22 +315,71 @@ export async function runUnits(units: Unit[], config: RunnerOptions): Promise<Re
  * Runs units as runUnits does until `signal` is aborted (Ctrl-C): then no unit starts, and units that
  * end after the abort (their cases were cancelled) are dropped. Results are in plan order, with a hole
  * for every unit that did not run to the end.
+ *
+ * At most `limit` cases are in flight (CaseSlots), and at most `limit` units: units start in plan
+ * order, which puts a property's pairings side by side, a unit runs its cases ahead of fast-check
+ * (Speculation), and the slots go to the units in turn, so a slow subject's unit shares the machine
+ * instead of holding it one case at a time. The limit is admission.ts's: from min(cores, concurrency)
+ * up to `concurrency` while the cases wait, and exactly `concurrency` when that is at most the cores
+ * (`--jobs N`, the fixed count of before). Neither the order of starts nor the count reaches a result:
+ * a unit's seed is its own (unitSeed), its outcomes are consumed in fast-check's order, and each result
+ * goes to its unit's place in the plan.
+ *
+ * A unit that throws (the harness, never a subject) stops further starts; the units in flight finish,
+ * so none is left running, and then the error is thrown.
  */
 export async function runUnitsUntil(units: Unit[], config: RunnerOptions, signal?: AbortSignal): Promise<Array<ResultEntry | undefined>> {
-  const limit = Math.max(1, config.concurrency ?? os.availableParallelism());
+  const cores = os.availableParallelism();
+  const ceiling = Math.max(1, config.concurrency ?? cores);
+  const admission: AdmissionConfig = { ...ADMISSION, cores, floor: Math.min(cores, ceiling), ceiling };
   const results: Array<ResultEntry | undefined> = new Array(units.length).fill(undefined);
   let next = 0;
   let done = 0;
-  const worker = async (): Promise<void> => {
-    while (next < units.length && !signal?.aborted) {
-      const i = next++;
-      const result = await runUnit(units[i]!, config);
-      if (signal?.aborted) return;
-      results[i] = result;
-      done++;
-      config.onResult?.(result, done, units.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, units.length) }, worker));
+  let inFlight = 0;
+  const slots = new CaseSlots(admission.floor);
+  let failure: { error: unknown } | undefined;
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve) => {
+      const stopped = (): boolean => failure !== undefined || signal?.aborted === true;
+      const fill = (): void => {
+        while (inFlight < slots.limit && next < units.length && !stopped()) {
+          const i = next++;
+          inFlight++;
+          void runUnit(units[i]!, config, { slots, index: i })
+            .then((result) => {
+              if (signal?.aborted) return;
+              results[i] = result;
+              done++;
+              config.onResult?.(result, done, units.length);
+            })
+            .catch((error: unknown) => {
+              failure ??= { error };
+            })
+            .finally(() => {
+              inFlight--;
+              fill();
+            });
+        }
+        if (inFlight === 0 && (next >= units.length || stopped())) resolve();
+      };
+      if (admission.floor < admission.ceiling) {
+        const meter = new CpuMeter(launcherPid);
+        let previous = meter.sample();
+        sampler = setInterval(() => {
+          const current = meter.sample();
+          const decision = nextLimit({ limit: slots.limit, inFlight: slots.inFlight, waiting: slots.waiting + units.length - next }, previous, current, admission);
+          previous = current;
+          slots.setLimit(decision.limit);
+          config.onAdmission?.(decision, slots.inFlight);
+          fill();
+        }, ADMISSION.sampleMs);
+      }
+      fill();
+    });
+  } finally {
+    clearInterval(sampler);
+  }
+  if (failure) throw failure.error;
   return results;
 }
