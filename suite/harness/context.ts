@@ -160,6 +160,8 @@ export class CaseContext {
     const controller = new AbortController();
     const onCancel = (): void => controller.abort(new Error('the run was cancelled'));
     options.cancel?.addEventListener('abort', onCancel, { once: true });
+    // A run cancelled already fires no event any more: the case starts cancelled.
+    if (options.cancel?.aborted) onCancel();
     const deadline = setTimeout(
       () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
       deadlineMs,
@@ -436,7 +438,8 @@ export class CaseContext {
       role.kill();
       await exited;
     });
-    const aborted = new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
+    // An abort before this point (the deadline, Ctrl-C) fires no event any more: checked first.
+    const aborted = new Promise<void>((r) => (this.signal.aborted ? r() : this.signal.addEventListener('abort', () => r(), { once: true })));
     const first = await Promise.race([listened.then(() => 'ready' as const), exited.then(() => 'exited' as const), aborted.then(() => 'deadline' as const)]);
     const waitedMs = performance.now() - started;
     const ready: ReadyOutcome =

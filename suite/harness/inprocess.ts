@@ -24,7 +24,9 @@ export function startInProcess<O>(
 ): InProcessRole {
   const controller = new AbortController();
   const onCaseAbort = (): void => controller.abort();
-  caseSignal.addEventListener('abort', onCaseAbort, { once: true });
+  // A case already aborted (its deadline, Ctrl-C) fires no event any more: the role starts aborted.
+  if (caseSignal.aborted) controller.abort();
+  else caseSignal.addEventListener('abort', onCaseAbort, { once: true });
   const stderr: string[] = [];
   const started = performance.now();
   const exited = Promise.resolve()

@@ -286,6 +286,8 @@ function spawnLaunched(argv: readonly string[], options: SpawnOptions, stdinOpti
   // A kill asked for before the launcher reported the pid reaches the launcher at once too.
   const onAbort = (): void => launched.kill();
   options.signal.addEventListener('abort', onAbort, { once: true });
+  // Aborted before the spawn: no event will come, so the kill is asked for now.
+  if (options.signal.aborted) onAbort();
   void life.exited.then(() => options.signal.removeEventListener('abort', onAbort));
   let stdin: Writable | null = null;
   if (pipe) {

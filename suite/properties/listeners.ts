@@ -50,6 +50,7 @@ export function fetchFrom(path: string, signal: AbortSignal): Promise<{ bytes: B
       done({ error: 'the case deadline passed before EOF' });
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       signal.removeEventListener('abort', onAbort);

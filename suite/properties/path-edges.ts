@@ -39,6 +39,7 @@ class Connections {
   next(signal: AbortSignal): Promise<void> {
     return new Promise((ok, bad) => {
       const onAbort = (): void => bad(signal.reason);
+      if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(() => (signal.removeEventListener('abort', onAbort), ok()));
     });
