@@ -55,6 +55,16 @@ describe('nextLimit', () => {
     expect(nextLimit({ limit: 3, inFlight: 3, waiting: 5 }, t0, at(100, 99, 100), config)).toMatchObject({ limit: 2, why: 'shrink' });
   });
 
+  it('counts the whole machine when it is busier than the run: other work holds the run back', () => {
+    // The run itself used 5% of the cores; the machine's 4 CPUs were 90% busy over the same 100 ms.
+    const busy = { machine: { busyMs: 360, cpus: 4 } };
+    const idle = { machine: { busyMs: 0, cpus: 4 } };
+    expect(nextLimit({ limit: 4, inFlight: 4, waiting: 5 }, at(0, 0, 0, idle), at(100, 5, 5, busy), config)).toMatchObject({ limit: 4, why: 'hold', utilisation: 0.9 });
+    expect(nextLimit({ limit: 4, inFlight: 4, waiting: 5 }, at(0, 0, 0, idle), at(100, 5, 5, { machine: { busyMs: 392, cpus: 4 } }), config)).toMatchObject({ why: 'shrink', limit: 3 });
+    // Without the machine's figures (no /proc/stat), the run's own.
+    expect(nextLimit({ limit: 4, inFlight: 4, waiting: 5 }, t0, at(100, 5, 5), config)).toMatchObject({ why: 'grow', utilisation: 0.05 });
+  });
+
   it('reads a drop in the children\'s CPU (a launcher reaped) as none used', () => {
     expect(nextLimit({ limit: 2, inFlight: 2, waiting: 5 }, at(0, 0, 5000), at(100, 2, 0), config)).toMatchObject({ limit: 4, utilisation: 0.01 });
   });

@@ -94,7 +94,9 @@ it('a server that writes through the symlink is caught, by the property and by t
       expectations: {},
     };
     const builtins = builtinImplementations();
-    const { results } = await runSuite({ ...options, implementations: [harmful, ...builtins], servers: [harmful.name], properties: [victimCases(victim, seen)] });
+    // One case at a time: every case of this unit shares the one victim file, and cases of a unit may
+    // otherwise run side by side (plan/speculation.ts), each appending its byte.
+    const { results } = await runSuite({ ...options, jobs: 1, implementations: [harmful, ...builtins], servers: [harmful.name], properties: [victimCases(victim, seen)] });
     expect(results.map((r) => r.status)).toEqual(['fail']);
     expect(results[0]!.evidence!.message).toContain(`the victim file ${victim.path}'s bytes changed at offset ${VICTIM_BYTES.length}`);
     expect(seen.length).toBeGreaterThan(0);

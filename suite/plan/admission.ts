@@ -53,6 +53,12 @@ export interface AdmissionSample {
   harnessCpuMs: number;
   /** CPU of everything the harness started (the launcher's tree, reaped children). */
   childrenCpuMs: number;
+  /**
+   * The whole machine's busy CPU (/proc/stat: all but idle and iowait) and its CPU count, when
+   * known: other work on the machine (another run, a test worker beside this one) holds this run
+   * back too, and a case still running counts now, not when it is reaped.
+   */
+  machine?: { busyMs: number; cpus: number };
   /** Memory available to new processes. */
   availableMemoryBytes: number;
   /** Open fds of the harness and its RLIMIT_NOFILE soft limit. */
@@ -84,7 +90,11 @@ export function nextLimit(state: AdmissionState, previous: AdmissionSample, curr
   // A launcher that died and was reaped moves its counts into the harness's reaped children: a drop,
   // read as nothing used rather than as negative CPU.
   const childrenMs = Math.max(0, current.childrenCpuMs - previous.childrenCpuMs);
-  const utilisation = dt > 0 ? (harnessMs + childrenMs) / (dt * config.cores) : 0;
+  const own = dt > 0 ? (harnessMs + childrenMs) / (dt * config.cores) : 0;
+  const machine = dt > 0 && previous.machine && current.machine ? Math.max(0, current.machine.busyMs - previous.machine.busyMs) / (dt * current.machine.cpus) : 0;
+  // The busier of the two: timing-sensitive checks (a quiet period, a grace) must not meet a machine
+  // this run overloaded, whoever else is using it.
+  const utilisation = Math.max(own, machine);
   const harnessShare = dt > 0 ? harnessMs / dt : 0;
   let limit = state.limit;
   let why: AdmissionDecision['why'] = 'hold';
@@ -141,6 +151,26 @@ function treeCpuMs(pid: number | 'self', withOwn: boolean): number | undefined {
   return ((own + ticks(13) + ticks(14)) * 1000) / TICKS_PER_SECOND;
 }
 
+/** The machine's busy CPU time in ms and its CPU count, from /proc/stat's per-CPU lines; undefined without /proc. */
+function machineCpu(): { busyMs: number; cpus: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  let busy = 0;
+  let cpus = 0;
+  for (const line of text.split('\n')) {
+    if (!/^cpu\d/.test(line)) continue;
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    const t = line.split(/\s+/).slice(1, 9).map(Number);
+    busy += (t[0] ?? 0) + (t[1] ?? 0) + (t[2] ?? 0) + (t[5] ?? 0) + (t[6] ?? 0) + (t[7] ?? 0);
+    cpus++;
+  }
+  return cpus > 0 ? { busyMs: (busy * 1000) / TICKS_PER_SECOND, cpus } : undefined;
+}
+
 function softFdLimit(): number {
   try {
     const line = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
@@ -173,10 +203,12 @@ export class CpuMeter {
       // no /proc: counted as none open, the limit unknown too
     }
     const available = typeof process.availableMemory === 'function' ? Math.min(process.availableMemory(), os.freemem()) : os.freemem();
+    const machine = machineCpu();
     return {
       atMs: performance.now(),
       harnessCpuMs: (own.user + own.system) / 1000,
       childrenCpuMs,
+      ...(machine ? { machine } : {}),
       availableMemoryBytes: available,
       fdsOpen,
       fdLimit: this.fdLimit,
