@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sweepStaleCaseDirs } from '../suite/harness/casedir.js';
 import { whyNoCgroups } from '../suite/harness/cgroup.js';
 import { LAUNCHER_PATH, launcherPid } from '../suite/harness/launcher.js';
 import { C_BIN, DIST } from '../suite/harness/paths.js';
@@ -328,8 +329,10 @@ async function killCliMidRun(manifest: object, marker: string, alive: number): P
   // The launcher has killed its tree and exits (it saw EOF on the CLI's connection, or its PR_SET_PDEATHSIG).
   expect(await eventually(() => carrying(`udsc-${cli.pid}-launcher`).length === 0, 5_000)).toBe(true);
   expect(leftoversOf(cli.pid!).processes).toEqual([]);
-  // The case dirs it left are the next run's sweep's (another test); this test removes them itself.
-  for (const name of readdirSync(os.tmpdir()).filter((n) => n.startsWith(`udsc-${cli.pid}-`))) rmSync(join(os.tmpdir(), name), { recursive: true, force: true });
+  // What it left (its case dirs, its launcher's socket dir) is the next run's sweep's: each has an
+  // owner file naming the CLI, which is gone.
+  sweepStaleCaseDirs();
+  expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`udsc-${cli.pid}-`))).toEqual([]);
 }
 
 describe.runIf(existsSync(LAUNCHER_PATH) && existsSync(join(DIST, 'suite', 'cli.js')))('the CLI SIGKILLed mid-run', () => {

@@ -24,6 +24,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
+import { markOwned } from './casedir.js';
 import { disableCgroups, killCgroup, moveInto, noteContainmentOnce, removeCgroup, runCgroup } from './cgroup.js';
 import { C_BIN } from './paths.js';
 import { processTree } from './proctree.js';
@@ -120,6 +121,8 @@ class Launcher {
    */
   constructor(path: string) {
     this.dir = mkdtempSync(join(os.tmpdir(), `udsc-${process.pid}-launcher-`));
+    // Owned like a case dir: a harness killed before it removes this dir leaves it to the next run's sweep.
+    markOwned(this.dir);
     const socketPath = join(this.dir, 'l');
     const run = runCgroup();
     const own = run ? join(run.dir, `l${this.seq}`) : undefined;
