@@ -335,6 +335,40 @@ async function killCliMidRun(manifest: object, marker: string, alive: number): P
   expect(readdirSync(os.tmpdir()).filter((n) => n.startsWith(`udsc-${cli.pid}-`))).toEqual([]);
 }
 
+describe.runIf(existsSync(LAUNCHER_PATH))('a launcher whose harness dies before connecting', () => {
+  it("exits: it waits for the connection and for the harness's death at once, not in accept(2) alone", async () => {
+    // A stand-in harness: starts the launcher as the harness does (socket path, its own pid), reads
+    // its "R", and exits without connecting.
+    const sock = join(work, `l-${newMarker()}`);
+    const harness = join(work, `harness-${newMarker()}.mjs`);
+    writeFileSync(
+      harness,
+      `import { spawn } from 'node:child_process';
+const l = spawn(${JSON.stringify(LAUNCHER_PATH)}, [${JSON.stringify(sock)}, String(process.pid)], { stdio: ['ignore', 'pipe', 'inherit'] });
+l.stdout.once('data', () => { process.stdout.write(String(l.pid)); process.exit(0); });
+`,
+    );
+    const child = spawn(process.execPath, [harness], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c));
+    await new Promise((r) => child.on('close', r));
+    const pid = Number(out);
+    expect(pid).toBeGreaterThan(0);
+    const ended = (): boolean => {
+      try {
+        // Gone, or a zombie of whoever it was re-parented to: it has exited either way.
+        return /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+      } catch {
+        return true;
+      }
+    };
+    const exited = await eventually(ended, 5_000);
+    if (!exited) process.kill(pid, 'SIGKILL');
+    expect(exited).toBe(true);
+    expect(existsSync(sock)).toBe(false);
+  });
+});
+
 describe.runIf(existsSync(LAUNCHER_PATH) && existsSync(join(DIST, 'suite', 'cli.js')))('the CLI SIGKILLed mid-run', () => {
   it('leaves no process of a case: not the launcher, not a client that escaped its group', async () => {
     const marker = newMarker();

@@ -544,13 +544,36 @@ static void reap(void) {
 }
 
 /* Takes the harness's connection on PATH as stdin and stdout. */
-static void accept_harness(const char *path) {
+static void accept_harness(const char *path, int sfd) {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path) _exit(2);
     strcpy(addr.sun_path, path);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(l, 1) < 0) _exit(2);
     if (write(1, "R", 1) != 1) _exit(2);
+    /* The harness's connection, or its death: PR_SET_PDEATHSIG's SIGTERM (blocked, so it waits on the
+       signalfd) or its end of stdout closed. A blocking accept(2) here outlived a harness that died
+       before it connected, for good. */
+    for (;;) {
+        struct pollfd p[3] = {{.fd = l, .events = POLLIN}, {.fd = sfd, .events = POLLIN}, {.fd = 1, .events = 0}};
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR) continue;
+            _exit(2);
+        }
+        if (p[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) > 0)
+                if (si.ssi_signo == SIGTERM) {
+                    unlink(path);
+                    _exit(0);
+                }
+        }
+        if (p[2].revents & (POLLERR | POLLHUP)) {
+            unlink(path);
+            _exit(0);
+        }
+        if (p[0].revents) break;
+    }
     int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
     if (c < 0) _exit(2);
     close(l);
@@ -592,7 +615,7 @@ int main(int argc, char **argv) {
     sigaddset(&mask, SIGTERM);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (argc > 1) accept_harness(argv[1]);
+    if (argc > 1) accept_harness(argv[1], sfd);
     int big = 4 << 20;
     setsockopt(1, SOL_SOCKET, SO_SNDBUF, &big, sizeof big); /* fails harmlessly on a pipe */
     size_t cap = 1 << 16, have = 0;
