@@ -526,6 +526,11 @@ async function serveLines(adapter: DriverAdapter, lines: string[], end = true): 
   return { answers: answers.slice(0, -1), status };
 }
 
+/** One answer line, as the refusal tests read it. */
+const parseAnswer = (line: string): { id: number; ok: boolean; error?: { code: string; syscall: string; message: string } } => JSON.parse(line);
+/** id, ok, error code and syscall of each answer: the refusal tests' table. */
+const outcomeRows = (parsed: Array<ReturnType<typeof parseAnswer>>): unknown[][] => parsed.map((a) => [a.id, a.ok, a.error?.code, a.error?.syscall]);
+
 describe('serveAdapter', () => {
   it('answers each command line in order and resolves with the quit status', async () => {
     const adapter = fakeAdapter();
@@ -884,8 +889,8 @@ describe('dispatch of the uds-driver/2 fields', () => {
       '{"id":9,"cmd":"bind"}',
       '{"id":10,"cmd":"bind","abstract":""}',
     ]);
-    const parsed = answers.map((a) => JSON.parse(a) as { id: number; ok: boolean; error?: { code: string; syscall: string; message: string } });
-    expect(parsed.map((a) => [a.id, a.ok, a.error?.code, a.error?.syscall])).toEqual([
+    const parsed = answers.map(parseAnswer);
+    expect(outcomeRows(parsed)).toEqual([
       [1, false, 'EINVAL', 'driver'],
       [2, false, 'EINVAL', 'driver'],
       [3, false, 'EINVAL', 'driver'],
@@ -1099,8 +1104,8 @@ describe("the client, on connect's nonblock and setrlimit", () => {
       '{"id":5,"cmd":"setrlimit","resource":"RLIMIT_NOFILE","soft":8}',
       '{"id":6,"cmd":"connect","path":"/p","nonblock":false}',
     ]);
-    const parsed = answers.map((a) => JSON.parse(a) as { id: number; ok: boolean; error?: { code: string; syscall: string; message: string } });
-    expect(parsed.map((a) => [a.id, a.ok, a.error?.code, a.error?.syscall])).toEqual([
+    const parsed = answers.map(parseAnswer);
+    expect(outcomeRows(parsed)).toEqual([
       [1, false, 'EINVAL', 'driver'],
       [2, false, 'EINVAL', 'driver'],
       [3, false, 'EINVAL', 'driver'],
