@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import os from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   markOwned,
   OWNER_FILE,
@@ -181,6 +181,22 @@ describe('a case dir goes with its case, whatever the subject made in it', () =>
 });
 
 describe('the sweep of runs that are gone', () => {
+  // A private TMPDIR (os.tmpdir() reads it on every call): the CLI runs of other test files sweep the
+  // shared /tmp at their start, and would remove this test's planted dirs of dead owners while it
+  // still builds them.
+  let privateTmp = '';
+  let previousTmp: string | undefined;
+  beforeAll(() => {
+    previousTmp = process.env.TMPDIR;
+    privateTmp = mkdtempSync(join(os.tmpdir(), 'casedir-test-tmp-'));
+    process.env.TMPDIR = privateTmp;
+  });
+  afterAll(() => {
+    if (previousTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previousTmp;
+    spawnSync('rm', ['-rf', '--one-file-system', '--', privateTmp]);
+  });
+
   /** A pid that is no longer running (a child that has exited and been reaped). */
   async function deadPid(): Promise<number> {
     const child = execa('true');
