@@ -32,6 +32,17 @@ export const DEFAULTS = {
   blameReruns: 5,
 } as const;
 
+/** `run --budget` (plan/budget.ts says how a budget is shared out). */
+export const BUDGET = {
+  /** Generated runs every unit gets before the budget is shared out. */
+  minimumRuns: 10,
+  /** The most runs of a unit when --runs is not given: ten times a run's default. */
+  maxRuns: 1000,
+  /** Kept back from the second pass for blame, the reports and the cases still in flight at its end. */
+  reserveShare: 0.1,
+  reserveMinMs: 1000,
+} as const;
+
 /** Documented ranges of the numeric options (the CLI exits 2 outside them). */
 export const RANGES = {
   runs: { min: 1, max: 100_000 },

@@ -84,6 +84,8 @@ export type { Unit, PairingPattern } from './plan/plan.js';
 export type { Shard } from './plan/shard.js';
 /** What runSuite's onAdmission hears: each decision of the adaptive runner. */
 export type { AdmissionDecision } from './plan/admission.js';
+/** What a budgeted run records (`RunReport.budget`, `run --budget`). */
+export type { BudgetRecord } from './plan/budget.js';
 /** An fd the in-process leak check found open after a case (evidence.details.leakedFds). */
 export type { LeakedFd } from './harness/fd-leaks.js';
 

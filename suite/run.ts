@@ -6,12 +6,13 @@
  */
 import { dirname } from 'node:path';
 import { ADDON_PATH, binding } from '../native/binding.js';
-import { DEFAULTS, defaultJobCeiling, defaultJobs } from './defaults.js';
+import { BUDGET, DEFAULTS, defaultJobCeiling, defaultJobs } from './defaults.js';
 import { checkInstall } from './harness/install.js';
 import { startCoverage } from './measure/coverage.js';
 import { measurePerf } from './measure/perf.js';
 import type { Implementation, ResultEntry } from './model/types.js';
 import { assignBlame, staleExpectations } from './plan/blame.js';
+import { runBudgeted } from './plan/budget.js';
 import { askDrivers } from './plan/capabilities.js';
 import { chosenProperties, planUnits, type CapabilityMap, type PairingPattern, type PlanInput, type Unit } from './plan/plan.js';
 import type { AdmissionDecision } from './plan/admission.js';
@@ -39,7 +40,14 @@ export interface RunSuiteOptions {
   excludePairings?: PairingPattern[];
   servers?: string[];
   clients?: string[];
+  /** Generated runs per unit (default DEFAULTS.runs); with `budgetMs`, the most one unit gets (default BUDGET.maxRuns). */
   runs?: number;
+  /**
+   * A time budget for the whole run (`--budget`, plan/budget.ts): every unit gets its examples and
+   * BUDGET.minimumRuns, and the rest of the budget goes as more runs where runs are cheapest. Run
+   * counts then depend on the machine's speed: the report's `budget` says so.
+   */
+  budgetMs?: number;
   /** Run seed (default: random). */
   seed?: number;
   /**
@@ -108,7 +116,7 @@ export function qualify(options: RunSuiteOptions): QualifiedRunOptions {
     subjects,
     properties: options.properties ?? allProperties(),
     oracle: options.oracle ?? cReference,
-    runs: options.runs ?? DEFAULTS.runs,
+    runs: options.runs ?? (options.budgetMs !== undefined ? BUDGET.maxRuns : DEFAULTS.runs),
     seed: options.seed ?? Math.floor(Math.random() * 0x7fffffff),
     jobs: options.jobs ?? defaultJobCeiling(),
     caseDeadlineMs: options.caseDeadlineMs ?? DEFAULTS.caseDeadlineMs,
@@ -197,7 +205,9 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       unitBudgetMs: options.unitBudgetMs,
     };
     const signal = options.signal;
-    const finished = await runUnitsUntil(units, signal ? { ...runner, caseOptions: { ...runner.caseOptions, cancel: signal } } : runner, signal);
+    const running = signal ? { ...runner, caseOptions: { ...runner.caseOptions, cancel: signal } } : runner;
+    const budgeted = options.budgetMs !== undefined ? await runBudgeted(units, running, options.budgetMs, t0, signal) : undefined;
+    const finished = budgeted ? budgeted.results : await runUnitsUntil(units, running, signal);
     const results = finished.filter((r): r is ResultEntry => r !== undefined);
     const notRun = units.length - results.length;
     const cancelled = signal?.aborted === true;
@@ -217,6 +227,7 @@ export async function runSuite(options: RunSuiteOptions = {}): Promise<RunReport
       capabilities,
     });
     if (options.shard) report.shard = options.shard;
+    if (budgeted) report.budget = budgeted.budget;
     if (cancelled) {
       report.partial = true;
       report.notRun = notRun;

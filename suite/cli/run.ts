@@ -5,12 +5,13 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, RANGES } from '../defaults.js';
+import { BUDGET, DEFAULTS, RANGES } from '../defaults.js';
 import { sweepStaleCaseDirs } from '../harness/casedir.js';
 import { killAllLive } from '../harness/process.js';
 import { ADDRESS_KINDS, SOCKET_TYPES, type AddressKind, type SocketType } from '../model/types.js';
 import type { Implementation } from '../model/types.js';
 import { updatedExpectations } from '../plan/blame.js';
+import { parseBudget } from '../plan/budget.js';
 import { parsePairingPattern, renderDryRun } from '../plan/dry-run.js';
 import { selectProperties } from '../plan/plan.js';
 import { runUnit } from '../plan/runner.js';
@@ -107,6 +108,7 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     if (values.perf) throw new UsageError('--perf is only for run');
     if (values.strict) throw new UsageError('--strict is only for run, report and merge');
     if (values['dry-run']) throw new UsageError('--dry-run is only for run');
+    if (values.budget !== undefined) throw new UsageError('--budget is only for run');
     if (values.exclude !== undefined || values['exclude-pairing'] !== undefined) throw new UsageError('--exclude and --exclude-pairing are only for run');
     if (patterns.length !== 1 || /[*?]/.test(patterns[0]!)) throw new UsageError('replay needs exactly one --property ID (no glob)');
     if (values.seed === undefined) throw new UsageError('replay needs --seed N');
@@ -125,12 +127,19 @@ export function parseRunArgs(command: 'run' | 'replay', args: string[], builtins
     if (values.seed === undefined) throw new UsageError('--shard needs --seed N, the same in every shard');
     shard = parsed;
   }
+  let budgetMs: number | undefined;
+  if (values.budget !== undefined) {
+    const parsed = parseBudget(values.budget);
+    if (typeof parsed === 'string') throw new UsageError(parsed);
+    budgetMs = parsed;
+  }
   const options = {
     implementations: builtins,
     subjects,
     subjectsOnly: values['subjects-only'] ?? false,
     properties,
-    runs: rangedInt('runs', values.runs, RANGES.runs, DEFAULTS.runs),
+    runs: rangedInt('runs', values.runs, RANGES.runs, budgetMs !== undefined ? BUDGET.maxRuns : DEFAULTS.runs),
+    ...(budgetMs !== undefined ? { budgetMs } : {}),
     seed: seedValue(values.seed),
     servers: values.server,
     clients: values.client,

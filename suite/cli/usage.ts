@@ -4,7 +4,7 @@
  * so this module imports only node: built-ins and defaults.ts.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULTS, RANGES } from '../defaults.js';
+import { BUDGET, DEFAULTS, RANGES } from '../defaults.js';
 
 export const EXIT = { ok: 0, unexpected: 1, usage: 2, harness: 3 } as const;
 
@@ -45,6 +45,9 @@ Subjects (your implementations):
   --update-expectations  write each subject's failures back as its expected failures
 Execution:
   --runs N            generated cases per property and pairing (default ${DEFAULTS.runs}; a property may cap it)
+  --budget TIME       fit the run to TIME (60s, 2m, 1500ms): every unit gets its examples and ${BUDGET.minimumRuns} runs,
+                      the rest goes where runs are cheapest, up to --runs per unit (default ${BUDGET.maxRuns}); run
+                      counts then depend on the machine, and the report says so
   --seed N            run seed (default: random); every result records the seed to replay it
   --jobs N            most cases in parallel (default: adapts to the work, up to 8 per core)
   --no-shrink         report the first failing input without shrinking it
@@ -95,6 +98,7 @@ export const OPTIONS = {
   'no-shrink': { type: 'boolean' },
   deadline: { type: 'string' },
   'unit-budget': { type: 'string' },
+  budget: { type: 'string' },
   'quiet-ms': { type: 'string' },
   path: { type: 'string' },
   shard: { type: 'string' },

@@ -232,6 +232,13 @@ export function unitSeed(runSeed: number, unit: Pick<Unit, 'property' | 'server'
   return (h >>> 1) & 0x7fffffff;
 }
 
+/** A second pass's seed: a unit's own, mixed, so that its more runs draw inputs the first did not. */
+export function topUpSeed(unitSeed: number): number {
+  let h = Math.imul(unitSeed ^ 0x5bd1e995, 0x9e3779b1);
+  h ^= h >>> 15;
+  return (Math.imul(h, 0x85ebca6b) >>> 1) & 0x7fffffff;
+}
+
 /** The known failure that excuses this unit, if either side declares one for the role it plays. */
 export function expectationFor(unit: Pick<Unit, 'property' | 'server' | 'client'>): Expectation | undefined {
   const id = unit.property.id;

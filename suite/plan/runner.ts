@@ -13,7 +13,7 @@ import { CheckFailure, NO_PEER, Unsupported, type Implementation, type ResultEnt
 import type { Property } from '../properties/property.js';
 import { CpuMeter, nextLimit, type AdmissionConfig, type AdmissionDecision } from './admission.js';
 import { CaseSlots, Speculation, type CaseOutcome } from './speculation.js';
-import { expectationFor, unitSeed, type PlanInput, type Unit } from './plan.js';
+import { expectationFor, topUpSeed, unitSeed, type PlanInput, type Unit } from './plan.js';
 
 export { expectationFor, globToRegExp, planUnits, selectProperties, unitSeed, type Unit } from './plan.js';
 export { CaseSlots } from './speculation.js';
@@ -44,6 +44,20 @@ export interface RunnerOptions {
   caseOptions?: CaseOptions;
   /** Time budget per unit (default DEFAULTS.unitBudgetMs): shrinking stops there. */
   unitBudgetMs?: number;
+  /** A budgeted run (plan/budget.ts): each unit's generated runs, by its index among the units run, instead of `runs`. */
+  runsByIndex?: readonly number[];
+  /** The second pass of a budgeted run (plan/budget.ts). */
+  topUp?: TopUp;
+}
+
+/**
+ * The second pass of a budgeted run: no examples (the first pass ran them), each unit's top-up seed,
+ * and no case starts after `stopAtMs` (performance.now()) until a failure is held; `cutShort` gets the
+ * index of every unit stopped there.
+ */
+export interface TopUp {
+  stopAtMs: number;
+  cutShort: Set<number>;
 }
 
 export type RunConfig = PlanInput & RunnerOptions;
@@ -180,7 +194,8 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
     return { ...base, status: expectation ? 'expected-fail' : 'fail', runs: 0, durationMs: 0, message: unit.broken, evidence, ...(expectation ? { reason: expectation.reason } : {}) };
   }
   // A replay gives the unit's own seed (as reported); a run derives each unit's seed from the run seed.
-  const seed = config.replayPath !== undefined ? config.seed : unitSeed(config.seed, unit);
+  const topUp = place ? config.topUp : undefined;
+  const seed = config.replayPath !== undefined ? config.seed : topUp ? topUpSeed(unitSeed(config.seed, unit)) : unitSeed(config.seed, unit);
   if (!config.oracle && (!unit.server || !unit.client)) throw new Error(`${unit.property.id} is single-role: the runner needs the oracle peer`);
   const caseUnit = { server: unit.server, client: unit.client, oracle: config.oracle, socketType: unit.socketType, address: unit.address, transport: unit.transport ?? {} };
   const deadline = config.caseDeadlineMs ?? DEFAULTS.caseDeadlineMs;
@@ -215,14 +230,18 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
     }
   };
   // fast-check counts examples among numRuns: every corpus example runs, then the generated cases.
-  const numRuns = Math.min(config.runs, unit.property.maxRuns ?? config.runs) + (unit.property.examples?.length ?? 0);
-  // The same examples on replay: a recorded path counts them.
-  const examples = (unit.property.examples ?? []).map((e) => [e] as [unknown]);
+  const generated = place && config.runsByIndex ? config.runsByIndex[place.index]! : Math.min(config.runs, unit.property.maxRuns ?? config.runs);
+  // The same examples on replay: a recorded path counts them. A top-up pass has run them already.
+  const examples = topUp ? [] : (unit.property.examples ?? []).map((e) => [e] as [unknown]);
+  const numRuns = generated + examples.length;
+  let heldFailure = false;
+  /** A top-up pass at the budget's end, before any failure: no more cases start. */
+  const pastBudget = (): boolean => topUp !== undefined && !heldFailure && performance.now() >= topUp.stopAtMs;
   const ahead =
     place && place.slots.limit > 1 && config.replayPath === undefined && !unit.property.arbitraryFor
       ? new Speculation(
           fc.sample(fc.tuple(arbitrary), { numRuns, seed, examples }).map(([input]) => input),
-          (input) => runCase(input, shrinking.caseDeadline()),
+          (input) => (pastBudget() ? Promise.resolve<CaseOutcome>({ ok: 'skipped' }) : runCase(input, shrinking.caseDeadline())),
           place.slots,
           place.index,
         )
@@ -237,6 +256,7 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
       return;
     }
     if (outcome.error instanceof Unsupported) unsupportedCase = outcome.error;
+    heldFailure = true;
     shrinking.failed(outcome.deadlineMs, outcome.timedOut);
     if (!fc.PreconditionFailure.isFailure(outcome.error)) ahead?.failed();
     throw outcome.error;
@@ -245,8 +265,20 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
     // Once a case is declared unsupported the unit is: fail the remaining (shrinking) runs at once.
     if (unsupportedCase) throw unsupportedCase;
     if (shrinking.outOfBudget()) throw new fc.PreconditionFailure(true);
+    if (pastBudget()) {
+      topUp!.cutShort.add(place!.index);
+      throw new fc.PreconditionFailure(true);
+    }
     const early = ahead?.take();
-    if (early) return consume(await early);
+    if (early) {
+      const outcome = await early;
+      // Started ahead, then skipped at the budget's end: fast-check stops here too, with what ran.
+      if (outcome.ok === 'skipped' && topUp) {
+        topUp.cutShort.add(place!.index);
+        throw new fc.PreconditionFailure(true);
+      }
+      return consume(outcome);
+    }
     const caseDeadline = shrinking.caseDeadline();
     if (!place) return consume(await runCase(input, caseDeadline));
     await place.slots.acquire(place.index);
@@ -264,7 +296,10 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
   }
   const durationMs = Math.round(performance.now() - started);
   const error = details.errorInstance;
-  if (!details.failed) {
+  // fast-check calls a run interrupted before its first case failed; a top-up pass the budget's end
+  // stopped before any case ran has simply nothing to add.
+  const stoppedBeforeAnyCase = topUp !== undefined && details.interrupted && details.numRuns === 0 && details.counterexample === null;
+  if (!details.failed || stoppedBeforeAnyCase) {
     // An intermittent known failure that this run did not reach is a plain pass.
     const awaited = expectation?.intermittent ? undefined : expectation;
     const status: Status = awaited ? 'unexpected-pass' : 'pass';

@@ -341,3 +341,14 @@ export function durationText(ms: number): string {
   const m = Math.round(s / 60);
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
+
+/**
+ * How many runs the units got, as a report's header says it: `--runs`, or for a budgeted run the
+ * budget and that the counts depended on time (plan/budget.ts).
+ */
+export function runsText(report: Pick<RunReport, 'runs' | 'budget'>): string {
+  const b = report.budget;
+  if (!b) return `${report.runs} runs`;
+  const seconds = b.budgetMs % 1000 === 0 ? `${b.budgetMs / 1000} s` : `${(b.budgetMs / 1000).toFixed(1)} s`;
+  return `budget ${seconds}: ${b.minimumRuns} to ${b.maxRuns} runs per unit, counts depended on time`;
+}

@@ -153,7 +153,7 @@ export const HTML_JS = String.raw`
 
   function renderHeader() {
     var h = document.getElementById('header');
-    var meta = [['seed', report.seed], ['runs', report.runs], ['started', report.startedAt], ['duration', (report.durationMs / 1000).toFixed(1) + ' s'],
+    var meta = [['seed', report.seed], ['runs', report.budget ? ('budget ' + report.budget.budgetMs / 1000 + ' s: ' + report.budget.minimumRuns + ' to ' + report.budget.maxRuns + ' per unit, counts depended on time') : report.runs], ['started', report.startedAt], ['duration', (report.durationMs / 1000).toFixed(1) + ' s'],
       ['tool', report.tool.name + ' ' + report.tool.version]];
     if (report.shard) meta.push(['shard', report.shard.index + '/' + report.shard.count]);
     if (report.merged) meta.push(['merged from', report.merged.from.length + ' files']);

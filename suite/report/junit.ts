@@ -33,7 +33,7 @@
  */
 import { countOf } from '../model/format.js';
 import type { ResultEntry } from '../model/types.js';
-import { blameOf, blameText, byPairing, caseLabel, flakyText, levelOf, pairingName, seconds } from './common.js';
+import { blameOf, blameText, byPairing, caseLabel, flakyText, levelOf, pairingName, runsText, seconds } from './common.js';
 import type { RunReport } from './results.js';
 
 /** Text safe for XML 1.0: markup escaped, characters XML cannot hold shown as \xNN / \uNNNN. */
@@ -139,7 +139,7 @@ export function renderJUnit(report: RunReport): string {
         `${attr('errors', count(rs, 'error'))}${attr('skipped', count(rs, 'unsupported'))}` +
         `${attr('time', seconds(rs.reduce((t, r) => t + r.durationMs, 0)))}${attr('timestamp', report.startedAt)}>`,
     );
-    const meta = { seed: report.seed, runs: report.runs, server: group.server, client: group.client };
+    const meta = { seed: report.seed, runs: report.budget ? runsText(report) : report.runs, server: group.server, client: group.client };
     out.push(`    <properties>${Object.entries(meta).map(([k, v]) => `<property${attr('name', k)}${attr('value', v)}/>`).join('')}</properties>`);
     for (const r of rs) {
       const p = props.get(r.property);

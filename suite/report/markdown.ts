@@ -8,7 +8,7 @@
  * levels, under a heading per socket type × address kind).
  */
 import { NO_PEER, type ResultEntry, type Status } from '../model/types.js';
-import { STATUS_ICON, STATUS_LABEL, LEVELS, blameLine, byVariant, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, scorecards, stderrHead, variantName, worstStatus, SEVERITY } from './common.js';
+import { STATUS_ICON, STATUS_LABEL, LEVELS, blameLine, byVariant, caseLabel, flakyText, gradesExit, held, isUnexpected, levelOf, matrixAxes, pairingName, runsText, scorecards, stderrHead, variantName, worstStatus, SEVERITY } from './common.js';
 import { partialNote, type RunReport } from './results.js';
 import { firstDifference, sequenceEvidence, stepText } from './sequence.js';
 
@@ -48,7 +48,7 @@ function headline(report: RunReport): string {
 
 function counts(report: RunReport): string {
   const parts = SEVERITY.map((s) => `${STATUS_ICON[s]} ${report.summary[s] ?? 0} ${s}`);
-  return `${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s · seed ${report.seed} · ${report.runs} runs · ${parts.join(' · ')}`;
+  return `${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s · seed ${report.seed} · ${runsText(report)} · ${parts.join(' · ')}`;
 }
 
 function unexpectedItem(r: ResultEntry, report: RunReport): string {

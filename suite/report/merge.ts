@@ -121,6 +121,11 @@ export function mergeReports(inputs: Array<{ file: string; report: RunReport }>)
         throw new ReportInputError(file, key, `${report[key]} differs from ${first!.report[key]} in ${first!.file}: merge takes the shards of one run (same --seed and --runs)`);
       }
     }
+    // A budgeted shard's run counts depended on time; one without a budget's did not: not one run.
+    if ((report.budget?.budgetMs ?? null) !== (first!.report.budget?.budgetMs ?? null)) {
+      const say = (r: RunReport): string => (r.budget ? `--budget ${r.budget.budgetMs} ms` : 'no --budget');
+      throw new ReportInputError(file, 'budget', `${say(report)} differs from ${say(first!.report)} in ${first!.file}: merge takes the shards of one run`);
+    }
     if (report.shard) {
       if (shardCount !== undefined && report.shard.count !== shardCount) {
         throw new ReportInputError(file, 'shard.count', `${report.shard.count} differs from ${shardCount} in an earlier file`);
@@ -180,6 +185,12 @@ export function mergeReports(inputs: Array<{ file: string; report: RunReport }>)
     report.partial = true;
     report.notRun = partial.reduce((n, i) => n + (i.report.notRun ?? 0), 0);
     warnings.push(`${partial.map((i) => i.file).join(', ')} ${partial.length > 1 ? 'are partial runs' : 'is a partial run'}: ${report.notRun} case${report.notRun === 1 ? '' : 's'} did not run, and the merged report is partial`);
+  }
+  // Each shard shared its own budget out: the merged record sums what they did, its first pass as long as the longest.
+  const budgets = inputs.flatMap((i) => (i.report.budget ? [i.report.budget] : []));
+  if (budgets.length) {
+    const sum = (key: 'toppedUpUnits' | 'moreRuns' | 'cutShort'): number => budgets.reduce((n, b) => n + b[key], 0);
+    report.budget = { ...budgets[0]!, firstPassMs: Math.max(...budgets.map((b) => b.firstPassMs)), toppedUpUnits: sum('toppedUpUnits'), moreRuns: sum('moreRuns'), cutShort: sum('cutShort') };
   }
   // Perf is measured by one shard (the first); carry whatever the inputs measured.
   const perf = inputs.flatMap((i) => i.report.perf ?? []);

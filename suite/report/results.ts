@@ -6,6 +6,7 @@
  * (merge.ts). Fields added to version 2 since (optional, so older version 2 files still read): a
  * result's `level`, `blameRuns` and `flaky`; the report's `partial` and `notRun` (a cancelled run).
  */
+import type { BudgetRecord } from '../plan/budget.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../harness/paths.js';
@@ -48,6 +49,11 @@ export interface RunReport {
   summary: Record<Status, number>;
   /** Subject expectations that matched no failure in this run. */
   staleExpectations?: Array<{ implementation: string; property: string; reason: string }>;
+  /**
+   * Set by `run --budget`: run counts depended on time (plan/budget.ts), each result's `runs` is what
+   * its unit got, and a rerun with the same seed can give other counts.
+   */
+  budget?: BudgetRecord;
   /** Set by `run --shard i/n`: this report holds shard i of n (1-based). */
   shard?: { index: number; count: number };
   /** Set by `merge`: the files merged into this report (and the shards they held, if any). */

@@ -15,7 +15,7 @@
  */
 import type { RunReport } from './results.js';
 import type { ResultEntry, Status } from '../model/types.js';
-import { blameLine, byVariant, caseLabel, flakyText, gradesExit, levelOf, pairingName, reportCases, stderrLines, variantName } from './common.js';
+import { blameLine, byVariant, caseLabel, flakyText, gradesExit, levelOf, pairingName, reportCases, runsText, stderrLines, variantName } from './common.js';
 import { colors, pad, visibleWidth, wrap, wrapItems, wrapShell, type Colors } from './layout.js';
 import { partialNote, unexpected } from './results.js';
 import { firstDifference, sequenceEvidence, stepText } from './sequence.js';
@@ -298,7 +298,7 @@ export function renderSummary(report: RunReport, options: TerminalOptions = {}):
   const width = options.width ?? Number.POSITIVE_INFINITY;
   const s = report.summary;
   const partial = partialNote(report);
-  const text = `${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s: ${s.pass} pass, ${s.fail} fail, ${s['expected-fail']} expected-fail, ${s['unexpected-pass']} unexpected-pass, ${s.unsupported} unsupported, ${s.error} error (seed ${report.seed}, ${report.runs} runs)`;
+  const text = `${report.results.length} results in ${(report.durationMs / 1000).toFixed(1)} s: ${s.pass} pass, ${s.fail} fail, ${s['expected-fail']} expected-fail, ${s['unexpected-pass']} unexpected-pass, ${s.unsupported} unsupported, ${s.error} error (seed ${report.seed}, ${runsText(report)})`;
   // The short form of the partial note: the full one heads the results.
   const note = partial ? [`partial run: ${report.notRun ?? 0} of ${report.results.length + (report.notRun ?? 0)} cases did not run`] : [];
   return [...note, ...wrap(text, width, '', '  ')].join('\n');
