@@ -7,6 +7,7 @@ import type { BatchFigure, CaseFigures, JobsPair } from './cases.js';
 import type { MemoryFigure } from './memory.js';
 import type { SlowSubjectFigure } from './slow-subject.js';
 import type { StartupFigure } from './startup.js';
+import type { SequenceFigures } from './sequences.js';
 import type { PairingFigure } from './throughput.js';
 import type { WallFigure } from './wall.js';
 
@@ -25,6 +26,9 @@ export const TARGETS = {
   startup: 1.5,
   /** For the later adaptive runner: the slow subject's wall seconds, fixed jobs / adaptive. */
   slowSubjectSpeedup: 3,
+  /** Generated sequences (sequence.equivalent) per second: on in-process drivers, on C process drivers. */
+  sequencesInProcess: 200,
+  sequencesCProcess: 30,
 };
 
 export interface Row {
@@ -80,6 +84,8 @@ export function likeForLike(c: CaseFigures): LikeForLike[] {
 const ms = (x: number): string => `${x.toFixed(2)} ms`;
 const signed = (x: number): string => `${x < 0 ? '-' : '+'}${Math.abs(x).toFixed(1)}`;
 const times = (x: number): string => `${x.toFixed(2)}×`;
+/** A ratio far below 1, readable: `0.0073× (1/137)`. */
+const fraction = (x: number): string => (x >= 0.1 ? times(x) : `${x.toPrecision(2)}× (1/${(1 / x).toFixed(0)})`);
 const verdict = (ok: boolean): Row['verdict'] => (ok ? 'ok' : 'MISSED');
 const jobsWord = (n: number): string => `${n} job${n === 1 ? '' : 's'}`;
 const row = (figure: string, measured = '', target = '', ratio = '', v: Row['verdict'] = ''): Row => ({ figure, measured, target, ratio, verdict: v });
@@ -161,7 +167,35 @@ export function throughputRows(t: PairingFigure[]): Row[] {
 
 export function wallRows(w: WallFigure | undefined): Row[] {
   if (!w) return [row('(f) default run', 'skipped (--no-wall)', `≤ ${TARGETS.wallMs / 1000} s`)];
-  return [row(`(f) default run, ${w.results} results`, `${(w.wallMs / 1000).toFixed(1)} s`, `≤ ${TARGETS.wallMs / 1000} s`, times(w.wallMs / TARGETS.wallMs), verdict(w.wallMs <= TARGETS.wallMs))];
+  const rows = [row(`(f) default run, ${w.results} results`, `${(w.wallMs / 1000).toFixed(1)} s`, `≤ ${TARGETS.wallMs / 1000} s`, times(w.wallMs / TARGETS.wallMs), verdict(w.wallMs <= TARGETS.wallMs))];
+  // Informational: where the run's time goes. Units overlap, so their sum exceeds the wall.
+  rows.push(row(`    per area, share of the summed unit time (${(w.unitMs / 1000).toFixed(1)} s over ${w.results} units, in parallel)`, '', '', 'share'));
+  for (const a of w.areas) rows.push(row(`    ${a.area}, ${a.units} unit${a.units === 1 ? '' : 's'}`, `${(a.ms / 1000).toFixed(1)} s`, '', `${(a.share * 100).toFixed(1)}%`));
+  return rows;
+}
+
+export function sequenceRows(s: SequenceFigures): Row[] {
+  const perUnit = s.pairings[0]?.casesPerUnit;
+  const rows: Row[] = [row(`(h) sequence.equivalent, stream at pathnames, seed ${s.seed}, --runs ${s.runs}${perUnit ? ` (maxRuns caps a unit at ${perUnit} cases, examples included)` : ''}, jobs default (≤ ${s.jobsCeiling})`)];
+  const perSecond = (x: number): string => `${x < 100 ? x.toFixed(1) : x.toFixed(0)} sequences/s`;
+  for (const p of s.pairings) {
+    const inProcess = p.transport.server === 'in-process' && p.transport.client === 'in-process';
+    const target = inProcess ? TARGETS.sequencesInProcess : TARGETS.sequencesCProcess;
+    const transport = p.transport.server === p.transport.client ? `${p.transport.server ?? '?'} drivers` : `server ${p.transport.server ?? '?'}, client ${p.transport.client ?? '?'}`;
+    const left = [p.limitsLeftOut ? `${p.limitsLeftOut} limit left out` : '', p.killsAsCloses ? `${p.killsAsCloses} kill as closes` : ''].filter(Boolean).join(', ');
+    rows.push(
+      row(
+        `    ${p.server} × ${p.client} (${transport}), harness: ${p.units} units × ${p.casesPerUnit} cases, median of ${p.rounds}`,
+        `${perSecond(p.sequencesPerSecond)}, CPU ${ms(p.cpuPerCaseMs)}/case`,
+        `≥ ${target}/s`,
+        times(p.sequencesPerSecond / target),
+        verdict(p.sequencesPerSecond >= target),
+      ),
+      row(`    C floor: the same ${p.casesPerUnit} sequences in one world, no drivers${left ? ` (${left})` : ''}, ${p.floorParallel.jobs} processes | 1`, `${perSecond(p.floorParallel.sequencesPerSecond)} | ${perSecond(p.floor.sequencesPerSecond)}`, 'floor'),
+      row(`    harness / C floor, sequences/s, ${p.server} × ${p.client}: floor at ${jobsWord(p.floorParallel.jobs)} | 1 process`, '', 'context', `${fraction(p.ratio)} | ${fraction(p.sequencesPerSecond / p.floor.sequencesPerSecond)}`),
+    );
+  }
+  return rows;
 }
 
 export function memoryRows(m: MemoryFigure[]): Row[] {
@@ -207,5 +241,6 @@ export interface BenchJson {
   throughput: PairingFigure[];
   memory: MemoryFigure[];
   wall?: WallFigure;
+  sequences: SequenceFigures;
   rows: Row[];
 }

@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: the figures of issues 6 and 17 measured in one run, each printed against its target
- * with a ratio of two numbers of this run at the same job count (bench/report.ts). See
- * docs/benchmark.md for what each figure is and how to read it.
+ * `npm run bench`: the figures of issues 6 and 17 and the sequence throughput, measured in one run,
+ * each printed against its target with a ratio of two numbers of this run at the same job count
+ * (bench/report.ts). See docs/benchmark.md for what each figure is and how to read it.
  *
  *   node dist/bench/run.js [--quick] [--no-wall] [--no-slow] [--json FILE] [--markdown]
  */
@@ -13,7 +13,8 @@ import { PROJECT_ROOT } from '../suite/harness/paths.js';
 import { LAUNCHER_PATH } from '../suite/harness/launcher.js';
 import { measureCases } from './cases.js';
 import { measureMemory } from './memory.js';
-import { caseRows, likeForLike, markdown, memoryRows, slowSubjectRows, startupRows, table, throughputRows, wallRows, type BenchJson } from './report.js';
+import { caseRows, likeForLike, markdown, memoryRows, sequenceRows, slowSubjectRows, startupRows, table, throughputRows, wallRows, type BenchJson } from './report.js';
+import { measureSequences } from './sequences.js';
 import { measureSlowSubject, type SlowSubjectFigure } from './slow-subject.js';
 import { measureStartup } from './startup.js';
 import { measureThroughput } from './throughput.js';
@@ -56,12 +57,14 @@ log('(e) throughput ...');
 const throughput = await measureThroughput({ bytes: 64 * MiB, samples: quick ? 2 : 5, log });
 log('(g) memory ...');
 const memory = await measureMemory({ sizes: [1 * MiB, 64 * MiB], pairings: [['c-reference', 'c-reference'], ['ts-net', 'ts-net']], log });
+log('(h) sequence throughput: harness and C floor, in-process and C process drivers ...');
+const sequences = await measureSequences({ cases: quick ? 63 : 203, rounds: quick ? 2 : 3, floorSequences: quick ? 1000 : 4000, log });
 let wall: WallFigure | undefined;
 if (!values['no-wall']) {
   log('(f) default run ...');
   wall = await measureWall({ samples: 1, log });
 }
-const rows = [...caseRows(cases), ...slowSubjectRows(slowSubject), ...startupRows(startup), ...throughputRows(throughput), ...wallRows(wall), ...memoryRows(memory)];
+const rows = [...caseRows(cases), ...slowSubjectRows(slowSubject), ...startupRows(startup), ...throughputRows(throughput), ...wallRows(wall), ...memoryRows(memory), ...sequenceRows(sequences)];
 const loadEnd = load();
 const loaded = Math.max(Number(loadStart.split(' ')[0]), Number(loadEnd.split(' ')[0])) > 1;
 const header = `${info.date} · ${info.nproc} cores · ${info.cpu} · Node ${info.node} · launcher ${info.launcher} · load ${loadStart} → ${loadEnd}${loaded ? ' · LOADED (load average above 1): not reference figures' : ''}`;
@@ -80,6 +83,7 @@ const json: BenchJson = {
   throughput,
   memory,
   ...(wall ? { wall } : {}),
+  sequences,
   rows,
 };
 writeFileSync(jsonFile, `${JSON.stringify(json, null, 2)}\n`);
