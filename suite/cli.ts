@@ -6,8 +6,9 @@
  *           in --out; --dry-run prints the plan instead, starting nothing
  *   replay  one case (property, server, client, seed, path) with its evidence
  *   list, report, merge, compare, --version, --help: see HELP
- * Each command lives in suite/cli/ and is imported when it is the one asked for: `list` loads the
- * property registry, not the harness; `report` loads the reporters, not the runner.
+ * Each command lives in suite/cli/ and is imported when it is the one asked for: `list` reads the
+ * property catalog the build wrote (properties/write-catalog.ts), not the property modules; `report`
+ * loads the reporters, not the runner.
  * Exit codes: 0 nothing unexpected (SHOULD and MAY failures count only with --strict); 1 something
  * unexpected; 2 bad usage; 3 nothing ran / harness failure; 130/143 run cancelled by SIGINT/SIGTERM
  * (the reports of what finished are written, marked partial).
