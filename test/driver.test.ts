@@ -9,7 +9,7 @@
  * the case host, the shell-script drivers and the fake adapter (whose transcript the in-process,
  * served and process transports must agree on); split, each file would carry its own copy of them.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DriverError, type Driver } from '../suite/driver/driver.js';
 import { DRIVER_PROTOCOL, type AddressKind, type Capabilities, type DriverAdapter, type SocketType, type Transport } from '../suite/driver/protocol.js';
 import { dispatchCommand } from '../suite/driver/dispatch.js';
+import { leaseDriver, withDriverReuse } from '../suite/driver/pool.js';
 import { serveAdapter } from '../suite/driver/serve.js';
 import { askCapabilities, startDriver, type DriverHost } from '../suite/driver/start.js';
 import { C_BIN, PROJECT_ROOT } from '../suite/harness/paths.js';
@@ -1139,5 +1140,97 @@ describe.each(DRIVERS)("the $name driver's msg-peek, msg-dontwait and shutdown-r
       expect(await rejection(d.send(server, text('x'), { flags: ['MSG_NOSIGNAL'] }))).toMatchObject({ code: 'EPIPE' });
       await d.shutdown(server, 'both');
     });
+  });
+});
+
+// ---- issue 17: reset, and the pool that reuses process drivers between cases ----
+
+describe('reset and driver reuse (issue 17)', () => {
+  const spec = REFERENCE_DRIVER;
+
+  it("c-reference's driver lists reset; reset closes every name, puts RLIMIT_NOFILE back and moves its cwd", async () => {
+    await withHost(async (host) => {
+      const server = await startDriver(host, spec, { transport: 'process', label: 'server' });
+      const client = await startDriver(host, spec, { transport: 'process', label: 'client' });
+      expect(server.capabilities.commands).toContain('reset');
+      const before = await server.fds();
+      const sock = await server.listen('s');
+      const conn = await client.connect('s');
+      const accepted = await server.accept(sock);
+      const pipe = await server.mkfd({ kind: 'pipe' });
+      const start = await server.setrlimit('RLIMIT_NOFILE', Math.max(...(await server.fds()).map((o) => o.fd)) + 2);
+      const elsewhere = mkdtempSync(join(os.tmpdir(), `udsc-${process.pid}-`));
+      try {
+        await server.reset({ dir: elsewhere });
+        // Nothing of before is left: the same fd table as after hello, the names gone, the limit back.
+        expect(await server.fds()).toEqual(before);
+        for (const name of [sock, accepted, pipe.fd]) await expectErrno(server.close(name), 'EBADF', 'close');
+        expect(await server.setrlimit('RLIMIT_NOFILE', start)).toBe(start);
+        // The client's end sees the close: EOF.
+        expect((await client.recv(conn, { dataSize: 4 })).data).toHaveLength(0);
+        // The cwd moved: a relative listen lands in `elsewhere`; names keep counting, never reused.
+        const again = await server.listen('t');
+        expect([sock, accepted, pipe.fd]).not.toContain(again);
+        expect(readdirSync(elsewhere)).toEqual(['t']);
+        await expectErrno(server.reset({ dir: join(elsewhere, 'missing') }), 'ENOENT', 'chdir');
+      } finally {
+        await server.quit();
+        await client.quit();
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
+    });
+  });
+
+  it('a scope reuses a passed case\'s driver for the next, never a killed or failed one, and quits them at its end', async () => {
+    const fresh = (): Promise<Driver> => Promise.reject(new Error('a driver with reset is pooled, not started by the case'));
+    const pids: number[] = [];
+    const seen: Array<{ fds: number[]; limit: number }> = [];
+    await withDriverReuse(async () => {
+      for (const outcome of ['pass', 'pass', 'kill', 'pass', 'fail', 'pass'] as const) {
+        await withHost(async (host) => {
+          const lease = await leaseDriver(spec, 'oracle server', host, fresh);
+          pids.push((await lease.driver.whoami()).pid!);
+          // What a case leaves (a listener, a pipe, a limit) is gone for the next one.
+          seen.push({ fds: (await lease.driver.fds()).map((o) => o.fd), limit: await lease.driver.setrlimit('RLIMIT_NOFILE', 64) });
+          const sock = await lease.driver.listen(join(host.dir, 's'));
+          await lease.driver.mkfd({ kind: 'pipe' });
+          if (outcome === 'kill') {
+            lease.driver.kill();
+            await lease.driver.exited;
+          }
+          await lease.release(outcome !== 'fail');
+          if (outcome === 'pass') await expectErrno(lease.driver.close(sock), 'EBADF', 'close');
+        });
+      }
+    });
+    // Reused after a pass; a new process after the kill and after the failure.
+    expect(pids[1]).toBe(pids[0]);
+    expect(pids[2]).toBe(pids[0]);
+    expect(pids[3]).not.toBe(pids[2]);
+    expect(pids[4]).toBe(pids[3]);
+    expect(pids[5]).not.toBe(pids[4]);
+    for (const s of seen) expect(s).toEqual(seen[0]);
+    expect(seen[0]!.limit).toBeGreaterThan(64);
+    expect(liveProcessCount()).toBe(0);
+  });
+
+  it('outside a scope, or for a driver without reset, a lease is the case\'s own start', async () => {
+    await withHost(async (host) => {
+      const own = await startDriver(host, spec, { transport: 'process', label: 'own' });
+      const lease = await leaseDriver(spec, 'oracle server', host, async () => own);
+      expect(lease.driver).toBe(own);
+      await lease.release(true);
+    });
+    await withDriverReuse(async () => {
+      await withHost(async (host) => {
+        const noReset = { command: { command: ['python3', join(PY_DIR, 'driver.py')] } };
+        const own = await startDriver(host, noReset, { transport: 'process', label: 'own' });
+        expect(own.capabilities.commands).not.toContain('reset');
+        const lease = await leaseDriver(noReset, 'oracle server', host, async () => own);
+        expect(lease.driver).toBe(own);
+        await lease.release(true);
+      });
+    });
+    expect(liveProcessCount()).toBe(0);
   });
 });

@@ -19,6 +19,7 @@ import { planSuite, runSuite } from '../suite/run.js';
 import { EVERY_FORM, resolve, sequenceCommands, type SequenceForms } from '../suite/sequence/commands.js';
 import { WorldModel } from '../suite/sequence/model.js';
 import { runSequence } from '../suite/sequence/run.js';
+import { withDriverReuse } from '../suite/driver/pool.js';
 import type { SequenceEvidence } from '../suite/model/types.js';
 import { judge } from '../suite/sequence/transcript.js';
 import { leftoversOf } from './support/leftovers.js';
@@ -310,6 +311,17 @@ describe('sequence.equivalent on a mutant', () => {
       const twin = again.results[i]!;
       expect([twin.status, twin.counterexample, (twin.evidence!.details!.sequence as SequenceEvidence).commands]).toEqual([r.status, r.counterexample, sequence.commands]);
       expect(r.replay).toContain('~');
+    }
+  }, 120_000);
+
+  it('gives the same verdict, counterexample and evidence with process drivers reused between cases (issue 17), and leaves none', async () => {
+    const plain = await runSuite(options(3));
+    const reused = await withDriverReuse(() => runSuite(options(3)));
+    expect(liveProcessCount()).toBe(0);
+    expect(reused.results.map((r) => r.status)).toEqual(['fail', 'fail']);
+    for (const [i, r] of reused.results.entries()) {
+      const twin = plain.results[i]!;
+      expect([r.counterexample, r.runs, r.evidence!.details!.sequence]).toEqual([twin.counterexample, twin.runs, twin.evidence!.details!.sequence]);
     }
   }, 120_000);
 

@@ -184,7 +184,8 @@ static void name_remove(struct named *e) {
     "{\"types\":[\"stream\",\"seqpacket\",\"dgram\"],\"addresses\":[\"pathname\",\"abstract\"],\"fds\":true,"     \
     "\"credentials\":true,\"commands\":[\"hello\",\"listen\",\"bind\",\"accept\",\"connect\",\"send\",\"sendto\","     \
     "\"recv\",\"recvfrom\",\"shutdown\",\"close\",\"getsockname\",\"getpeername\",\"setsockopt\",\"getsockopt\","     \
-    "\"peercred\",\"setrlimit\",\"mkfd\",\"stat\",\"read\",\"fds\",\"open\",\"whoami\",\"quit\"],\"sockets\":["   \
+    "\"peercred\",\"setrlimit\",\"mkfd\",\"stat\",\"read\",\"fds\",\"open\",\"whoami\",\"reset\",\"quit\"],"   \
+    "\"sockets\":["   \
     SOCKET_ENTRY("stream", "pathname", FEATURES_CONNECTED, "") ","                                             \
     SOCKET_ENTRY("stream", "abstract", FEATURES_CONNECTED, ",\"autobind\"") ","                               \
     SOCKET_ENTRY("seqpacket", "pathname", FEATURES_CONNECTED, "") ","                                          \
@@ -207,6 +208,31 @@ static int cmd_close(const struct jobject *c, struct buf *ans, struct failure *f
     return 0;
 }
 
+/* The soft RLIMIT_NOFILE after start-up (raise_fd_limit): what reset puts back. */
+static struct rlimit start_nofile;
+
+/* Back to the state after hello, for the harness to run another case on this process (issue 17):
+ * every name closed with plain close(2), not the close step (this is the harness's bookkeeping, not
+ * the call under test, and a mutant's close must not leave the next case an fd), the soft
+ * RLIMIT_NOFILE put back, and the cwd moved to "dir" when given. Names keep counting: never reused. */
+static int cmd_reset(const struct jobject *c, struct buf *ans, struct failure *f) {
+    const char *dir;
+    (void)ans;
+    if (field_str_opt(c, "dir", &dir, NULL, f) < 0)
+        return -1;
+    while (table_len > 0) {
+        struct named *e = &table[--table_len];
+        close(e->fd);
+        if (e->peer >= 0)
+            close(e->peer);
+    }
+    if (setrlimit(RLIMIT_NOFILE, &start_nofile) < 0)
+        return fail_errno(f, "setrlimit");
+    if (dir != NULL && chdir(dir) < 0)
+        return fail_errno(f, "chdir");
+    return 0;
+}
+
 static const struct {
     const char *name;
     command_fn fn;
@@ -218,7 +244,7 @@ static const struct {
     {"getpeername", cmd_getpeername}, {"setsockopt", cmd_setsockopt}, {"getsockopt", cmd_getsockopt},
     {"peercred", cmd_peercred},     {"mkfd", cmd_mkfd},               {"stat", cmd_stat},
     {"read", cmd_read},             {"fds", cmd_fds},                 {"open", cmd_open},
-    {"whoami", cmd_whoami},         {"setrlimit", cmd_setrlimit},
+    {"whoami", cmd_whoami},         {"setrlimit", cmd_setrlimit},     {"reset", cmd_reset},
 };
 
 /* ---- the loop ---- */
@@ -253,6 +279,10 @@ static void raise_fd_limit(void) {
 int main(void) {
     signal(SIGPIPE, SIG_IGN); /* a peer that went away is EPIPE, an answer, not death */
     raise_fd_limit();
+    if (getrlimit(RLIMIT_NOFILE, &start_nofile) < 0) {
+        perror("reference-driver: getrlimit");
+        return 1;
+    }
     char *line = NULL;
     size_t cap = 0;
     struct buf out = {0};

@@ -107,7 +107,7 @@ export interface DriverClientOptions {
 export class DriverClient implements Driver {
   readonly label: string;
   readonly exited: Promise<ProcessSummary>;
-  private readonly signal: AbortSignal;
+  private signal: AbortSignal;
   private readonly pending: Pending[] = [];
   private readonly lines: string[] = [];
   private nextId = 1;
@@ -272,6 +272,19 @@ export class DriverClient implements Driver {
   async whoami(): Promise<{ uid: number; gid: number; pid?: number }> {
     const a = await this.request('whoami', {});
     return { uid: a.uid as number, gid: a.gid as number, ...(typeof a.pid === 'number' ? { pid: a.pid } : {}) };
+  }
+
+  async reset(options: { dir?: string } = {}): Promise<void> {
+    await this.request('reset', { dir: options.dir });
+    this.origins.clear();
+    this.lines.length = 0;
+  }
+
+  useDeadline(signal: AbortSignal): void {
+    this.signal.removeEventListener('abort', this.onAbort);
+    this.signal = signal;
+    if (signal.aborted) return this.onAbort();
+    signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   async quit(status = 0): Promise<ProcessSummary> {

@@ -5,7 +5,7 @@
  * so the two transports answer alike and the client judges both the same way.
  */
 import os from 'node:os';
-import { DRIVER_COMMANDS, DRIVER_PROTOCOL, RLIMIT_RESOURCES, SOCKET_OPTIONS, SOCKET_TYPES, type DriverAdapter, type DriverCommand, type DriverErrorInfo } from './protocol.js';
+import { DRIVER_COMMANDS, DRIVER_PROTOCOL, OPTIONAL_COMMANDS, RLIMIT_RESOURCES, SOCKET_OPTIONS, SOCKET_TYPES, type DriverAdapter, type DriverCommand, type DriverErrorInfo } from './protocol.js';
 
 /** What one command came to. */
 export type Dispatched =
@@ -60,6 +60,7 @@ const FIELDS: Record<DriverCommand, Record<string, FieldRule>> = {
   fds: {},
   open: { path: req('string') },
   whoami: {},
+  reset: { dir: opt('string') },
   quit: { status: opt('integer', { max: 255 }) },
 };
 
@@ -98,7 +99,7 @@ export async function dispatchCommand(adapter: DriverAdapter, command: unknown):
   if (id === undefined) return { answer: refusal(undefined, 'EINVAL', 'field "id": not a non-negative integer') };
   if (typeof c.cmd !== 'string') return { answer: refusal(id, 'EINVAL', 'field "cmd": not a string') };
   const cmd = c.cmd;
-  if (!(DRIVER_COMMANDS as readonly string[]).includes(cmd)) return { answer: refusal(id, 'ENOTSUP', `command ${JSON.stringify(cmd.slice(0, 40))}`) };
+  if (![...DRIVER_COMMANDS, ...OPTIONAL_COMMANDS].includes(cmd as DriverCommand)) return { answer: refusal(id, 'ENOTSUP', `command ${JSON.stringify(cmd.slice(0, 40))}`) };
   const name = cmd as DriverCommand;
   const fields = parseFields(name, c);
   if (typeof fields === 'string') return { answer: refusal(id, 'EINVAL', fields) };

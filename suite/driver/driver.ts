@@ -100,6 +100,17 @@ export interface Driver {
   open(path: string): Promise<{ error: string | null }>;
   /** The driver's real uid and gid, and its pid when it tells it (uds-driver/2). */
   whoami(): Promise<{ uid: number; gid: number; pid?: number }>;
+  /**
+   * Puts the driver back to its state after hello (every name closed, setrlimit undone, the cwd
+   * moved to dir), for another case; only where hello lists `reset` in commands (pool.ts). The
+   * transcript starts again after it, so that a case's evidence is its own.
+   */
+  reset(options?: { dir?: string }): Promise<void>;
+  /**
+   * The deadline of the case now using the driver (a pooled one serves several): aborting it fails
+   * every waiting and later command, as the signal it was started with does.
+   */
+  useDeadline(signal: AbortSignal): void;
   /** Asks the driver to close everything and finish with status; resolves with its summary. */
   quit(status?: number): Promise<ProcessSummary>;
   /**

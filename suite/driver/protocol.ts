@@ -67,9 +67,15 @@ export const DRIVER_COMMANDS = [
   // uds-driver/2, issue 14
   'setrlimit',
 ] as const;
+/**
+ * Commands a driver may add and list in hello `commands` (uds-driver/2, issue 17: `reset`, so that
+ * the harness may reuse it for another case). Kept apart from DRIVER_COMMANDS, which adapters list
+ * as what they implement.
+ */
+export const OPTIONAL_COMMANDS = ['reset'] as const;
 /** The commands of uds-driver/1: what a hello without capabilities is taken to implement. */
 export const V1_COMMANDS: readonly DriverCommand[] = DRIVER_COMMANDS.slice(0, 15);
-export type DriverCommand = (typeof DRIVER_COMMANDS)[number];
+export type DriverCommand = (typeof DRIVER_COMMANDS)[number] | (typeof OPTIONAL_COMMANDS)[number];
 
 /**
  * What a driver that answers `hello` without `capabilities` can do: everything uds-driver/1 asked of
@@ -245,6 +251,11 @@ export interface DriverAdapter {
   open?(fields: { path: string }): Promise<void>;
   /** The real uid and gid, and (uds-driver/2) the pid: process.pid for an adapter. */
   whoami?(): Promise<{ uid: number; gid: number; pid?: number }>;
+  /**
+   * Back to the state after hello, so that the harness may run another case on this driver: every
+   * name closed, setrlimit undone, the cwd moved to `dir` when given (docs/driver-protocol.md, reset).
+   */
+  reset?(fields: { dir?: string }): Promise<void>;
   /** Close everything the adapter holds; the in-process driver's `quit`. */
   quit?(fields: { status: number }): Promise<void>;
 }

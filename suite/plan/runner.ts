@@ -6,6 +6,7 @@
  */
 import os from 'node:os';
 import fc from 'fast-check';
+import { withDriverReuse } from '../driver/pool.js';
 import { CaseContext, type CaseOptions } from '../harness/context.js';
 import { ADMISSION, DEFAULTS } from '../defaults.js';
 import { launcherPid } from '../harness/launcher.js';
@@ -290,7 +291,8 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
   });
   let details: Awaited<ReturnType<typeof fc.check<[unknown]>>>;
   try {
-    details = await fc.check(predicate, { numRuns, seed, path: replayed.path, examples, endOnFailure: config.shrink === false });
+    // Process drivers that pass a case are reset and kept for the next case (driver/pool.ts).
+    details = await withDriverReuse(() => fc.check(predicate, { numRuns, seed, path: replayed.path, examples, endOnFailure: config.shrink === false }), { extraEnv: config.caseOptions?.env });
   } finally {
     await ahead?.end();
   }

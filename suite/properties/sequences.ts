@@ -7,10 +7,11 @@
  * the kernel's through libc. A model of the connections (suite/sequence/model.ts) runs beside both:
  * the kernel's answers must be the model's, and the pairing's must be equivalent to what the model
  * expects from the pairing's own state (suite/sequence/transcript.ts). The first difference fails the
- * case with the shrunk sequence and both transcripts in `details.sequence`.
+ * case with the shrunk sequence and both transcripts in `details.sequence`. The four drivers start at
+ * once; process drivers are leased (suite/sequence/drivers.ts), so that inside the runner's reuse
+ * scope a case after a pass runs on reset drivers instead of new processes (issue 17).
  */
 import { SEQUENCE_EXAMPLES, sequenceCommands, type GeneratedSequence } from '../sequence/commands.js';
-import { unitAddress, withDrivers } from './pair.js';
 import type { Property } from './property.js';
 
 /** The oracle's label in evidence: the kernel's answers, through the C reference over libc. */
@@ -37,17 +38,14 @@ export const sequenceEquivalent: Property<GeneratedSequence> = {
   describe: (cmds) => String(cmds),
   async check(cmds, ctx) {
     // Imported at the first case, not with the registry: the runner is for cases, and `list` loads every property.
-    const { ModelDisagreement, runSequence } = await import('../sequence/run.js');
-    return withDrivers(ctx, async (d) => {
-      const [server, client] = await Promise.all([ctx.startOracleDriver('oracle server'), ctx.startOracleDriver('oracle client')]);
-      const oracleAddress = unitAddress(ctx);
+    const [{ ModelDisagreement, runSequence }, { withSequenceDrivers }] = await Promise.all([import('../sequence/run.js'), import('../sequence/drivers.js')]);
+    return withSequenceDrivers(ctx, async (d) => {
       try {
         const done = await runSequence(cmds, {
           type: ctx.socketType,
           subject: { label: `${ctx.server.name} × ${ctx.client.name}`, server: d.server, client: d.client, address: d.address },
-          oracle: { label: KERNEL_LABEL, server, client, address: oracleAddress },
+          oracle: { label: KERNEL_LABEL, server: d.oracleServer, client: d.oracleClient, address: d.oracleAddress },
         });
-        await Promise.all([server.quit(0), client.quit(0)]);
         return { steps: done.commands.length };
       } catch (err) {
         // The kernel and the model disagree: the harness's model (or the reference) is wrong, not the

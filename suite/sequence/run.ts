@@ -128,12 +128,12 @@ class WorldRun {
         const data = streamBytes(r.conn, r.side, this.model.end(r.conn, r.side).sent, r.size);
         const driver = this.driverOf(r.side);
         // Pipe read ends, closed here once sent: the receiver's copies are what stays in flight.
-        const fds: string[] = [];
-        for (let i = 0; i < r.fds; i++) fds.push((await driver.mkfd({ kind: 'pipe', index: i })).fd);
+        // Sent together, not one answer at a time: a driver answers in order (docs/driver-protocol.md, Framing).
+        const fds = (await Promise.all(Array.from({ length: r.fds }, (_, i) => driver.mkfd({ kind: 'pipe', index: i })))).map((m) => m.fd);
         try {
           return await this.outcome(async () => ({ kind: 'sent', n: await driver.send(this.nameOf(r.conn, r.side), data, { flags: ['MSG_NOSIGNAL'], once: type === 'seqpacket', ...(fds.length ? { fds } : {}) }) }));
         } finally {
-          for (const fd of fds) await driver.close(fd);
+          await Promise.all(fds.map((fd) => driver.close(fd)));
         }
       }
       case 'recv': {
@@ -144,7 +144,7 @@ class WorldRun {
           const driver = this.driverOf(r.side);
           const got = await driver.recv(this.nameOf(r.conn, r.side), { dataSize: r.size, ...(flags.length ? { flags } : {}), ...(room ? { controlFds: room } : {}) });
           // Counted, then closed: the transcript keeps how many came with which bytes, the driver nothing.
-          for (const fd of got.fds) await driver.close(fd);
+          await Promise.all(got.fds.map((fd) => driver.close(fd)));
           if (got.data.length === 0) return got.fds.length ? { kind: 'data', bytes: got.data, flags: [...got.flags].sort(), fds: got.fds.length } : { kind: 'eof' };
           return { kind: 'data', bytes: got.data, flags: [...got.flags].sort(), ...(got.fds.length ? { fds: got.fds.length } : {}) };
         });
