@@ -131,7 +131,16 @@ export class CaseContext {
     private readonly options: CaseOptions = {},
     /** What ran in the harness's process ("server ts-net", "client ts-net's driver adapter"): the fd leak check's subjects. */
     private readonly inProcessParts: string[] = [],
+    /** The case's fd leak watch, armed before the first in-process part runs. */
+    // Only its arm(): the public type of CaseContext names no internal class.
+    private readonly fds?: { arm(): void },
   ) {}
+
+  /** Records a part about to run in the harness's process, the fd table snapshot taken first. */
+  private runsInProcess(part: string): void {
+    this.fds?.arm();
+    this.inProcessParts.push(part);
+  }
 
   /**
    * Runs fn with a fresh context; the dir, processes and in-process roles are gone when it returns. A
@@ -139,8 +148,8 @@ export class CaseContext {
    * process (harness/fd-leaks.ts says when that can be told).
    */
   static async with<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions = {}): Promise<T> {
-    const fds = FdWatch.begin();
-    const seen: { inProcess: string[]; dir?: string } = { inProcess: [] };
+    const fds = FdWatch.deferred();
+    const seen: { inProcess: string[]; dir?: string; fds: FdWatch } = { inProcess: [], fds };
     let value: T;
     try {
       value = await CaseContext.run(pairing, deadlineMs, fn, options, seen);
@@ -153,7 +162,7 @@ export class CaseContext {
     return value;
   }
 
-  private static async run<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions, seen: { inProcess: string[]; dir?: string }): Promise<T> {
+  private static async run<T>(pairing: CaseUnit, deadlineMs: number, fn: (ctx: CaseContext) => Promise<T>, options: CaseOptions, seen: { inProcess: string[]; dir?: string; fds: FdWatch }): Promise<T> {
     if (options.cancel?.aborted) throw new Error('the run was cancelled before this case started');
     const dir = makeCaseDir();
     seen.dir = dir;
@@ -166,7 +175,7 @@ export class CaseContext {
       () => controller.abort(new Error(`case deadline of ${deadlineMs} ms passed`)),
       deadlineMs,
     );
-    const ctx = new CaseContext(pairing, dir, controller.signal, options, seen.inProcess);
+    const ctx = new CaseContext(pairing, dir, controller.signal, options, seen.inProcess, seen.fds);
     try {
       return await fn(ctx);
     } finally {
@@ -201,7 +210,7 @@ export class CaseContext {
       throw new Error(`${role} ${impl.name}'s driver was planned in-process, but the property runs it as another uid (it needs isolation: 'process')`);
     }
     const host = { dir: this.dir, signal: this.signal, extraEnv: this.options.env, addCleanup: (fn: () => void | Promise<void>) => void this.cleanups.push(fn) };
-    if (transport === 'in-process') this.inProcessParts.push(`${role} ${impl.name}'s driver adapter`);
+    if (transport === 'in-process') this.runsInProcess(`${role} ${impl.name}'s driver adapter`);
     return startDriver(host, impl.driver, { transport, label: `${role} ${impl.name}`, uid: options.uid, gid: options.gid });
   }
 
@@ -218,7 +227,7 @@ export class CaseContext {
     // Four process drivers in one case hold more than Node's default of 10 listeners on the case's
     // deadline (each process a few, removed at its exit): not a leak, so no warning.
     setMaxListeners(Math.max(getMaxListeners(this.signal), 32), this.signal);
-    if (transport === 'in-process') this.inProcessParts.push(`oracle ${impl.name}'s driver adapter`);
+    if (transport === 'in-process') this.runsInProcess(`oracle ${impl.name}'s driver adapter`);
     return startDriver(host, impl.driver, { transport, label: `${label} ${impl.name}` });
   }
 
@@ -373,7 +382,7 @@ export class CaseContext {
     const stdout = options.capture ?? new OutputCapture({ cap: options.stdoutCap ?? DEFAULTS.stdoutCap, expected: options.expected });
     if (this.useInProcess(spec, options)) {
       const path = this.resolve(options.path);
-      this.inProcessParts.push(`client ${impl.name}`);
+      this.runsInProcess(`client ${impl.name}`);
       const role = startInProcess(spec.inProcess!, (io) => ({ path, stdout: (chunk: Uint8Array) => stdout.push(chunk), ...io }), this.signal, () => stdout.length);
       this.cleanups.push(async () => {
         role.kill();
@@ -431,7 +440,7 @@ export class CaseContext {
     const absolute = this.resolve(path);
     let accepted = false;
     const onAccepted = (): void => void (accepted = true);
-    this.inProcessParts.push(`server ${impl.name}`);
+    this.runsInProcess(`server ${impl.name}`);
     const role = startInProcess(impl.server!.inProcess!, (io) => ({ path: absolute, payload, onListening: () => listening(), onAccepted, ...io }), this.signal);
     const exited = role.exited;
     this.cleanups.push(async () => {

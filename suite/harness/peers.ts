@@ -43,8 +43,23 @@ function signalAll(pids: number[], group: number, signal: NodeJS.Signals): void 
   }
 }
 
-/** Whether every thread of pid is stopped (or pid is gone): /proc/<pid>/task/<tid>/stat's state. */
+const haltedStates = new Set(['T', 't', 'Z', 'X']);
+
+/**
+ * Whether every thread of pid is stopped (or pid is gone). /proc/<pid>/stat gives the leader's state
+ * and the thread count (fields 3 and 20, stat(5)): a process of one thread is settled by that one read;
+ * only one with more threads has each /proc/<pid>/task/<tid>/stat read.
+ */
 function stopped(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return true; // gone
+  }
+  // The fields after the command name (field 2, in parentheses, which may hold both): field 3 first.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 18);
+  if (fields[17] === '1') return haltedStates.has(fields[0] ?? '');
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -53,9 +68,8 @@ function stopped(pid: number): boolean {
   }
   return tids.every((tid) => {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const state = stat.charAt(stat.lastIndexOf(')') + 2);
-      return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      return haltedStates.has(text.charAt(text.lastIndexOf(')') + 2));
     } catch {
       return true;
     }
@@ -73,12 +87,15 @@ export interface HeldTree {
  * not could still accept. The wait ends at the latest at the case deadline (signal).
  */
 export async function holdTree(pid: number, signal: AbortSignal): Promise<HeldTree> {
-  let pids = processTree(pid);
-  signalAll(pids, pid, 'SIGSTOP');
-  // A child forked just before the stop: walk again and stop it too.
-  pids = processTree(pid);
-  signalAll(pids, pid, 'SIGSTOP');
-  for (let turn = 0; !signal.aborted && !pids.every(stopped); turn++) {
+  const first = processTree(pid);
+  signalAll(first, pid, 'SIGSTOP');
+  // A child forked just before the stop: walk again and stop the group and what is new in the tree.
+  const pids = processTree(pid);
+  const signalled = new Set(first);
+  signalAll(pids.filter((p) => !signalled.has(p)), pid, 'SIGSTOP');
+  // Each pid is looked at until it is stopped, not again after.
+  let running = pids;
+  for (let turn = 0; !signal.aborted && (running = running.filter((p) => !stopped(p))).length > 0; turn++) {
     // Not a delay: the next look at the threads' states, soon (no event announces a stop).
     await new Promise<void>((r) => (turn < 100 ? setImmediate(r) : setTimeout(r, 1)));
   }
@@ -87,8 +104,8 @@ export async function holdTree(pid: number, signal: AbortSignal): Promise<HeldTr
     release: () => {
       if (released) return;
       released = true;
-      signalAll(processTree(pid), pid, 'SIGCONT');
-      signalAll(pids, pid, 'SIGCONT');
+      // The tree as it is now and as it was held, each pid once.
+      signalAll([...new Set([...processTree(pid), ...pids])], pid, 'SIGCONT');
     },
   };
 }
@@ -195,6 +212,17 @@ export function listenerOf(inode: number, table: UnixSocketEntry[] = readUnixTab
   return table.find((e) => e.inode === inode && e.listening);
 }
 
+/**
+ * waitForConnection's schedule. A client's launch, exec and connect(2) take 1 to 3 ms here: the
+ * question is asked on the next CONNECT_SPIN_TURNS turns of the event loop (well under a millisecond
+ * on an idle loop, enough for a client that was quick), then every millisecond until CONNECT_STEADY_MS
+ * have passed (once, the wait went on to 2 and 4 ms timers there and saw the connection about 3 ms a
+ * case late; spinning every turn that long cost the single-threaded harness a core), then on a
+ * backing-off schedule at most 10 ms apart, for a client that is slow to start.
+ */
+export const CONNECT_SPIN_TURNS = 50;
+export const CONNECT_STEADY_MS = 20;
+
 export interface WaitConnectionOptions {
   /** The listening socket's inode (from readiness). */
   inode: number;
@@ -206,13 +234,14 @@ export interface WaitConnectionOptions {
 /**
  * Waits, with the server held, until a connection is queued on the listener or the client has exited
  * (then the queue says whether it connected before it left). No event announces a connect(2), so the
- * question (isConnectionQueued) is asked again on the next event-loop turns, then on a backing-off
- * schedule at most 10 ms apart; the client's exit and the case deadline end the wait at once.
+ * question (isConnectionQueued, one sock_diag lookup of about 10 us) is asked again on the schedule
+ * above; the client's exit and the case deadline end the wait at once.
  */
 export function waitForConnection(options: WaitConnectionOptions): Promise<ConnectionEvidence> {
   return new Promise((resolve) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    const steadyUntil = performance.now() + CONNECT_STEADY_MS;
     let spins = 0;
     let backoff = 1;
     const finish = (e: ConnectionEvidence): void => {
@@ -231,11 +260,11 @@ export function waitForConnection(options: WaitConnectionOptions): Promise<Conne
       else schedule();
     };
     const schedule = (): void => {
-      if (spins++ < 50) {
+      if (spins++ < CONNECT_SPIN_TURNS) {
         setImmediate(() => void (settled || ask(false)));
         return;
       }
-      backoff = Math.min(backoff * 2, 10);
+      backoff = performance.now() < steadyUntil ? 1 : Math.min(backoff * 2, 10);
       timer = setTimeout(() => void (settled || ask(false)), backoff);
     };
     options.signal.addEventListener('abort', onAbort, { once: true });

@@ -209,7 +209,8 @@ const utf8 = (latin1: string): string => Buffer.from(latin1, 'latin1').toString(
  */
 function canonical(key: string): string {
   try {
-    const dir = realpathSync(Buffer.from(dirname(key), 'latin1'), { encoding: 'buffer' }).toString('latin1');
+    // realpath(3) in one call (realpathSync's own walk lstats every component from JavaScript).
+    const dir = realpathSync.native(Buffer.from(dirname(key), 'latin1'), { encoding: 'buffer' }).toString('latin1');
     return resolve(dir, basename(key));
   } catch {
     return key;
