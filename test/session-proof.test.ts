@@ -128,7 +128,7 @@ describe('a client that never connects fails, whatever it prints', () => {
       runs: 3,
       seed: 11,
       shrink: false,
-      jobs: 2,
+      // No fixed jobs: each failing case waits out its client's exit, and the adaptive default overlaps those waits.
     });
     expect(results.length).toBe(cheat.caughtBy.length * servers.length);
     for (const r of results) {
@@ -166,7 +166,7 @@ describe('a server that never closes its connection costs seconds, not deadlines
       // 25 units of about 2 s each, and blame's re-runs of each; a deadline per case would be 15 s.
       expect(seconds).toBeLessThan(150);
       const { results } = JSON.parse(await readFile(join(dir, 'out', 'results.json'), 'utf8')) as {
-        results: Array<{ property: string; server: string; client: string; status: string; evidence?: { message: string } }>;
+        results: Array<{ property: string; server: string; client: string; status: string; blame?: string; evidence?: { message: string } }>;
       };
       const mine = results.filter((r) => r.server === 'never-closes' && affected.includes(r.property));
       expect(mine.length).toBeGreaterThanOrEqual(affected.length);
@@ -176,6 +176,11 @@ describe('a server that never closes its connection costs seconds, not deadlines
         // (connection held, no CPU used), with the same message.
         expect(r.evidence?.message, `${r.property} × ${r.client}`).toBe(QUIET);
       }
+      // Caught as a subject, as test/subjects.test.ts asks of every mutant (this run is that check for
+      // this one): with the oracle client (or none, for a server-only property), every property it is
+      // caught by fails, blamed on the server.
+      const withOracle = mine.filter((r) => r.client === 'c-reference' || r.client === '-').map((r) => `${r.property}: ${r.status}, blame ${r.blame}`);
+      expect(withOracle.sort()).toEqual(affected.map((p) => `${p}: fail, blame server`).sort());
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -10,9 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../suite/harness/paths.js';
 import type { RunReport } from '../suite/report/results.js';
 import { cli } from './support/cli.js';
+import { pythonFirstOnPath } from './support/python-path.js';
 import { execaSync } from 'execa';
 
 const SUBJECTS = join(PROJECT_ROOT, 'fixtures', 'subjects');
+// The python3 manifests' hundreds of starts go straight to the interpreter, not through a pyenv shim.
+pythonFirstOnPath();
 const installed = (tool: string): boolean => execaSync('sh', ['-c', `command -v ${tool}`], { reject: false }).exitCode === 0;
 
 /** Manifest, the tool it needs, and the runs per property (python3 starts slowly through pyenv shims). */
@@ -25,7 +28,9 @@ const SHIPPED: Array<[string, string, string[]]> = [
   ['node-idiomatic/manifest.json', 'node', ['--runs', '3', '--client', 'c-reference', '--client', 'node-idiomatic', '--server', 'c-reference', '--server', 'node-idiomatic']],
 ];
 
-describe('shipped manifests match what the tools do', () => {
+// Both groups concurrent, so they form one group of the file (vitest runs sibling suites that are
+// concurrent side by side): node:net's run starts beside the others, not after the slowest of them.
+describe.concurrent('shipped manifests match what the tools do', () => {
   for (const [manifest, tool, extra] of SHIPPED) {
     const run = installed(tool) || process.env.CI === 'true' ? it.concurrent : it.skip;
     run(`${manifest} (${tool})`, async () => {
@@ -50,7 +55,7 @@ describe('shipped manifests match what the tools do', () => {
  * is unsupported with its reason. No false failure: the only failures allowed are c-original's own,
  * declared in its expectations.
  */
-describe('a new user\'s correct node:net subject', () => {
+describe.concurrent('a new user\'s correct node:net subject', () => {
   it('passes everything that applies, and is unsupported with a reason for the rest', async () => {
     const out = await tmpDir({ unsafeCleanup: true });
     try {
