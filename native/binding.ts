@@ -167,6 +167,8 @@ export interface RawBinding {
 
   /** null: no AF_UNIX socket has this inode. Throws when the kernel cannot be asked (diag.cc). */
   unixDiag(inode: number): RawUnixDiag | null;
+  /** The fd of the netlink socket unixDiag keeps open in this env, -1 before its first call (diag.cc). */
+  unixDiagSocket(): number;
 }
 
 let cached: RawBinding | undefined;
@@ -175,6 +177,11 @@ let cached: RawBinding | undefined;
  * The addon, loaded on first use (so importing a module that depends on it costs nothing and a
  * missing build is reported where it matters, with the command that builds it).
  */
+/** The addon if something has loaded it already, else undefined: a check that must not load it. */
+export function loadedBinding(): RawBinding | undefined {
+  return cached;
+}
+
 export function binding(): RawBinding {
   if (cached) return cached;
   const path = resolveAddon();

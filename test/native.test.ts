@@ -8,7 +8,9 @@ import { constants as fsc } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { binding } from '../native/binding.js';
 import * as n from '../native/index.js';
+import { cli } from './support/cli.js';
 
 let owned: number[] = [];
 let dir = '';
@@ -540,6 +542,42 @@ describe('unixListenerQueue: a listener\'s queue from sock_diag (sock_diag(7), U
     expect(n.unixListenerQueue(l.inode)).toBe(0);
   });
 
+  // diag.cc keeps one netlink socket per env; unixDiagSocket is its fd (not in the typed API).
+  const heldSocket = (): number => (binding() as unknown as { unixDiagSocket(): number }).unixDiagSocket();
+
+  it('keeps one close-on-exec netlink socket: 2000 questions open no fd and all see the queued connection', () => {
+    const l = listener(2);
+    n.connect(own(n.socket('stream')), l.path);
+    expect(n.unixListenerQueue(l.inode)).toBe(1);
+    const held = heldSocket();
+    expect(held).toBeGreaterThanOrEqual(0);
+    expect(n.getCloexec(held)).toBe(true);
+    const before = n.listOpenFds();
+    const answers = new Set<number | undefined>();
+    for (let i = 0; i < 2000; i++) answers.add(n.unixListenerQueue(l.inode));
+    expect(n.listOpenFds()).toEqual(before);
+    expect([...answers]).toEqual([1]);
+    expect(heldSocket()).toBe(held);
+    own(n.accept(l.fd));
+    expect(n.unixListenerQueue(l.inode)).toBe(0);
+  });
+
+  it('an fd number closed behind its back, then reused by a file, is left alone and replaced', () => {
+    const l = listener(1);
+    expect(n.unixListenerQueue(l.inode)).toBe(0);
+    const held = heldSocket();
+    n.close(held);
+    // Lowest free number first (open(2)): filling the gaps reaches the freed number.
+    let reused = -1;
+    for (let i = 0; i < 1000 && reused !== held; i++) reused = memfd('kept');
+    expect(reused).toBe(held);
+    n.connect(own(n.socket('stream')), l.path);
+    expect(n.unixListenerQueue(l.inode)).toBe(1);
+    expect(heldSocket()).not.toBe(held);
+    n.lseek(held, 0, 'set');
+    expect(n.read(held, 16).toString()).toBe('kept');
+  });
+
   it('undefined for a socket that is not listening, a closed listener, inode 0; a bad inode is a TypeError', () => {
     const l = listener(1);
     const client = own(n.socket('stream'));
@@ -554,6 +592,20 @@ describe('unixListenerQueue: a listener\'s queue from sock_diag (sock_diag(7), U
     expect(n.unixListenerQueue(0)).toBeUndefined();
     for (const bad of [-1, 1.5, 2 ** 32, Number.NaN, '7' as unknown as number]) {
       expect(() => n.unixListenerQueue(bad), String(bad)).toThrow(TypeError);
+    }
+  });
+});
+
+describe('the kept sock_diag socket is the harness\'s, not a case\'s', () => {
+  it('a --jobs 1 run whose first unixDiag call falls inside an in-process case reports no fd leak', async () => {
+    // A fresh CLI: the first connection wait (of ts-net's in-process client, checked for every new fd
+    // at --jobs 1) opens the addon's netlink socket; fd-leaks.ts must not count it as the case's.
+    const out = mkdtempSync(join(os.tmpdir(), 'native-test-diag-'));
+    try {
+      const r = await cli(['run', '--property', 'delivery.default-message', '--server', 'c-original', '--client', 'ts-net', '--jobs', '1', '--runs', '5', '--seed', '1', '--out', out]);
+      expect(r.exitCode, r.stdout).toBe(0);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 });

@@ -18,7 +18,8 @@
  *   connection it accepted. A leaked unbound socket, pipe or file of an overlapped case is not found.
  * - **no harness start-up inside it**: a case during which the process launcher (re)started is not
  *   checked: the launcher's pipe and socket are the harness's, kept for the run. Nor is libuv's one
- *   inotify fd per event loop (opened at the first fs.watch, kept until the loop ends) ever counted.
+ *   inotify fd per event loop (opened at the first fs.watch, kept until the loop ends) ever counted,
+ *   nor the addon's sock_diag socket (opened at unixDiag's first call, kept for the env's life).
  * - **settled**: an fd still closing at the end (a socket whose peer just died, its EOF not yet read)
  *   is given a few turns of the event loop (LEAK_SETTLE_MS at most) to close; one open after that is
  *   leaked.
@@ -27,6 +28,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { loadedBinding } from '../../native/binding.js';
 import { launcherPid } from './launcher.js';
 import { CheckFailure } from '../model/types.js';
 
@@ -176,7 +178,9 @@ export class FdWatch {
 
   private newFds(): Array<[number, string]> {
     const before = this.before!;
-    return [...fdTable()].filter(([fd, target]) => before.get(fd) !== target && !LOOP_FDS.has(target));
+    // The addon's sock_diag socket (kept open from unixDiag's first call, which may fall in any case).
+    const diag = loadedBinding()?.unixDiagSocket?.() ?? -1;
+    return [...fdTable()].filter(([fd, target]) => before.get(fd) !== target && !LOOP_FDS.has(target) && fd !== diag);
   }
 }
 
