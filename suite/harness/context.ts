@@ -6,7 +6,7 @@
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import net from 'node:net';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import type { Driver } from '../driver/driver.js';
 import type { Transport } from '../driver/protocol.js';
@@ -284,13 +284,15 @@ export class CaseContext {
     // Payload files live outside the case dir (every role's cwd), in a private sibling that only the
     // server's argv names: a client that looks for the payload instead of connecting does not find it
     // where it runs (properties/session.ts proves the connection in any case).
-    // Made once per case, under a temporary name (mkdtemp: 0700, ours) with its owner file, then
-    // renamed into place: killed at any moment, what is on disk has an owner file, so the next run
-    // sweeps it (casedir.ts). A dir someone else made there first is never used: rename(2) fails on
-    // one with anything in it and replaces an empty one with ours.
+    // Made once per case, under a temporary name inside the case dir (mkdtemp: 0700, ours; the case
+    // dir's owner file covers it there), given its own owner file, then renamed into place: killed at
+    // any moment, what is on disk is under an owner file, so the next run sweeps it (casedir.ts). (A
+    // staging dir beside the case dir was, between its mkdtemp and its owner file, a dir nobody owned.)
+    // A dir someone else made there first is never used: rename(2) fails on one with anything in it
+    // and replaces an empty one with ours.
     const dir = `${this.dir}-p`;
     this.payloadDirMade ??= (async () => {
-      const staging = await mkdtemp(`${dir}.`);
+      const staging = await mkdtemp(join(this.dir, '.payload-'));
       try {
         markOwned(staging);
         await rename(staging, dir);
