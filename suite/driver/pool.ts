@@ -35,8 +35,9 @@ class DriverPool {
 
   /** `extraEnv`: the run's extra environment for subject processes (the runner's caseOptions.env). */
   constructor(readonly extraEnv: Record<string, string> | undefined) {
-    // Every pooled process holds a few listeners on the pool's signal (removed at its exit): not a leak.
-    setMaxListeners(64, this.controller.signal);
+    // Every pooled process, in a case or parked, holds a few listeners on the pool's signal, removed at
+    // its exit: as many as drivers are alive (a bench of 16 units in flight passed 64), not a leak.
+    setMaxListeners(0, this.controller.signal);
   }
 
   /** A parked driver that is still alive, if any. */
