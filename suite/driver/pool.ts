@@ -21,7 +21,7 @@ import { makeCaseDir, removeCaseDir } from '../harness/casedir.js';
 import { launcher } from '../harness/launcher.js';
 import type { DriverSpec } from '../model/types.js';
 import type { Driver } from './driver.js';
-import { startDriver, type DriverHost } from './start.js';
+import { helloOrStop, startDriver, type DriverHost } from './start.js';
 
 /** The drivers kept between cases, by what they are (key). */
 class DriverPool {
@@ -68,12 +68,7 @@ class DriverPool {
     const driver = await startDriver(host, spec, { transport: 'process', label, hello: false });
     void driver.exited.then(() => this.ended.add(driver));
     driver.useDeadline(caseSignal);
-    try {
-      await driver.hello();
-    } catch (err) {
-      await driver.stop();
-      throw err;
-    }
+    await helloOrStop(driver);
     return driver;
   }
 

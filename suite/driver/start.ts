@@ -57,15 +57,18 @@ export async function startDriver(host: DriverHost, spec: DriverSpec, options: S
   host.addCleanup(async () => {
     await driver.stop();
   });
-  if (options.hello !== false) {
-    try {
-      await driver.hello();
-    } catch (err) {
-      await driver.stop();
-      throw err;
-    }
-  }
+  if (options.hello !== false) await helloOrStop(driver);
   return driver;
+}
+
+/** Greets a started driver; one that does not answer is stopped before the error goes on. */
+export async function helloOrStop(driver: Driver): Promise<void> {
+  try {
+    await driver.hello();
+  } catch (err) {
+    await driver.stop();
+    throw err;
+  }
 }
 
 export interface AskCapabilitiesOptions {

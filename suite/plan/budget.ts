@@ -84,12 +84,8 @@ export function mayTopUp(result: ResultEntry): boolean {
  * with the runs and time of both.
  */
 export function mergePasses(first: ResultEntry, more: ResultEntry): ResultEntry {
-  return {
-    ...more,
-    runs: first.runs + more.runs,
-    durationMs: first.durationMs + more.durationMs,
-    ...(more.observed ?? first.observed ? { observed: more.observed ?? first.observed } : {}),
-  };
+  const observed = more.observed ?? first.observed;
+  return { ...more, runs: first.runs + more.runs, durationMs: first.durationMs + more.durationMs, ...(observed ? { observed } : {}) };
 }
 
 /** `--budget` text: `90s`, `2m`, `1500ms`, or plain seconds; a message when it is none of them. */

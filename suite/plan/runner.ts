@@ -148,6 +148,11 @@ class ShrinkControl {
     return Math.min(this.deadlineMs, Math.max(SHRINK_DEADLINE_FLOOR_MS, 3 * this.longestPassMs));
   }
 
+  /** A failure is held: fast-check is shrinking it. */
+  get holdsFailure(): boolean {
+    return this.failedOnce;
+  }
+
   passed(durationMs: number): void {
     this.longestPassMs = Math.max(this.longestPassMs, durationMs);
   }
@@ -235,9 +240,8 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
   // The same examples on replay: a recorded path counts them. A top-up pass has run them already.
   const examples = topUp ? [] : (unit.property.examples ?? []).map((e) => [e] as [unknown]);
   const numRuns = generated + examples.length;
-  let heldFailure = false;
   /** A top-up pass at the budget's end, before any failure: no more cases start. */
-  const pastBudget = (): boolean => topUp !== undefined && !heldFailure && performance.now() >= topUp.stopAtMs;
+  const pastBudget = (): boolean => topUp !== undefined && !shrinking.holdsFailure && performance.now() >= topUp.stopAtMs;
   const ahead =
     place && place.slots.limit > 1 && config.replayPath === undefined && !unit.property.arbitraryFor
       ? new Speculation(
@@ -257,7 +261,6 @@ export async function runUnit(unit: Unit, config: RunnerOptions, place?: UnitPla
       return;
     }
     if (outcome.error instanceof Unsupported) unsupportedCase = outcome.error;
-    heldFailure = true;
     shrinking.failed(outcome.deadlineMs, outcome.timedOut);
     if (!fc.PreconditionFailure.isFailure(outcome.error)) ahead?.failed();
     throw outcome.error;

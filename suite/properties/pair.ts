@@ -93,8 +93,11 @@ export async function withDrivers<T>(ctx: CaseContext, body: (d: Drivers) => Pro
   }
 }
 
-/** A failure inside the body, with the drivers' summaries and transcripts attached. */
-async function withEvidence(err: unknown, started: Partial<Record<'server' | 'client', Driver>>, transcripts: Record<string, string[]>, address: Address): Promise<unknown> {
+/**
+ * A failure inside the body, with the drivers' summaries and transcripts attached (withDrivers, and the
+ * sequence engine's four drivers: suite/sequence/drivers.ts).
+ */
+export async function withEvidence(err: unknown, started: Partial<Record<'server' | 'client', Driver>>, transcripts: Record<string, string[]>, address: Address): Promise<unknown> {
   if (!(err instanceof CheckFailure) && !(err instanceof DriverError)) return err;
   const summaries: Partial<Record<'server' | 'client', ProcessSummary>> = {};
   for (const [role, d] of Object.entries(started) as Array<['server' | 'client', Driver]>) summaries[role] = await d.stop();

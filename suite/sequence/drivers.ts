@@ -8,11 +8,9 @@
  * (properties/pair.ts) gives them.
  */
 import type { Address, Driver } from '../driver/driver.js';
-import { DriverError } from '../driver/driver.js';
 import { leaseDriver, ownLease, type Lease } from '../driver/pool.js';
 import type { CaseContext } from '../harness/context.js';
-import { CheckFailure, type Evidence, type ProcessSummary } from '../model/types.js';
-import { addressText, unitAddress } from '../properties/pair.js';
+import { unitAddress, withEvidence } from '../properties/pair.js';
 
 export interface SequenceDrivers {
   server: Driver;
@@ -61,26 +59,8 @@ export async function withSequenceDrivers<T>(ctx: CaseContext, body: (d: Sequenc
     passed = true;
     return value;
   } catch (err) {
-    throw await withEvidence(err, { server, client }, address);
+    throw await withEvidence(err, { server, client }, { server: server.transcript(), client: client.transcript() }, address);
   } finally {
     await Promise.all(leases.map((l) => l.release(passed)));
   }
-}
-
-/** A failure inside the body, with the pairing drivers' summaries and transcripts (properties/pair.ts). */
-async function withEvidence(err: unknown, pairing: Record<'server' | 'client', Driver>, address: Address): Promise<unknown> {
-  if (!(err instanceof CheckFailure) && !(err instanceof DriverError)) return err;
-  const transcript = { server: pairing.server.transcript(), client: pairing.client.transcript() };
-  const summaries: Record<'server' | 'client', ProcessSummary> = { server: await pairing.server.stop(), client: await pairing.client.stop() };
-  const base: Pick<Evidence, 'server' | 'client'> = summaries;
-  if (err instanceof DriverError) {
-    return new CheckFailure({
-      ...base,
-      message: err.message,
-      expected: `the ${err.command} succeeds`,
-      actual: `${err.info.code} from ${err.info.syscall}: ${err.info.message}`,
-      details: { address: addressText(address), transcript },
-    });
-  }
-  return new CheckFailure({ ...base, ...err.evidence, details: { address: addressText(address), ...err.evidence.details, transcript } });
 }
